@@ -1,0 +1,532 @@
+"""Covariance structures: one strategy object per ``covariance_type``.
+
+Everything that depends on the covariance type lives here: the shape of the
+parameters, the per-block log-density and sufficient statistics, the M-step
+from statistics to covariances, Cholesky factors of precisions, log-determinants,
+parameter counts and sampling.  The engine looks a strategy up once with
+:func:`get_covariance_model` and never branches on the type again.
+
+Conventions follow scikit-learn: ``precisions_cholesky`` ``L`` satisfies
+``precision = L @ L.T`` and is upper triangular, so that ``y = (x - mu) @ L``
+whitens a row.  Blocks ``Xc`` and ``means_c`` arrive centred on a common origin
+(the mixture mean), which keeps the expanded quadratic forms well conditioned.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from typing import Any, NamedTuple
+
+import numpy as np
+from scipy import linalg
+
+from skgmm._stats import SufficientStats
+from skgmm._typing import FloatArray
+
+LOG_2PI = math.log(2 * math.pi)
+
+
+def degenerate_covariance_message(components, dtype) -> str:
+    """Explain a covariance that is not positive definite, and what to change."""
+    message = (
+        "Fitting the mixture model failed because some components have "
+        "ill-defined empirical covariance (for instance caused by singleton "
+        f"or collapsed samples): components {list(map(int, components))}. "
+        "Try to decrease the number of components, increase reg_covar, or "
+        "scale the input data."
+    )
+    if np.dtype(dtype) == np.float32:
+        message += (
+            " The numerical accuracy can also be improved by passing float64 "
+            "data instead of float32."
+        )
+    return message
+
+
+class Kernel(NamedTuple):
+    """Quantities derived once per pass from the parameters, used per block."""
+
+    means_c: FloatArray  # (n_components, n_features), centred on the origin
+    log_det: FloatArray  # (n_components,), log-det of the precision Cholesky
+    arrays: dict[str, Any]
+
+
+class CovarianceModel(ABC):
+    """Strategy for one covariance structure."""
+
+    name: str
+    scatter_kind: str
+
+    @abstractmethod
+    def covariance_shape(self, n_components: int, n_features: int) -> tuple:
+        """Shape of ``covariances_`` (and ``precisions_``)."""
+
+    @abstractmethod
+    def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
+        """Number of free parameters of the covariances."""
+
+    # -- per-block engine -------------------------------------------------
+    @abstractmethod
+    def prepare(self, means_c, precisions_cholesky, dtype) -> Kernel:
+        """Precompute what :meth:`log_prob` and :meth:`block_stats` need."""
+
+    @abstractmethod
+    def log_prob(self, kernel: Kernel, Xc) -> tuple[FloatArray, Any]:
+        """Log Gaussian densities of a block.
+
+        Returns the array of shape (n_rows, n_components) and a cache that
+        :meth:`block_stats` may reuse.
+        """
+
+    @abstractmethod
+    def block_stats(self, kernel: Kernel, Xc, wresp, sample_weight=None, cache=None):
+        """Centred sums of a block.
+
+        Parameters
+        ----------
+        kernel : Kernel
+            From :meth:`prepare`; its means are the centring shift.
+        Xc : ndarray of shape (n_rows, n_features)
+        wresp : ndarray of shape (n_rows, n_components)
+            Responsibilities times row weights.
+        sample_weight : ndarray of shape (n_rows,) or None
+            Row weights (None: all 1).  'tied' sums the total scatter over all
+            rows with these weights, as scikit-learn does, which differs from
+            summing ``wresp`` only when rows carry no responsibility.
+        cache : object or None
+            What :meth:`log_prob` returned for the same block, if anything.
+
+        Returns
+        -------
+        resp_x_sum : ndarray of shape (n_components, n_features), float64
+        scatter : ndarray, float64, reduced as ``scatter_kind`` says
+        """
+
+    # -- M-step and parameter maps ----------------------------------------
+    @abstractmethod
+    def estimate_covariances(self, stats: SufficientStats, nk, reg_covar) -> FloatArray:
+        """Covariances (float64) about the new means from centred statistics."""
+
+    @abstractmethod
+    def compute_precisions_cholesky(self, covariances) -> FloatArray:
+        """Cholesky factors of the precisions; raises ValueError if not definite."""
+
+    @abstractmethod
+    def precisions_cholesky_from_precisions(self, precisions) -> FloatArray:
+        """Cholesky factors from user-given precisions."""
+
+    @abstractmethod
+    def compute_precisions(self, precisions_cholesky) -> FloatArray:
+        """``precisions_`` from their Cholesky factors."""
+
+    @abstractmethod
+    def covariances_from_precisions_cholesky(self, precisions_cholesky) -> FloatArray:
+        """Covariances from Cholesky factors of precisions."""
+
+    @abstractmethod
+    def identity_precisions_cholesky(self, n_components, n_features, dtype):
+        """Precision factors of unit covariances (for centred statistics)."""
+
+    @abstractmethod
+    def check_precisions(self, precisions) -> None:
+        """Raise ValueError unless user-given precisions are positive definite."""
+
+    @abstractmethod
+    def sample(self, rng, means, covariances, counts) -> FloatArray:
+        """Draw ``counts[k]`` rows from each component, stacked in order."""
+
+
+def _failed_components(covariances) -> list[int]:
+    failed = []
+    for k, covariance in enumerate(covariances):
+        try:
+            linalg.cholesky(covariance, lower=True)
+        except linalg.LinAlgError:
+            failed.append(k)
+    return failed
+
+
+def _cholesky_precisions(covariances, dtype):
+    """Upper-triangular precision factors of a stack of covariances."""
+    if not np.all(np.isfinite(covariances)):
+        bad = np.flatnonzero(~np.isfinite(covariances).reshape(len(covariances), -1).all(1))
+        raise ValueError(degenerate_covariance_message(bad, dtype))
+    try:
+        cov_chol = np.linalg.cholesky(covariances)
+    except np.linalg.LinAlgError:
+        raise ValueError(
+            degenerate_covariance_message(_failed_components(covariances), dtype)
+        ) from None
+    n_features = covariances.shape[-1]
+    eye = np.eye(n_features)
+    prec_chol = np.empty_like(covariances)
+    for k, chol in enumerate(cov_chol):
+        prec_chol[k] = linalg.solve_triangular(chol, eye, lower=True).T
+    if np.any(np.diagonal(prec_chol, axis1=1, axis2=2) <= 0) or not np.all(
+        np.isfinite(prec_chol)
+    ):
+        bad = np.flatnonzero(~np.isfinite(prec_chol).reshape(len(prec_chol), -1).all(1))
+        raise ValueError(degenerate_covariance_message(bad, dtype))
+    return prec_chol
+
+
+def _flip(matrix):
+    return matrix[..., ::-1, ::-1]
+
+
+def _upper_cholesky_of_precisions(precisions):
+    # U U^T factorisation: Cholesky of the row/column-reversed matrix, reversed back
+    # (scikit-learn #26415), so no covariance matrix is ever formed.
+    return _flip(np.linalg.cholesky(_flip(precisions)))
+
+
+def _covariance_cholesky(prec_chol):
+    """Lower Cholesky factor C of the covariance, C = L^{-T}, per component."""
+    n_features = prec_chol.shape[-1]
+    eye = np.eye(n_features)
+    return np.stack(
+        [linalg.solve_triangular(chol, eye, lower=False).T for chol in prec_chol]
+    )
+
+
+def _check_symmetric_positive_definite(precision, name):
+    precision = np.asarray(precision, dtype=np.float64)
+    if not (
+        np.allclose(precision, precision.T) and np.all(np.linalg.eigvalsh(precision) > 0)
+    ):
+        raise ValueError(
+            f"'{name} precision' should be symmetric, positive-definite; check "
+            "precisions_init (it holds inverse covariances, not covariances)."
+        )
+
+
+def _shift_correction(stats: SufficientStats, nk):
+    """What moves the scatter from ``shift`` onto the new means ``shift + a / nk``.
+
+    Moving the centre from ``shift`` to ``shift + delta`` with
+    ``delta = a / nk`` changes the scatter by ``-a a^T (2 nk - n) / nk^2``,
+    where ``a`` is ``resp_x_sum`` and ``n`` is ``resp_sum``.
+    """
+    factor = (2 * nk - stats.resp_sum) / nk**2
+    return stats.resp_x_sum, factor
+
+
+class FullCovariance(CovarianceModel):
+    """Each component has its own general covariance matrix."""
+
+    name = "full"
+    scatter_kind = "full"
+
+    def covariance_shape(self, n_components, n_features):
+        return (n_components, n_features, n_features)
+
+    def n_covariance_parameters(self, n_components, n_features):
+        return n_components * n_features * (n_features + 1) // 2
+
+    def prepare(self, means_c, precisions_cholesky, dtype):
+        prec_chol = np.asarray(precisions_cholesky, dtype=np.float64)
+        whiten = prec_chol.astype(dtype)
+        offsets = np.einsum("kd,kde->ke", means_c.astype(np.float64), prec_chol)
+        log_det = np.log(np.diagonal(prec_chol, axis1=1, axis2=2)).sum(axis=1)
+        return Kernel(
+            means_c=means_c,
+            log_det=log_det,
+            arrays={
+                "whiten": whiten,
+                "offsets": offsets.astype(dtype)[:, None, :],
+                "cov_chol": _covariance_cholesky(prec_chol),
+                "constant": (log_det - 0.5 * means_c.shape[1] * LOG_2PI).astype(dtype),
+            },
+        )
+
+    def _whiten(self, kernel, Xc):
+        # One batched product for all components: y_k = (x - mu_k) L_k, laid out
+        # (n_components, n_rows, n_features) so each product is a contiguous GEMM.
+        whitened = np.matmul(Xc[None], kernel.arrays["whiten"])
+        whitened -= kernel.arrays["offsets"]
+        return whitened
+
+    def log_prob(self, kernel, Xc):
+        whitened = self._whiten(kernel, Xc)
+        maha = np.einsum("kbd,kbd->kb", whitened, whitened)
+        maha *= -0.5
+        maha += kernel.arrays["constant"][:, None]
+        return maha.T, whitened
+
+    def block_stats(self, kernel, Xc, wresp, sample_weight=None, cache=None):
+        whitened = self._whiten(kernel, Xc) if cache is None else cache
+        wresp_t = np.ascontiguousarray(wresp.T)
+        weighted = whitened * wresp_t[:, :, None]
+        # Sums in whitened coordinates are centred and O(1): accurate in float32.
+        white_scatter = np.matmul(weighted.transpose(0, 2, 1), whitened)
+        white_sum = weighted.sum(axis=1)
+        cov_chol = kernel.arrays["cov_chol"]
+        # x - mu = y C^T with C the covariance Cholesky factor (C = L^-T).
+        resp_x_sum = np.einsum("ke,kde->kd", white_sum.astype(np.float64), cov_chol)
+        scatter = np.matmul(
+            np.matmul(cov_chol, white_scatter.astype(np.float64)),
+            cov_chol.transpose(0, 2, 1),
+        )
+        return resp_x_sum, scatter
+
+    def estimate_covariances(self, stats, nk, reg_covar):
+        a, factor = _shift_correction(stats, nk)
+        scatter = stats.scatter - factor[:, None, None] * a[:, :, None] * a[:, None, :]
+        covariances = scatter / nk[:, None, None]
+        covariances = 0.5 * (covariances + covariances.transpose(0, 2, 1))
+        n_features = covariances.shape[-1]
+        covariances[:, np.arange(n_features), np.arange(n_features)] += reg_covar
+        return covariances
+
+    def compute_precisions_cholesky(self, covariances):
+        return _cholesky_precisions(np.asarray(covariances, np.float64), covariances.dtype)
+
+    def precisions_cholesky_from_precisions(self, precisions):
+        return _upper_cholesky_of_precisions(precisions)
+
+    def compute_precisions(self, precisions_cholesky):
+        return np.matmul(precisions_cholesky, precisions_cholesky.transpose(0, 2, 1))
+
+    def covariances_from_precisions_cholesky(self, precisions_cholesky):
+        cov_chol = _covariance_cholesky(np.asarray(precisions_cholesky, np.float64))
+        return np.matmul(cov_chol, cov_chol.transpose(0, 2, 1))
+
+    def identity_precisions_cholesky(self, n_components, n_features, dtype):
+        return np.broadcast_to(np.eye(n_features, dtype=dtype), (n_components, n_features, n_features))
+
+    def check_precisions(self, precisions):
+        for precision in precisions:
+            _check_symmetric_positive_definite(precision, self.name)
+
+    def sample(self, rng, means, covariances, counts):
+        return np.vstack(
+            [
+                rng.multivariate_normal(mean, covariance, int(count))
+                for mean, covariance, count in zip(means, covariances, counts)
+            ]
+        )
+
+
+class TiedCovariance(CovarianceModel):
+    """All components share one general covariance matrix."""
+
+    name = "tied"
+    scatter_kind = "tied"
+
+    def covariance_shape(self, n_components, n_features):
+        return (n_features, n_features)
+
+    def n_covariance_parameters(self, n_components, n_features):
+        return n_features * (n_features + 1) // 2
+
+    def prepare(self, means_c, precisions_cholesky, dtype):
+        prec_chol = np.asarray(precisions_cholesky, dtype=np.float64)
+        log_det = np.log(np.diagonal(prec_chol)).sum()
+        white_means = means_c.astype(np.float64) @ prec_chol
+        n_components, n_features = means_c.shape
+        constant = log_det - 0.5 * n_features * LOG_2PI - 0.5 * (white_means**2).sum(1)
+        return Kernel(
+            means_c=means_c,
+            log_det=np.full(n_components, log_det),
+            arrays={
+                "whiten": prec_chol.astype(dtype),
+                "white_means_t": white_means.T.astype(dtype),
+                "constant": constant.astype(dtype),
+            },
+        )
+
+    def log_prob(self, kernel, Xc):
+        # The same whitening for every component: one product, then the
+        # expanded square |y|^2 - 2 y.m + |m|^2 (scikit-learn repeats it K times).
+        whitened = Xc @ kernel.arrays["whiten"]
+        log_prob = whitened @ kernel.arrays["white_means_t"]
+        log_prob -= 0.5 * np.einsum("bd,bd->b", whitened, whitened)[:, None]
+        log_prob += kernel.arrays["constant"]
+        return log_prob, None
+
+    def block_stats(self, kernel, Xc, wresp, sample_weight=None, cache=None):
+        X64 = np.asarray(Xc, dtype=np.float64)
+        wresp64 = np.asarray(wresp, dtype=np.float64)
+        means_c = kernel.means_c.astype(np.float64)
+        x_sum = wresp64.T @ X64
+        nk = wresp64.sum(axis=0)
+        row_weight = np.ones(len(X64)) if sample_weight is None else np.asarray(sample_weight, np.float64)
+        total = X64.T @ (X64 * row_weight[:, None])
+        cross = x_sum.T @ means_c
+        scatter = total - cross - cross.T + means_c.T @ (means_c * nk[:, None])
+        return x_sum - nk[:, None] * means_c, scatter
+
+    def estimate_covariances(self, stats, nk, reg_covar):
+        a, factor = _shift_correction(stats, nk)
+        covariance = (stats.scatter - (a.T * factor) @ a) / nk.sum()
+        covariance = 0.5 * (covariance + covariance.T)
+        covariance[np.diag_indices_from(covariance)] += reg_covar
+        return covariance
+
+    def compute_precisions_cholesky(self, covariances):
+        covariances = np.asarray(covariances)
+        return _cholesky_precisions(covariances[None].astype(np.float64), covariances.dtype)[0]
+
+    def precisions_cholesky_from_precisions(self, precisions):
+        return _upper_cholesky_of_precisions(precisions)
+
+    def compute_precisions(self, precisions_cholesky):
+        return precisions_cholesky @ precisions_cholesky.T
+
+    def covariances_from_precisions_cholesky(self, precisions_cholesky):
+        cov_chol = _covariance_cholesky(np.asarray(precisions_cholesky, np.float64)[None])[0]
+        return cov_chol @ cov_chol.T
+
+    def identity_precisions_cholesky(self, n_components, n_features, dtype):
+        return np.eye(n_features, dtype=dtype)
+
+    def check_precisions(self, precisions):
+        _check_symmetric_positive_definite(precisions, self.name)
+
+    def sample(self, rng, means, covariances, counts):
+        return np.vstack(
+            [rng.multivariate_normal(mean, covariances, int(count)) for mean, count in zip(means, counts)]
+        )
+
+
+class DiagCovariance(CovarianceModel):
+    """Each component has its own diagonal covariance matrix."""
+
+    name = "diag"
+    scatter_kind = "diag"
+
+    def covariance_shape(self, n_components, n_features):
+        return (n_components, n_features)
+
+    def n_covariance_parameters(self, n_components, n_features):
+        return n_components * n_features
+
+    def _precisions_per_feature(self, precisions_cholesky, n_features):
+        return np.asarray(precisions_cholesky, dtype=np.float64) ** 2
+
+    def _log_det(self, precisions_cholesky, n_features):
+        return np.log(np.asarray(precisions_cholesky, np.float64)).sum(axis=1)
+
+    def prepare(self, means_c, precisions_cholesky, dtype):
+        n_components, n_features = means_c.shape
+        precisions = np.broadcast_to(
+            self._precisions_per_feature(precisions_cholesky, n_features),
+            (n_components, n_features),
+        )
+        means64 = means_c.astype(np.float64)
+        log_det = self._log_det(precisions_cholesky, n_features)
+        constant = log_det - 0.5 * n_features * LOG_2PI - 0.5 * (means64**2 * precisions).sum(1)
+        return Kernel(
+            means_c=means_c,
+            log_det=log_det,
+            arrays={
+                "precisions_t": (-0.5 * precisions.T).astype(dtype),
+                "scaled_means_t": (means64 * precisions).T.astype(dtype),
+                "constant": constant.astype(dtype),
+            },
+        )
+
+    def log_prob(self, kernel, Xc):
+        # Expanded quadratic form as two products; Xc is centred on the mixture
+        # mean, which keeps the cancellation small.
+        log_prob = (Xc * Xc) @ kernel.arrays["precisions_t"]
+        log_prob += Xc @ kernel.arrays["scaled_means_t"]
+        log_prob += kernel.arrays["constant"]
+        return log_prob, None
+
+    def block_stats(self, kernel, Xc, wresp, sample_weight=None, cache=None):
+        X64 = np.asarray(Xc, dtype=np.float64)
+        wresp64 = np.asarray(wresp, dtype=np.float64)
+        means_c = kernel.means_c.astype(np.float64)
+        x_sum = wresp64.T @ X64
+        nk = wresp64.sum(axis=0)
+        xx_sum = wresp64.T @ (X64 * X64)
+        scatter = xx_sum - 2 * means_c * x_sum + nk[:, None] * means_c**2
+        return x_sum - nk[:, None] * means_c, scatter
+
+    def _diagonal_variances(self, stats, nk, reg_covar):
+        a, factor = _shift_correction(stats, nk)
+        variances = (stats.scatter - factor[:, None] * a**2) / nk[:, None]
+        # Rounding can leave -eps where the true variance is 0 (scikit-learn #30382).
+        return np.maximum(variances, 0.0) + reg_covar
+
+    def estimate_covariances(self, stats, nk, reg_covar):
+        return self._diagonal_variances(stats, nk, reg_covar)
+
+    def compute_precisions_cholesky(self, covariances):
+        covariances = np.asarray(covariances)
+        flat = covariances.reshape(len(covariances), -1)
+        bad = np.flatnonzero(~(np.isfinite(flat) & (flat > 0)).all(axis=1))
+        if bad.size:
+            raise ValueError(degenerate_covariance_message(bad, covariances.dtype))
+        return 1.0 / np.sqrt(covariances)
+
+    def precisions_cholesky_from_precisions(self, precisions):
+        return np.sqrt(precisions)
+
+    def compute_precisions(self, precisions_cholesky):
+        return precisions_cholesky**2
+
+    def covariances_from_precisions_cholesky(self, precisions_cholesky):
+        return 1.0 / np.asarray(precisions_cholesky, np.float64) ** 2
+
+    def identity_precisions_cholesky(self, n_components, n_features, dtype):
+        return np.ones(self.covariance_shape(n_components, n_features), dtype=dtype)
+
+    def check_precisions(self, precisions):
+        if np.any(np.asarray(precisions) <= 0.0):
+            raise ValueError(
+                f"'{self.name} precision' should be positive; check precisions_init "
+                "(it holds inverse variances)."
+            )
+
+    def sample(self, rng, means, covariances, counts):
+        n_features = means.shape[1]
+        return np.vstack(
+            [
+                mean + rng.standard_normal(size=(int(count), n_features)) * np.sqrt(covariance)
+                for mean, covariance, count in zip(means, covariances, counts)
+            ]
+        )
+
+
+class SphericalCovariance(DiagCovariance):
+    """Each component has its own single variance."""
+
+    name = "spherical"
+
+    def covariance_shape(self, n_components, n_features):
+        return (n_components,)
+
+    def n_covariance_parameters(self, n_components, n_features):
+        return n_components
+
+    def _precisions_per_feature(self, precisions_cholesky, n_features):
+        return np.asarray(precisions_cholesky, dtype=np.float64)[:, None] ** 2
+
+    def _log_det(self, precisions_cholesky, n_features):
+        return n_features * np.log(np.asarray(precisions_cholesky, np.float64))
+
+    def estimate_covariances(self, stats, nk, reg_covar):
+        return self._diagonal_variances(stats, nk, reg_covar).mean(axis=1)
+
+    def sample(self, rng, means, covariances, counts):
+        return super().sample(rng, means, np.asarray(covariances)[:, None], counts)
+
+
+COVARIANCE_MODELS: dict[str, CovarianceModel] = {
+    model.name: model
+    for model in (FullCovariance(), TiedCovariance(), DiagCovariance(), SphericalCovariance())
+}
+
+
+def get_covariance_model(covariance_type: str) -> CovarianceModel:
+    """Look up the strategy for ``covariance_type``."""
+    try:
+        return COVARIANCE_MODELS[covariance_type]
+    except KeyError:
+        raise ValueError(
+            f"Unknown covariance_type {covariance_type!r}; valid types are "
+            f"{sorted(COVARIANCE_MODELS)}."
+        ) from None

@@ -1,0 +1,191 @@
+"""Drivers: feed row blocks to the EM engine and reduce what comes back.
+
+A pass splits the rows into blocks sized to stay in cache, gives contiguous
+runs of blocks to worker threads (BLAS limited to one thread each, which on
+tall-skinny products beats BLAS's own threading), and merges the per-block
+sufficient statistics in a fixed order, so results do not depend on timing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from skgmm._em import (
+    MixtureParams,
+    PassKernel,
+    block_em_stats,
+    block_resp_stats,
+    estimate_weighted_log_prob,
+    normalise_log_prob,
+    prepare_pass,
+)
+from skgmm._stats import SufficientStats, merge_stats
+
+#: Elements of the largest per-block temporary (n_rows x n_components x
+#: n_features for 'full'); 2**17 float64 values is 1 MiB, about an L2 cache.
+BLOCK_ELEMENTS = 2**17
+MIN_BLOCK_ROWS = 64
+
+
+def choose_block_size(n_samples: int, n_components: int, n_features: int) -> int:
+    """Rows per block so the block's temporaries stay within the cache budget."""
+    per_row = n_components * (n_features + 2)
+    return int(min(n_samples, max(MIN_BLOCK_ROWS, BLOCK_ELEMENTS // per_row)))
+
+
+def block_slices(n_samples: int, block_size: int) -> list[slice]:
+    """Contiguous row slices of at most ``block_size`` rows."""
+    return [slice(start, min(start + block_size, n_samples)) for start in range(0, n_samples, block_size)]
+
+
+def _effective_n_threads() -> int:
+    from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+
+    return _openmp_effective_n_threads()
+
+
+class BlockRunner:
+    """Runs a function over row blocks, in parallel threads when it pays.
+
+    Use as a context manager around a whole fit so the thread pool and the
+    BLAS thread limit are set up once, not per pass.
+    """
+
+    def __init__(self, n_samples: int, block_size: int, n_threads: int | None = None):
+        self.slices = block_slices(n_samples, block_size)
+        n_threads = _effective_n_threads() if n_threads is None else n_threads
+        self.n_threads = max(1, min(n_threads, len(self.slices)))
+        self._stack = contextlib.ExitStack()
+        self._executor = None
+
+    def __enter__(self):
+        if self.n_threads > 1:
+            self._stack.enter_context(threadpool_limits(limits=1, user_api="blas"))
+            self._executor = self._stack.enter_context(ThreadPoolExecutor(self.n_threads))
+        return self
+
+    def __exit__(self, *exc_info):
+        self._executor = None
+        return self._stack.__exit__(*exc_info)
+
+    def _groups(self) -> Iterator[list[slice]]:
+        bounds = np.linspace(0, len(self.slices), self.n_threads + 1).round().astype(int)
+        return [self.slices[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+
+    def reduce(self, block_fn: Callable[[slice], SufficientStats]) -> SufficientStats:
+        """Apply ``block_fn`` to every block and merge the results in row order."""
+
+        def run(group):
+            result = block_fn(group[0])
+            for block in group[1:]:
+                result = merge_stats(result, block_fn(block))
+            return result
+
+        groups = self._groups()
+        if self._executor is None or len(groups) == 1:
+            results = [run(group) for group in groups]
+        else:
+            results = list(self._executor.map(run, groups))
+        total = results[0]
+        for result in results[1:]:
+            total = merge_stats(total, result)
+        return total
+
+    def for_each(self, block_fn: Callable[[slice], None]) -> None:
+        """Apply ``block_fn`` to every block (it writes its own output)."""
+        groups = self._groups()
+
+        def run(group):
+            for block in group:
+                block_fn(block)
+
+        if self._executor is None or len(groups) == 1:
+            for group in groups:
+                run(group)
+        else:
+            list(self._executor.map(run, groups))
+
+
+def _weight_block(sample_weight, block):
+    return None if sample_weight is None else sample_weight[block]
+
+
+def em_pass(runner: BlockRunner, X, sample_weight, pk: PassKernel) -> SufficientStats:
+    """One EM iteration's pass: log-likelihood and statistics of all rows."""
+    return runner.reduce(lambda block: block_em_stats(pk, X[block], _weight_block(sample_weight, block)))
+
+
+def resp_block(resp, block, n_components, dtype):
+    """Dense responsibilities of a block from labels (one-hot; -1 = none) or an array."""
+    if resp.ndim == 2:
+        return resp[block]
+    labels = resp[block]
+    dense = np.zeros((len(labels), n_components), dtype=dtype)
+    rows = np.flatnonzero(labels >= 0)
+    dense[rows, labels[rows]] = 1
+    return dense
+
+
+def stats_from_resp(runner, X, sample_weight, resp, model, n_components) -> SufficientStats:
+    """Statistics of given responsibilities, centred exactly on their means.
+
+    Two passes: the first finds the means, the second centres on them.
+    """
+    n_features = X.shape[1]
+    dtype = X.dtype
+    identity = model.identity_precisions_cholesky(n_components, n_features, dtype)
+
+    def run_pass(means):
+        params = MixtureParams(np.ones(n_components), means, None, identity)
+        pk = prepare_pass(model, params, dtype)
+        return runner.reduce(
+            lambda block: block_resp_stats(
+                pk, X[block], resp_block(resp, block, n_components, dtype), _weight_block(sample_weight, block)
+            )
+        )
+
+    first = run_pass(np.zeros((n_components, n_features)))
+    means = first.shift + first.resp_x_sum / np.maximum(first.resp_sum, np.finfo(np.float64).tiny)[:, None]
+    return run_pass(means)
+
+
+def estimate_log_prob_resp(runner, X, pk: PassKernel, want="log_resp"):
+    """Per-row log-likelihood and, as asked, log-responsibilities or labels.
+
+    Parameters
+    ----------
+    want : {'log_resp', 'labels', 'weighted_log_prob', None}
+
+    Returns
+    -------
+    log_prob_norm : ndarray of shape (n_samples,)
+    extra : ndarray of shape (n_samples, n_components) or (n_samples,) or None
+    """
+    n_samples = X.shape[0]
+    n_components = pk.log_weights.shape[0]
+    log_prob_norm = np.empty(n_samples, dtype=X.dtype)
+    if want in ("log_resp", "weighted_log_prob"):
+        extra = np.empty((n_samples, n_components), dtype=X.dtype)
+    elif want == "labels":
+        extra = np.empty(n_samples, dtype=np.intp)
+    else:
+        extra = None
+
+    def run(block):
+        weighted, _, _ = estimate_weighted_log_prob(pk, X[block])
+        if want == "weighted_log_prob":
+            extra[block] = weighted
+        if want == "labels":
+            extra[block] = weighted.argmax(axis=1)
+        norm, log_resp = normalise_log_prob(weighted)
+        log_prob_norm[block] = norm
+        if want == "log_resp":
+            extra[block] = log_resp
+
+    runner.for_each(run)
+    return log_prob_norm, extra

@@ -1,0 +1,162 @@
+"""Pure EM steps over sufficient statistics (no state, no printing)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from skgmm._covariance import CovarianceModel, Kernel
+from skgmm._stats import SufficientStats
+from skgmm._typing import FloatArray
+
+
+class MixtureParams(NamedTuple):
+    """Parameters of a Gaussian mixture, in scikit-learn's layout."""
+
+    weights: FloatArray
+    means: FloatArray
+    covariances: FloatArray | None
+    precisions_cholesky: FloatArray
+
+
+class PassKernel(NamedTuple):
+    """Everything one pass over the data needs, derived once from parameters."""
+
+    model: CovarianceModel
+    kernel: Kernel
+    origin: FloatArray  # (n_features,), subtracted from every row
+    log_weights: FloatArray  # (n_components,)
+
+
+def compute_origin(params: MixtureParams) -> FloatArray:
+    """Mixture mean ``sum_k w_k mu_k``: the centre for a pass's arithmetic."""
+    weights = np.asarray(params.weights, dtype=np.float64)
+    return weights @ np.asarray(params.means, np.float64) / weights.sum()
+
+
+def prepare_pass(model: CovarianceModel, params: MixtureParams, dtype) -> PassKernel:
+    """Derive the per-pass kernel of ``params`` for blocks of ``dtype``."""
+    origin = compute_origin(params)
+    means_c = np.asarray(params.means, np.float64) - origin
+    with np.errstate(divide="ignore"):
+        log_weights = np.log(np.asarray(params.weights, np.float64))
+    return PassKernel(
+        model=model,
+        kernel=model.prepare(means_c, params.precisions_cholesky, dtype),
+        origin=origin.astype(dtype),
+        log_weights=log_weights.astype(dtype),
+    )
+
+
+def estimate_weighted_log_prob(pk: PassKernel, X_block):
+    """``log p(x | k) + log w_k`` of a block of shape (n_rows, n_components).
+
+    Also returns the strategy's cache and the centred block, for the statistics.
+    """
+    Xc = X_block - pk.origin
+    log_prob, cache = pk.model.log_prob(pk.kernel, Xc)
+    log_prob += pk.log_weights
+    return log_prob, cache, Xc
+
+
+def normalise_log_prob(weighted_log_prob) -> tuple[FloatArray, FloatArray]:
+    """Log-normaliser per row and log-responsibilities (in place, log space).
+
+    Returns
+    -------
+    log_prob_norm : ndarray of shape (n_rows,)
+    log_resp : ndarray of shape (n_rows, n_components)
+        ``weighted_log_prob`` itself, normalised in place.
+    """
+    row_max = weighted_log_prob.max(axis=1)
+    row_max[~np.isfinite(row_max)] = 0
+    log_resp = weighted_log_prob
+    log_resp -= row_max[:, None]
+    with np.errstate(under="ignore"):
+        log_norm = np.log(np.exp(log_resp).sum(axis=1))
+    log_resp -= log_norm[:, None]
+    return log_norm + row_max, log_resp
+
+
+def block_em_stats(pk: PassKernel, X_block, sample_weight) -> SufficientStats:
+    """Fused E-step and M-step statistics of one block of rows."""
+    log_resp, cache, Xc = estimate_weighted_log_prob(pk, X_block)
+    log_prob_norm, log_resp = normalise_log_prob(log_resp)
+    with np.errstate(under="ignore"):
+        wresp = np.exp(log_resp, out=log_resp)
+    if sample_weight is not None:
+        wresp *= sample_weight[:, None]
+        log_likelihood = float(np.dot(sample_weight, log_prob_norm.astype(np.float64)))
+        weight_sum = float(sample_weight.sum(dtype=np.float64))
+    else:
+        log_likelihood = float(log_prob_norm.sum(dtype=np.float64))
+        weight_sum = float(len(X_block))
+    return _stats(pk, Xc, wresp, sample_weight, cache, log_likelihood, weight_sum)
+
+
+def block_resp_stats(pk: PassKernel, X_block, resp, sample_weight) -> SufficientStats:
+    """Statistics of one block for given responsibilities (initialisation)."""
+    Xc = X_block - pk.origin
+    wresp = resp if sample_weight is None else resp * sample_weight[:, None]
+    weight_sum = float(len(X_block) if sample_weight is None else sample_weight.sum(dtype=np.float64))
+    return _stats(pk, Xc, np.asarray(wresp, X_block.dtype), sample_weight, None, 0.0, weight_sum)
+
+
+def _stats(pk, Xc, wresp, sample_weight, cache, log_likelihood, weight_sum):
+    resp_x_sum, scatter = pk.model.block_stats(pk.kernel, Xc, wresp, sample_weight, cache)
+    return SufficientStats(
+        resp_sum=wresp.sum(axis=0, dtype=np.float64),
+        resp_x_sum=resp_x_sum,
+        scatter=scatter,
+        shift=pk.kernel.means_c.astype(np.float64) + pk.origin.astype(np.float64),
+        log_likelihood=log_likelihood,
+        weight_sum=weight_sum,
+        scatter_kind=pk.model.scatter_kind,
+    )
+
+
+def estimate_parameters(
+    stats: SufficientStats,
+    model: CovarianceModel,
+    reg_covar: float,
+    dtype,
+    weight_total: float | None = None,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Weights, means and covariances (float64) from centred statistics.
+
+    The mixture weights are ``nk / weight_total``, by default normalised to sum
+    to one; initialisation divides by the total row weight as scikit-learn
+    divides by ``n_samples`` (which matters when few rows carry responsibility).
+    """
+    # Empty components keep a tiny positive mass, as in scikit-learn.
+    nk = stats.resp_sum + 10 * np.finfo(dtype).eps
+    weights = nk / (nk.sum() if weight_total is None else weight_total)
+    means = stats.shift + stats.resp_x_sum / nk[:, None]
+    return weights, means, model.estimate_covariances(stats, nk, reg_covar)
+
+
+def m_step(
+    stats: SufficientStats, model: CovarianceModel, reg_covar: float, dtype
+) -> MixtureParams:
+    """Maximisation step: parameters from centred sufficient statistics.
+
+    Raises
+    ------
+    ValueError
+        If a covariance is not positive definite (collapsed component with
+        ``reg_covar`` too small); the message says what to change.
+    """
+    weights, means, covariances = estimate_parameters(stats, model, reg_covar, dtype)
+    covariances = covariances.astype(dtype)
+    return MixtureParams(
+        weights=weights.astype(dtype),
+        means=means.astype(dtype),
+        covariances=covariances,
+        precisions_cholesky=model.compute_precisions_cholesky(covariances).astype(dtype),
+    )
+
+
+def mean_log_likelihood(stats: SufficientStats) -> float:
+    """Weighted mean log-likelihood per sample: the EM lower bound."""
+    return stats.log_likelihood / stats.weight_sum

@@ -1,0 +1,518 @@
+"""The public estimator: scikit-learn's contract around the EM engine."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClusterMixin, DensityMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from skgmm._callbacks import monitor_for
+from skgmm._covariance import get_covariance_model
+from skgmm._drivers import BlockRunner, choose_block_size, em_pass, estimate_log_prob_resp, stats_from_resp
+from skgmm._em import MixtureParams, estimate_parameters, m_step, mean_log_likelihood, prepare_pass
+from skgmm._init import INITIALISERS
+from skgmm._validation import (
+    FLOAT_DTYPES,
+    PARAMETER_CONSTRAINTS,
+    _fit_context,
+    check_means_init,
+    check_precisions_init,
+    check_sample_weight,
+    check_weights_init,
+)
+
+
+class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
+    """Gaussian mixture fitted by Expectation-Maximisation.
+
+    A drop-in replacement for :class:`sklearn.mixture.GaussianMixture`: the same
+    parameters, methods and fitted attributes, and the same results from the
+    same start, computed by a blocked engine over sufficient statistics that is
+    faster and uses bounded memory.  It also accepts ``sample_weight``.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        The number of mixture components.
+
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+        String describing the type of covariance parameters to use.
+        Must be one of:
+
+        - 'full': each component has its own general covariance matrix.
+        - 'tied': all components share the same general covariance matrix.
+        - 'diag': each component has its own diagonal covariance matrix.
+        - 'spherical': each component has its own single variance.
+
+    tol : float, default=1e-3
+        The convergence threshold. EM iterations will stop when the
+        change of the mean log-likelihood per sample is below this threshold.
+
+    reg_covar : float, default=1e-6
+        Non-negative regularization added to the diagonal of covariance,
+        so that the covariance matrices are all positive.
+
+    max_iter : int, default=100
+        The number of EM iterations to perform.
+
+    n_init : int, default=1
+        The number of initializations to perform. The best result is kept.
+
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
+        The method used to initialize the responsibilities:
+
+        - 'kmeans': responsibilities from one k-means run.
+        - 'k-means++': one k-means++ seed per component.
+        - 'random': random responsibilities.
+        - 'random_from_data': one random data point per component.
+
+        With ``sample_weight``, every method draws by weight.
+
+    weights_init : array-like of shape (n_components,), default=None
+        The user-provided initial weights.
+        If None, weights are initialized using the `init_params` method.
+
+    means_init : array-like of shape (n_components, n_features), default=None
+        The user-provided initial means.
+        If None, means are initialized using the `init_params` method.
+
+    precisions_init : array-like, default=None
+        The user-provided initial precisions (inverse of the covariance
+        matrices). If None, precisions are initialized using the
+        `init_params` method. The shape depends on `covariance_type`::
+
+            (n_components,)                        if 'spherical',
+            (n_features, n_features)               if 'tied',
+            (n_components, n_features)             if 'diag',
+            (n_components, n_features, n_features) if 'full'
+
+    random_state : int, RandomState instance or None, default=None
+        Controls the random seed given to the initialization method and to
+        :meth:`sample`. Pass an int for reproducible output across calls.
+
+    warm_start : bool, default=False
+        If True, the solution of the last fit is used as initialization for
+        the next call of fit, and `n_init` is ignored.
+
+    verbose : int, default=0
+        Enable verbose output. If 1 then it prints the current
+        initialization and each iteration step. If greater than 1 then
+        it prints also the log probability and the time needed for each step.
+
+    verbose_interval : int, default=10
+        Number of iteration done before the next print.
+
+    Attributes
+    ----------
+    weights_ : array-like of shape (n_components,)
+        The weights of each mixture components.
+
+    means_ : array-like of shape (n_components, n_features)
+        The mean of each mixture component.
+
+    covariances_ : array-like
+        The covariance of each mixture component, shaped as `precisions_init`.
+
+    precisions_ : array-like
+        The precision matrices (inverse covariances) of the components.
+
+    precisions_cholesky_ : array-like
+        The upper-triangular Cholesky factors of the precision matrices,
+        ``precision = L @ L.T``.
+
+    converged_ : bool
+        True when convergence of the best fit of EM was reached.
+
+    n_iter_ : int
+        Number of step used by the best fit of EM to reach the convergence.
+
+    lower_bound_ : float
+        Mean log-likelihood per sample of the training data (weighted by
+        `sample_weight`) with respect to the model of the best fit of EM.
+
+    lower_bounds_ : list of float
+        The values of `lower_bound_` at each iteration of the best fit.
+
+    labels_ : ndarray of shape (n_samples,)
+        Component of each training sample under the fitted model.
+
+    n_features_in_ : int
+        Number of features seen during :term:`fit`.
+
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during :term:`fit`. Defined only when `X`
+        has feature names that are all strings.
+
+    See Also
+    --------
+    sklearn.mixture.GaussianMixture : The reference implementation.
+    sklearn.mixture.BayesianGaussianMixture : Variational Gaussian mixture.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skgmm import GaussianMixtureEM
+    >>> X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0]])
+    >>> gm = GaussianMixtureEM(n_components=2, random_state=0).fit(X)
+    >>> gm.means_
+    array([[10.,  2.],
+           [ 1.,  2.]])
+    >>> gm.predict([[0, 0], [12, 3]])
+    array([1, 0])
+    """
+
+    _parameter_constraints: dict = PARAMETER_CONSTRAINTS
+
+    def __init__(
+        self,
+        n_components=1,
+        *,
+        covariance_type="full",
+        tol=1e-3,
+        reg_covar=1e-6,
+        max_iter=100,
+        n_init=1,
+        init_params="kmeans",
+        weights_init=None,
+        means_init=None,
+        precisions_init=None,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+        verbose_interval=10,
+    ):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+
+    # -- fitting ----------------------------------------------------------
+    def fit(self, X, y=None, sample_weight=None):
+        """Estimate model parameters with the EM algorithm.
+
+        The model is fitted ``n_init`` times and the run with the largest
+        final mean log-likelihood is kept. Each run alternates E and M steps
+        until the change of the mean log-likelihood is below ``tol``, or
+        ``max_iter`` steps; a :class:`~sklearn.exceptions.ConvergenceWarning`
+        is raised if the kept run did not converge.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data, one row per sample.
+        y : Ignored
+            Not used, present for API consistency by convention.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights: a row of weight ``w`` counts as ``w`` copies
+            of it. None gives every row weight 1.
+
+        Returns
+        -------
+        self : object
+            The fitted mixture.
+        """
+        self.fit_predict(X, y, sample_weight=sample_weight)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Estimate model parameters using X and predict the labels for X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data, one row per sample.
+        y : Ignored
+            Not used, present for API consistency by convention.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights: a row of weight ``w`` counts as ``w`` copies.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Component labels.
+        """
+        X = validate_data(self, X, dtype=FLOAT_DTYPES, ensure_min_samples=2)
+        n_samples, n_features = X.shape
+        if n_samples < self.n_components:
+            raise ValueError(
+                "Expected n_samples >= n_components but got "
+                f"n_components = {self.n_components}, n_samples = {n_samples}"
+            )
+        sample_weight = check_sample_weight(sample_weight, X, self.n_components)
+        model = get_covariance_model(self.covariance_type)
+        inits = self._check_initial_parameters(model, n_features)
+
+        do_init = not (self.warm_start and hasattr(self, "converged_"))
+        n_init = self.n_init if do_init else 1
+        random_state = check_random_state(self.random_state)
+        monitor = monitor_for(self.verbose, self.verbose_interval)
+        block_size = choose_block_size(n_samples, self.n_components, n_features)
+
+        best = None
+        with BlockRunner(n_samples, block_size) as runner:
+            for init in range(n_init):
+                monitor.on_init_begin(init)
+                if do_init:
+                    params = self._initial_params(runner, X, sample_weight, model, inits, random_state)
+                    lower_bound = -np.inf
+                else:
+                    params = self._fitted_params(X.dtype)
+                    lower_bound = self.lower_bound_
+                run = self._run_em(runner, X, sample_weight, model, params, lower_bound, monitor)
+                if best is None or self.max_iter == 0 or run["lower_bound"] > best["lower_bound"]:
+                    best = run
+
+            if not best["converged"] and self.max_iter > 0:
+                warnings.warn(
+                    "Best performing initialization did not converge. Try different init "
+                    "parameters, or increase max_iter, tol, or check for degenerate data.",
+                    ConvergenceWarning,
+                )
+            self._set_params_attributes(model, best["params"])
+            self.converged_ = best["converged"]
+            self.n_iter_ = best["n_iter"]
+            self.lower_bound_ = best["lower_bound"]
+            self.lower_bounds_ = best["lower_bounds"]
+            # Always do a final e-step so that the labels returned by
+            # fit_predict(X) are consistent with fit(X).predict(X), whatever
+            # max_iter and tol are.
+            pk = prepare_pass(model, best["params"], X.dtype)
+            _, self.labels_ = estimate_log_prob_resp(runner, X, pk, want="labels")
+        return self.labels_
+
+    def _run_em(self, runner, X, sample_weight, model, params, lower_bound, monitor):
+        """EM iterations from ``params``; each pass is one fused E+M sweep."""
+        lower_bounds = []
+        converged = False
+        n_iter = 0
+        if self.max_iter == 0:
+            return dict(params=params, lower_bound=-np.inf, lower_bounds=[], n_iter=0, converged=False)
+        for n_iter in range(1, self.max_iter + 1):
+            previous = lower_bound
+            stats = em_pass(runner, X, sample_weight, prepare_pass(model, params, X.dtype))
+            params = m_step(stats, model, self.reg_covar, X.dtype)
+            lower_bound = mean_log_likelihood(stats)
+            lower_bounds.append(lower_bound)
+            change = lower_bound - previous
+            monitor.on_iteration_end(n_iter, lower_bound, change)
+            if abs(change) < self.tol:
+                converged = True
+                break
+        monitor.on_init_end(lower_bound, converged)
+        return dict(
+            params=params, lower_bound=lower_bound, lower_bounds=lower_bounds, n_iter=n_iter, converged=converged
+        )
+
+    def _check_initial_parameters(self, model, n_features):
+        """Validated copies of the ``*_init`` arrays (never written back)."""
+        K = self.n_components
+        return {
+            "weights": None if self.weights_init is None else check_weights_init(self.weights_init, K),
+            "means": None if self.means_init is None else check_means_init(self.means_init, K, n_features),
+            "precisions": (
+                None
+                if self.precisions_init is None
+                else check_precisions_init(self.precisions_init, model, K, n_features)
+            ),
+        }
+
+    def _initial_params(self, runner, X, sample_weight, model, inits, random_state):
+        """Starting parameters: from ``init_params`` responsibilities and ``*_init``."""
+        dtype = X.dtype
+        weights, means, covariances = inits["weights"], inits["means"], None
+        if any(value is None for value in inits.values()):
+            resp = INITIALISERS[self.init_params](X, sample_weight, self.n_components, random_state)
+            stats = stats_from_resp(runner, X, sample_weight, resp, model, self.n_components)
+            est_weights, est_means, covariances = estimate_parameters(
+                stats, model, self.reg_covar, dtype, weight_total=stats.weight_sum
+            )
+            weights = est_weights if weights is None else weights
+            means = est_means if means is None else means
+        if inits["precisions"] is None:
+            covariances = covariances.astype(dtype)
+            precisions_cholesky = model.compute_precisions_cholesky(covariances)
+        else:
+            precisions_cholesky = model.precisions_cholesky_from_precisions(inits["precisions"])
+            covariances = model.covariances_from_precisions_cholesky(precisions_cholesky)
+        return MixtureParams(
+            weights=np.asarray(weights, dtype=dtype),
+            means=np.asarray(means, dtype=dtype),
+            covariances=np.asarray(covariances, dtype=dtype),
+            precisions_cholesky=np.asarray(precisions_cholesky, dtype=dtype),
+        )
+
+    def _fitted_params(self, dtype=None):
+        params = MixtureParams(self.weights_, self.means_, self.covariances_, self.precisions_cholesky_)
+        if dtype is None:
+            return params
+        return MixtureParams(*(np.asarray(p, dtype=dtype) for p in params))
+
+    def _set_params_attributes(self, model, params):
+        self.weights_ = params.weights
+        self.means_ = params.means
+        self.covariances_ = params.covariances
+        self.precisions_cholesky_ = params.precisions_cholesky
+        self.precisions_ = model.compute_precisions(params.precisions_cholesky)
+
+    # -- inference --------------------------------------------------------
+    def _estimate(self, X, want):
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=FLOAT_DTYPES)
+        dtype = np.result_type(X.dtype, self.means_.dtype)
+        X = X.astype(dtype, copy=False)
+        n_samples, n_features = X.shape
+        pk = prepare_pass(get_covariance_model(self.covariance_type), self._fitted_params(dtype), dtype)
+        block_size = choose_block_size(n_samples, self.n_components, n_features)
+        with BlockRunner(n_samples, block_size) as runner:
+            return estimate_log_prob_resp(runner, X, pk, want=want)
+
+    def score_samples(self, X):
+        """Compute the log-likelihood of each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples, one per row.
+
+        Returns
+        -------
+        log_prob : ndarray of shape (n_samples,)
+            Log-likelihood of each sample in `X` under the current model.
+        """
+        return self._estimate(X, want=None)[0]
+
+    def score(self, X, y=None, sample_weight=None):
+        """Compute the per-sample average log-likelihood of the given data X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples, one per row.
+        y : Ignored
+            Not used, present for API consistency by convention.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the average; None weighs rows equally.
+
+        Returns
+        -------
+        log_likelihood : float
+            Mean log-likelihood of `X` under the Gaussian mixture model.
+        """
+        log_prob = self.score_samples(X)
+        return float(np.average(log_prob.astype(np.float64), weights=sample_weight))
+
+    def predict(self, X):
+        """Predict the labels for the data samples in X using the fitted model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples, one per row.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Component labels.
+        """
+        return self._estimate(X, want="labels")[1]
+
+    def predict_proba(self, X):
+        """Evaluate the posterior probability of each component for each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples, one per row.
+
+        Returns
+        -------
+        resp : ndarray of shape (n_samples, n_components)
+            Posterior probability of each Gaussian component for each sample.
+        """
+        log_resp = self._estimate(X, want="log_resp")[1]
+        return np.exp(log_resp, out=log_resp)
+
+    def sample(self, n_samples=1):
+        """Generate random samples from the fitted Gaussian mixture.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of samples to generate.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+            Randomly generated sample, in the dtype of the fitted model.
+        y : ndarray of shape (n_samples,)
+            Component labels.
+        """
+        check_is_fitted(self)
+        if n_samples < 1:
+            raise ValueError(
+                f"Invalid value for 'n_samples': {n_samples}. The sampling requires at least one sample."
+            )
+        rng = check_random_state(self.random_state)
+        weights = np.asarray(self.weights_, dtype=np.float64)
+        counts = rng.multinomial(n_samples, weights / weights.sum())
+        model = get_covariance_model(self.covariance_type)
+        X = model.sample(
+            rng, np.asarray(self.means_, np.float64), np.asarray(self.covariances_, np.float64), counts
+        )
+        y = np.repeat(np.arange(self.n_components), counts)
+        return X.astype(self.means_.dtype, copy=False), y
+
+    # -- model selection --------------------------------------------------
+    def _n_parameters(self):
+        """Return the number of free parameters in the model."""
+        n_features = self.means_.shape[1]
+        model = get_covariance_model(self.covariance_type)
+        covariance = model.n_covariance_parameters(self.n_components, n_features)
+        return int(covariance + n_features * self.n_components + self.n_components - 1)
+
+    def bic(self, X):
+        """Bayesian information criterion for the current model on the input X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The input samples.
+
+        Returns
+        -------
+        bic : float
+            The lower the better.
+        """
+        n_samples = len(X)
+        return -2 * self.score(X) * n_samples + self._n_parameters() * math.log(n_samples)
+
+    def aic(self, X):
+        """Akaike information criterion for the current model on the input X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The input samples.
+
+        Returns
+        -------
+        aic : float
+            The lower the better.
+        """
+        return -2 * self.score(X) * len(X) + 2 * self._n_parameters()

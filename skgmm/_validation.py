@@ -1,0 +1,92 @@
+"""Parameter constraints, input checks and the error messages users see.
+
+scikit-learn's validation helpers that are private (``_fit_context``,
+``_param_validation``, ``_check_sample_weight``) are imported here only.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import _fit_context  # noqa: F401  (re-exported for the estimator)
+from sklearn.utils import check_array
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import _check_sample_weight
+
+from skgmm._covariance import COVARIANCE_MODELS, CovarianceModel
+from skgmm._init import INITIALISERS
+
+PARAMETER_CONSTRAINTS: dict = {
+    "n_components": [Interval(Integral, 1, None, closed="left")],
+    "covariance_type": [StrOptions(set(COVARIANCE_MODELS))],
+    "tol": [Interval(Real, 0.0, None, closed="left")],
+    "reg_covar": [Interval(Real, 0.0, None, closed="left")],
+    "max_iter": [Interval(Integral, 0, None, closed="left")],
+    "n_init": [Interval(Integral, 1, None, closed="left")],
+    "init_params": [StrOptions(set(INITIALISERS))],
+    "weights_init": ["array-like", None],
+    "means_init": ["array-like", None],
+    "precisions_init": ["array-like", None],
+    "random_state": ["random_state"],
+    "warm_start": ["boolean"],
+    "verbose": ["verbose"],
+    "verbose_interval": [Interval(Integral, 1, None, closed="left")],
+}
+
+FLOAT_DTYPES = [np.float64, np.float32]
+
+
+def check_shape(param, shape, name):
+    """Raise ValueError if ``param`` does not have ``shape``."""
+    if param.shape != shape:
+        raise ValueError(f"The parameter '{name}' should have the shape of {shape}, but got {param.shape}")
+
+
+def check_weights_init(weights, n_components):
+    """Validated copy of user-given mixture weights."""
+    weights = check_array(weights, dtype=FLOAT_DTYPES, ensure_2d=False, copy=True)
+    check_shape(weights, (n_components,), "weights")
+    if np.any(weights < 0.0) or np.any(weights > 1.0):
+        raise ValueError(
+            "The parameter 'weights' should be in the range [0, 1], but got "
+            f"min value {weights.min():.5f}, max value {weights.max():.5f}"
+        )
+    atol = 1e-6 if weights.dtype == np.float32 else 1e-8
+    if not np.allclose(abs(1.0 - weights.sum()), 0.0, atol=atol):
+        raise ValueError(
+            f"The parameter 'weights' should be normalized, but got sum(weights) = {weights.sum():.5f}"
+        )
+    return weights
+
+
+def check_means_init(means, n_components, n_features):
+    """Validated copy of user-given means."""
+    means = check_array(means, dtype=FLOAT_DTYPES, ensure_2d=False, copy=True)
+    check_shape(means, (n_components, n_features), "means")
+    return means
+
+
+def check_precisions_init(precisions, model: CovarianceModel, n_components, n_features):
+    """Validated copy of user-given precisions (shape and positive definiteness)."""
+    precisions = check_array(
+        precisions, dtype=FLOAT_DTYPES, ensure_2d=False, allow_nd=model.name == "full", copy=True
+    )
+    check_shape(precisions, model.covariance_shape(n_components, n_features), f"{model.name} precision")
+    model.check_precisions(precisions)
+    return precisions
+
+
+def check_sample_weight(sample_weight, X, n_components):
+    """Validated float weights (or None), with at least ``n_components`` positive."""
+    if sample_weight is None:
+        return None
+    sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True, copy=True)
+    n_positive = int(np.count_nonzero(sample_weight))
+    if n_positive < n_components:
+        raise ValueError(
+            f"sample_weight has {n_positive} positive entries but n_components = "
+            f"{n_components}: each component needs data. Give positive weight to "
+            "more samples or decrease n_components."
+        )
+    return sample_weight
