@@ -35,7 +35,8 @@ def init_random(X, sample_weight, n_components, random_state):
 def init_random_from_data(X, sample_weight, n_components, random_state):
     """One distinct row per component, drawn uniformly (by weight if given)."""
     p = None
-    if sample_weight is not None:
+    # Equal weights draw exactly as no weights (numpy's weighted draw differs).
+    if sample_weight is not None and np.ptp(sample_weight) > 0:
         p = np.asarray(sample_weight, dtype=np.float64)
         p = p / p.sum()
     indices = random_state.choice(len(X), size=n_components, replace=False, p=p)
