@@ -1,7 +1,8 @@
 """skgmm: Gaussian mixture models fitted by EM, as scikit-learn estimators."""
 
 from skgmm._estimator import GaussianMixtureEM
+from skgmm.impute import GaussianMixtureImputer
 
 __version__ = "0.1.0"
 
-__all__ = ["GaussianMixtureEM", "__version__"]
+__all__ = ["GaussianMixtureEM", "GaussianMixtureImputer", "__version__"]

@@ -11,11 +11,14 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from skgmm import _dask
 from skgmm._callbacks import monitor_for
 from skgmm._covariance import get_covariance_model
-from skgmm._drivers import BlockRunner, choose_block_size, em_pass, estimate_log_prob_resp, stats_from_resp
-from skgmm._em import MixtureParams, estimate_parameters, m_step, mean_log_likelihood, prepare_pass
+from skgmm._degenerate import EmptyComponentGuard, check_data_scale
+from skgmm._drivers import BlockRunner, choose_block_size, stats_from_resp
+from skgmm._em import MixtureParams, estimate_parameters, m_step, mean_log_likelihood
 from skgmm._init import INITIALISERS
+from skgmm._missing import check_missing_layout, fit_pass, log_prob_resp, missing_layout
 from skgmm._validation import (
     FLOAT_DTYPES,
     PARAMETER_CONSTRAINTS,
@@ -247,7 +250,9 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
         labels : ndarray of shape (n_samples,)
             Component labels.
         """
-        X = validate_data(self, X, dtype=FLOAT_DTYPES, ensure_min_samples=2)
+        if _dask.is_dask_collection(X):  # before validate_data, which would load X
+            return _dask.fit_predict(self, X, sample_weight)
+        X = validate_data(self, X, dtype=FLOAT_DTYPES, ensure_min_samples=2, ensure_all_finite="allow-nan")
         n_samples, n_features = X.shape
         if n_samples < self.n_components:
             raise ValueError(
@@ -255,6 +260,7 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
                 f"n_components = {self.n_components}, n_samples = {n_samples}"
             )
         sample_weight = check_sample_weight(sample_weight, X, self.n_components)
+        check_data_scale(X, sample_weight, self.reg_covar)
         model = get_covariance_model(self.covariance_type)
         inits = self._check_initial_parameters(model, n_features)
 
@@ -263,18 +269,28 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
         random_state = check_random_state(self.random_state)
         monitor = monitor_for(self.verbose, self.verbose_interval)
         block_size = choose_block_size(n_samples, self.n_components, n_features)
+        # NaN marks a missing value: exact EM over the observed coordinates.
+        layout = missing_layout(X, model, block_size)
+        X_init, weight_init = X, sample_weight
+        if layout is not None:
+            check_missing_layout(layout, X, self.n_components)
+            if do_init:
+                X_init, weight_init = layout.initialisation_data(X, sample_weight)
 
         best = None
         with BlockRunner(n_samples, block_size) as runner:
+            guard = EmptyComponentGuard(
+                lambda p: log_prob_resp(runner, X, model, p, layout, want=None)[0], X, sample_weight, model
+            )
             for init in range(n_init):
                 monitor.on_init_begin(init)
                 if do_init:
-                    params = self._initial_params(runner, X, sample_weight, model, inits, random_state)
+                    params = self._initial_params(runner, X_init, weight_init, model, inits, random_state)
                     lower_bound = -np.inf
                 else:
                     params = self._fitted_params(X.dtype)
                     lower_bound = self.lower_bound_
-                run = self._run_em(runner, X, sample_weight, model, params, lower_bound, monitor)
+                run = self._run_em(runner, X, sample_weight, model, params, lower_bound, monitor, layout, guard)
                 if best is None or self.max_iter == 0 or run["lower_bound"] > best["lower_bound"]:
                     best = run
 
@@ -284,6 +300,7 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
                     "parameters, or increase max_iter, tol, or check for degenerate data.",
                     ConvergenceWarning,
                 )
+            guard.warn_if_empty(best["params"])
             self._set_params_attributes(model, best["params"])
             self.converged_ = best["converged"]
             self.n_iter_ = best["n_iter"]
@@ -292,26 +309,31 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
             # Always do a final e-step so that the labels returned by
             # fit_predict(X) are consistent with fit(X).predict(X), whatever
             # max_iter and tol are.
-            pk = prepare_pass(model, best["params"], X.dtype)
-            _, self.labels_ = estimate_log_prob_resp(runner, X, pk, want="labels")
+            _, self.labels_ = log_prob_resp(runner, X, model, best["params"], layout, want="labels")
         return self.labels_
 
-    def _run_em(self, runner, X, sample_weight, model, params, lower_bound, monitor):
+    def _run_em(self, runner, X, sample_weight, model, params, lower_bound, monitor, layout=None, guard=None):
         """EM iterations from ``params``; each pass is one fused E+M sweep."""
         lower_bounds = []
         converged = False
         n_iter = 0
+        if guard is not None:
+            guard.start_run()
         if self.max_iter == 0:
             return dict(params=params, lower_bound=-np.inf, lower_bounds=[], n_iter=0, converged=False)
         for n_iter in range(1, self.max_iter + 1):
             previous = lower_bound
-            stats = em_pass(runner, X, sample_weight, prepare_pass(model, params, X.dtype))
+            stats = fit_pass(runner, X, sample_weight, model, params, layout)
             params = m_step(stats, model, self.reg_covar, X.dtype)
+            # Components left without data are re-seeded (see skgmm._degenerate).
+            params, reseeded = (params, []) if guard is None else guard.recover(params)
             lower_bound = mean_log_likelihood(stats)
             lower_bounds.append(lower_bound)
             change = lower_bound - previous
             monitor.on_iteration_end(n_iter, lower_bound, change)
-            if abs(change) < self.tol:
+            if reseeded:
+                guard.warn_reseeded(reseeded)
+            elif abs(change) < self.tol:
                 converged = True
                 break
         monitor.on_init_end(lower_bound, converged)
@@ -370,17 +392,24 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
         self.precisions_cholesky_ = params.precisions_cholesky
         self.precisions_ = model.compute_precisions(params.precisions_cholesky)
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # NaN entries are missing values (exact EM on the observed coordinates).
+        tags.input_tags.allow_nan = True
+        return tags
+
     # -- inference --------------------------------------------------------
     def _estimate(self, X, want):
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=FLOAT_DTYPES)
+        X = validate_data(self, X, reset=False, dtype=FLOAT_DTYPES, ensure_all_finite="allow-nan")
         dtype = np.result_type(X.dtype, self.means_.dtype)
         X = X.astype(dtype, copy=False)
         n_samples, n_features = X.shape
-        pk = prepare_pass(get_covariance_model(self.covariance_type), self._fitted_params(dtype), dtype)
+        model = get_covariance_model(self.covariance_type)
         block_size = choose_block_size(n_samples, self.n_components, n_features)
+        layout = missing_layout(X, model, block_size)
         with BlockRunner(n_samples, block_size) as runner:
-            return estimate_log_prob_resp(runner, X, pk, want=want)
+            return log_prob_resp(runner, X, model, self._fitted_params(dtype), layout, want=want)
 
     def score_samples(self, X):
         """Compute the log-likelihood of each sample.
@@ -395,6 +424,8 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
         log_prob : ndarray of shape (n_samples,)
             Log-likelihood of each sample in `X` under the current model.
         """
+        if _dask.is_dask_collection(X):
+            return _dask.estimate(self, X, want=None)
         return self._estimate(X, want=None)[0]
 
     def score(self, X, y=None, sample_weight=None):
@@ -414,6 +445,8 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
         log_likelihood : float
             Mean log-likelihood of `X` under the Gaussian mixture model.
         """
+        if _dask.is_dask_collection(X):
+            return _dask.score(self, X, sample_weight)
         log_prob = self.score_samples(X)
         return float(np.average(log_prob.astype(np.float64), weights=sample_weight))
 
@@ -430,6 +463,8 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
         labels : ndarray of shape (n_samples,)
             Component labels.
         """
+        if _dask.is_dask_collection(X):
+            return _dask.estimate(self, X, want="labels")
         return self._estimate(X, want="labels")[1]
 
     def predict_proba(self, X):
@@ -445,6 +480,8 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
         resp : ndarray of shape (n_samples, n_components)
             Posterior probability of each Gaussian component for each sample.
         """
+        if _dask.is_dask_collection(X):
+            return _dask.estimate(self, X, want="proba")
         log_resp = self._estimate(X, want="log_resp")[1]
         return np.exp(log_resp, out=log_resp)
 
