@@ -45,7 +45,7 @@ def check_shape(param, shape, name):
 
 def check_weights_init(weights, n_components):
     """Validated copy of user-given mixture weights."""
-    weights = check_array(weights, dtype=FLOAT_DTYPES, ensure_2d=False, copy=True)
+    weights = check_array(weights, dtype=FLOAT_DTYPES, ensure_2d=False, copy=True, input_name="weights_init")
     check_shape(weights, (n_components,), "weights")
     if np.any(weights < 0.0) or np.any(weights > 1.0):
         raise ValueError(
@@ -62,7 +62,7 @@ def check_weights_init(weights, n_components):
 
 def check_means_init(means, n_components, n_features):
     """Validated copy of user-given means."""
-    means = check_array(means, dtype=FLOAT_DTYPES, ensure_2d=False, copy=True)
+    means = check_array(means, dtype=FLOAT_DTYPES, ensure_2d=False, copy=True, input_name="means_init")
     check_shape(means, (n_components, n_features), "means")
     return means
 
@@ -70,7 +70,12 @@ def check_means_init(means, n_components, n_features):
 def check_precisions_init(precisions, model: CovarianceModel, n_components, n_features):
     """Validated copy of user-given precisions (shape and positive definiteness)."""
     precisions = check_array(
-        precisions, dtype=FLOAT_DTYPES, ensure_2d=False, allow_nd=model.name == "full", copy=True
+        precisions,
+        dtype=FLOAT_DTYPES,
+        ensure_2d=False,
+        allow_nd=model.name == "full",
+        copy=True,
+        input_name="precisions_init",
     )
     check_shape(precisions, model.covariance_shape(n_components, n_features), f"{model.name} precision")
     model.check_precisions(precisions)
@@ -81,7 +86,20 @@ def check_sample_weight(sample_weight, X, n_components):
     """Validated float weights (or None), with at least ``n_components`` positive."""
     if sample_weight is None:
         return None
-    sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True, copy=True)
+    sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype, copy=True)
+    if np.any(sample_weight < 0):
+        raise ValueError(
+            f"Negative values in data passed to `sample_weight` (minimum {sample_weight.min():g}): "
+            "weights count how many times each row is seen, so they must be >= 0. Use 0 to "
+            "ignore a row."
+        )
+    with np.errstate(over="ignore"):
+        weight_sum = sample_weight.sum(dtype=np.float64)
+    if not np.isfinite(weight_sum):
+        raise ValueError(
+            "The sum of sample_weight overflows float64. Only relative weights matter: "
+            "divide sample_weight by a constant, such as its maximum."
+        )
     n_positive = int(np.count_nonzero(sample_weight))
     if n_positive < n_components:
         raise ValueError(

@@ -1,0 +1,287 @@
+"""Hard data: checks of the data's scale and recovery of empty components.
+
+Two things scikit-learn's ``GaussianMixture`` does silently and we do not:
+
+- ``reg_covar`` is an absolute variance.  On data whose variance is of the
+  order of ``reg_covar`` or smaller (magnitudes of 1e-3 and below with the
+  default 1e-6), the regularisation swamps the data and every point gets the
+  same label.  :func:`check_data_scale` warns when that happens (and raises
+  when the data's squares overflow, or when a constant feature makes the
+  likelihood unbounded with ``reg_covar=0``).  The fit itself is unchanged, so
+  results on ordinary data stay those of scikit-learn, and scaling ``X`` by
+  ``c`` and ``reg_covar`` by ``c**2`` scales the fitted model exactly.
+- A component that receives no data keeps a weight of about 1e-16 forever.
+  :class:`EmptyComponentGuard` re-seeds such a component on the worst-explained
+  sample when the data has enough distinct points, and warns otherwise.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from skgmm._em import MixtureParams
+
+#: ``reg_covar`` larger than this fraction of a feature's variance dominates it.
+REG_COVAR_DOMINANCE = 0.1
+
+#: Rows per block when computing the feature variances.
+_VARIANCE_BLOCK_ROWS = 65536
+
+
+class DegenerateDataWarning(UserWarning):
+    """The data or the fitted model is degenerate in a way the user should know.
+
+    Raised for a ``reg_covar`` that dominates the variance of the data, and
+    for mixture components that ended up with no data.
+    """
+
+
+def feature_variances(X, sample_weight=None):
+    """Weighted mean and variance of every feature, in float64, by blocks.
+
+    NaN entries (missing values) are left out of their feature's sums.
+    Blocks are merged with the Chan-Golub-LeVeque update, so no float64 copy
+    of ``X`` is made and no large moments are subtracted.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    sample_weight : ndarray of shape (n_samples,) or None
+
+    Returns
+    -------
+    mean : ndarray of shape (n_features,)
+        NaN for a feature with no observed value.
+    variance : ndarray of shape (n_features,)
+        NaN for a feature with no observed value.
+    """
+    n_features = X.shape[1]
+    total = np.zeros(n_features)
+    mean = np.zeros(n_features)
+    m2 = np.zeros(n_features)
+    for start in range(0, len(X), _VARIANCE_BLOCK_ROWS):
+        block = np.asarray(X[start : start + _VARIANCE_BLOCK_ROWS], dtype=np.float64)
+        if sample_weight is None:
+            w = np.ones(len(block))
+        else:
+            w = np.asarray(sample_weight[start : start + _VARIANCE_BLOCK_ROWS], dtype=np.float64)
+        observed = ~np.isnan(block)
+        block = np.where(observed, block, 0.0)
+        w_sum = w @ observed
+        safe = np.maximum(w_sum, np.finfo(np.float64).tiny)
+        block_mean = (w @ block) / safe
+        centred = np.where(observed, block - block_mean, 0.0)
+        block_m2 = w @ (centred * centred)
+        delta = block_mean - mean
+        new_total = total + w_sum
+        share = np.where(new_total > 0, w_sum / np.maximum(new_total, np.finfo(np.float64).tiny), 0.0)
+        mean = mean + delta * share
+        m2 = m2 + block_m2 + delta * delta * total * share
+        total = new_total
+    with np.errstate(invalid="ignore", divide="ignore"):
+        variance = np.where(total > 0, m2 / total, np.nan)
+    return np.where(total > 0, mean, np.nan), variance
+
+
+def check_data_scale(X, sample_weight, reg_covar):
+    """Raise or warn when the data's scale makes the fit meaningless.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Validated training data.
+    sample_weight : ndarray of shape (n_samples,) or None
+        Validated weights.
+    reg_covar : float
+        The estimator's regularisation.
+
+    Raises
+    ------
+    ValueError
+        If squared deviations of ``X`` overflow its dtype, or if ``reg_covar``
+        is 0 and some feature is constant (every component would have zero
+        variance along it: an unbounded likelihood).
+
+    Warns
+    -----
+    DegenerateDataWarning
+        If ``reg_covar`` exceeds ``REG_COVAR_DOMINANCE`` times the variance of
+        a non-constant feature: the regularisation, not the data, then decides
+        the covariances.
+    """
+    mean, variance = feature_variances(X, sample_weight)
+    dtype_max = np.finfo(X.dtype).max
+    # Sums of squared deviations are formed in X's dtype by the engine and by k-means.
+    observed = ~np.isnan(variance)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN features
+        spread = np.maximum(np.nanmax(X, axis=0) - mean, mean - np.nanmin(X, axis=0))
+    with np.errstate(over="ignore", invalid="ignore"):
+        too_large = observed & (~np.isfinite(variance) | (spread**2 * len(X) > dtype_max / 16))
+    if np.any(too_large):
+        raise ValueError(
+            f"X has values too large for {X.dtype.name}: squared deviations of feature(s) "
+            f"{np.flatnonzero(too_large).tolist()} overflow. Scale the data, for example "
+            "with sklearn.preprocessing.StandardScaler, before fitting."
+        )
+    constant = np.flatnonzero(variance == 0)
+    if reg_covar == 0 and constant.size:
+        raise ValueError(
+            f"Feature(s) {constant.tolist()} of X are constant, so every component has "
+            "zero variance along them and with reg_covar=0 the likelihood is unbounded. "
+            "Drop the constant features or set reg_covar > 0."
+        )
+    varying = variance > 0
+    dominated = np.flatnonzero(varying & (reg_covar > REG_COVAR_DOMINANCE * variance))
+    if dominated.size:
+        smallest = float(variance[dominated].min())
+        warnings.warn(
+            f"reg_covar={reg_covar:g} is larger than {REG_COVAR_DOMINANCE:g} times the "
+            f"variance of feature(s) {dominated.tolist()} (smallest variance {smallest:.3g}): "
+            "the regularisation, not the data, decides the covariances, and the "
+            "components may not be told apart. Scale the data (for example with "
+            "sklearn.preprocessing.StandardScaler) or set reg_covar to about 1e-6 "
+            "times the data's variance.",
+            DegenerateDataWarning,
+            stacklevel=3,
+        )
+
+
+def empty_components(weights, weight_total, dtype):
+    """Indices of components whose responsibility mass is at rounding level.
+
+    An empty component keeps the ``10 * eps`` mass the M-step adds, so its
+    weight times the total row weight is tiny; 1000 eps leaves a margin.
+    """
+    mass = np.asarray(weights, np.float64) * weight_total
+    return np.flatnonzero(mass < 1e3 * np.finfo(dtype).eps)
+
+
+def _n_distinct_rows(X, sample_weight):
+    rows = X if sample_weight is None else X[sample_weight > 0]
+    return len(np.unique(rows, axis=0))
+
+
+class EmptyComponentGuard:
+    """Re-seeds components that lost all their data during EM.
+
+    A component is re-seeded on the sample with the lowest log-likelihood
+    under the current mixture, with the weighted mean covariance of the
+    other components and weight ``1 / n_components``; each component is
+    re-seeded at most once per EM run.  When the data has fewer distinct
+    (positively weighted) rows than components, no re-seeding can help and
+    the component is left as scikit-learn leaves it, with a warning at the
+    end of the fit.
+
+    Parameters
+    ----------
+    score_rows : callable
+        ``score_rows(params)`` returns the log-likelihood of every row of ``X``
+        under the mixture ``params`` (the estimator's E-step).
+    X : ndarray of shape (n_samples, n_features)
+    sample_weight : ndarray of shape (n_samples,) or None
+    model : CovarianceModel
+    """
+
+    def __init__(self, score_rows, X, sample_weight, model):
+        self.score_rows = score_rows
+        self.X = X
+        self.sample_weight = sample_weight
+        self.model = model
+        self.weight_total = float(len(X) if sample_weight is None else sample_weight.sum(dtype=np.float64))
+        self._n_distinct = None
+        self.reseeded: set[int] = set()
+
+    def start_run(self):
+        """Forget the re-seeds of the previous initialisation."""
+        self.reseeded = set()
+
+    @property
+    def n_distinct(self):
+        if self._n_distinct is None:
+            self._n_distinct = _n_distinct_rows(self.X, self.sample_weight)
+        return self._n_distinct
+
+    def recover(self, params: MixtureParams) -> tuple[MixtureParams, list[int]]:
+        """Re-seed the empty components of ``params`` that may be re-seeded.
+
+        Returns
+        -------
+        params : MixtureParams
+            Unchanged when nothing was re-seeded.
+        reseeded : list of int
+            The components re-seeded now.
+        """
+        dtype = self.X.dtype
+        empty = [k for k in empty_components(params.weights, self.weight_total, dtype) if k not in self.reseeded]
+        n_components = len(params.weights)
+        if not empty or self.n_distinct < n_components:
+            return params, []
+        log_prob = np.asarray(self.score_rows(params), np.float64)
+        # Rows that cannot carry a component (zero weight, no observed value) go last.
+        log_prob = np.where(np.isnan(log_prob), np.inf, log_prob)
+        if self.sample_weight is not None:
+            log_prob = np.where(self.sample_weight > 0, log_prob, np.inf)
+        worst = np.argsort(log_prob, kind="stable")
+
+        weights = np.asarray(params.weights, np.float64).copy()
+        means = np.asarray(params.means, np.float64).copy()
+        covariances = np.asarray(params.covariances, np.float64).copy()
+        kept = np.setdiff1d(np.arange(n_components), empty)
+        kept_weights = weights[kept] / weights[kept].sum()
+        taken = [tuple(row) for row in means[kept]]
+        candidates = iter(worst)
+        done = []
+        for k in empty:
+            # The worst-explained rows, skipping any already at a component's mean.
+            for index in candidates:
+                row = tuple(np.asarray(self.X[index], np.float64))
+                if np.isfinite(log_prob[index]) and np.all(np.isfinite(row)) and row not in taken:
+                    break
+            else:
+                break
+            taken.append(row)
+            means[k] = row
+            if self.model.name != "tied":
+                covariances[k] = np.tensordot(kept_weights, covariances[kept], axes=1)
+            weights[k] = 1.0 / n_components
+            self.reseeded.add(int(k))
+            done.append(int(k))
+        if not done:
+            return params, []
+        weights /= weights.sum()
+        covariances = covariances.astype(dtype)
+        params = MixtureParams(
+            weights=weights.astype(dtype),
+            means=means.astype(dtype),
+            covariances=covariances,
+            precisions_cholesky=np.asarray(self.model.compute_precisions_cholesky(covariances), dtype),
+        )
+        return params, done
+
+    def warn_if_empty(self, params: MixtureParams) -> None:
+        """Warn about components of the final model that hold no data."""
+        empty = empty_components(params.weights, self.weight_total, self.X.dtype)
+        if empty.size:
+            warnings.warn(
+                f"Components {empty.tolist()} of the fitted mixture received no data "
+                f"(weight ~0); the data has {self.n_distinct} distinct samples for "
+                f"{len(params.weights)} components. Decrease n_components or check the "
+                "data for duplicated points.",
+                DegenerateDataWarning,
+                stacklevel=4,
+            )
+
+    @staticmethod
+    def warn_reseeded(components) -> None:
+        """Tell the user that EM re-seeded components."""
+        warnings.warn(
+            f"Components {list(components)} lost all their data during EM and were "
+            "re-seeded on the worst-explained samples; lower_bounds_ may decrease at "
+            "that iteration. A smaller n_components or another initialisation may fit "
+            "the data better.",
+            DegenerateDataWarning,
+            stacklevel=4,
+        )
