@@ -1,8 +1,9 @@
 """skgmm: Gaussian mixture models fitted by EM, as scikit-learn estimators."""
 
+from skgmm._degenerate import DegenerateDataWarning
 from skgmm._estimator import GaussianMixtureEM
 from skgmm.impute import GaussianMixtureImputer
 
 __version__ = "0.1.0"
 
-__all__ = ["GaussianMixtureEM", "GaussianMixtureImputer", "__version__"]
+__all__ = ["DegenerateDataWarning", "GaussianMixtureEM", "GaussianMixtureImputer", "__version__"]
