@@ -44,6 +44,25 @@ def degenerate_covariance_message(components, dtype) -> str:
     return message
 
 
+def log_normalise_rows(weighted_log_prob) -> tuple[FloatArray, FloatArray]:
+    """Log-normaliser per row and log-responsibilities (in place, log space).
+
+    Returns
+    -------
+    log_prob_norm : ndarray of shape (n_rows,)
+    log_resp : ndarray of shape (n_rows, n_components)
+        ``weighted_log_prob`` itself, normalised in place.
+    """
+    row_max = weighted_log_prob.max(axis=1)
+    row_max[~np.isfinite(row_max)] = 0
+    log_resp = weighted_log_prob
+    log_resp -= row_max[:, None]
+    with np.errstate(under="ignore"):
+        log_norm = np.log(np.exp(log_resp).sum(axis=1))
+    log_resp -= log_norm[:, None]
+    return log_norm + row_max, log_resp
+
+
 class Kernel(NamedTuple):
     """Quantities derived once per pass from the parameters, used per block."""
 
@@ -102,6 +121,52 @@ class CovarianceModel(ABC):
         resp_x_sum : ndarray of shape (n_components, n_features), float64
         scatter : ndarray, float64, reduced as ``scatter_kind`` says
         """
+
+    def em_block_sums(self, kernel: Kernel, X_block, origin, log_weights, sample_weight, work: dict):
+        """Fused E-step and raw M-step sums of one block (of a pass's blocks).
+
+        The generic version: log densities, log-space normalisation, then
+        :meth:`block_stats`.  Strategies may override it with a faster fused
+        kernel whose sums stay in their own coordinates until
+        :meth:`finish_sums`.
+
+        Parameters
+        ----------
+        kernel : Kernel
+        X_block : ndarray of shape (n_rows, n_features)
+            Rows, not yet centred on ``origin``.
+        origin : ndarray of shape (n_features,)
+        log_weights : ndarray of shape (n_components,)
+        sample_weight : ndarray of shape (n_rows,) or None
+        work : dict
+            Scratch buffers owned by the calling thread, reused across blocks.
+
+        Returns
+        -------
+        log_likelihood : float
+            Sum over rows of ``w * log p(x)``.
+        resp_sum : ndarray of shape (n_components,)
+        raw_x_sum, raw_scatter : ndarray
+            Sums that :meth:`finish_sums` turns into ``resp_x_sum`` and
+            ``scatter`` (after summing over blocks).
+        """
+        Xc = X_block - origin
+        log_prob, cache = self.log_prob(kernel, Xc)
+        log_prob += log_weights
+        log_norm, wresp = log_normalise_rows(log_prob)
+        with np.errstate(under="ignore"):
+            np.exp(wresp, out=wresp)
+        if sample_weight is None:
+            log_likelihood = float(log_norm.sum(dtype=np.float64))
+        else:
+            wresp *= sample_weight[:, None]
+            log_likelihood = float(np.dot(sample_weight, log_norm.astype(np.float64)))
+        resp_x_sum, scatter = self.block_stats(kernel, Xc, wresp, sample_weight, cache)
+        return log_likelihood, wresp.sum(axis=0, dtype=np.float64), resp_x_sum, scatter
+
+    def finish_sums(self, kernel: Kernel, raw_x_sum, raw_scatter):
+        """``resp_x_sum`` and ``scatter`` (float64, centred) from summed raw sums."""
+        return raw_x_sum, raw_scatter
 
     # -- M-step and parameter maps ----------------------------------------
     @abstractmethod
@@ -235,6 +300,8 @@ class FullCovariance(CovarianceModel):
             arrays={
                 "whiten": whiten,
                 "offsets": offsets.astype(dtype)[:, None, :],
+                # [L_k; -mu_k L_k]: rows [x, 1] @ this = (x - mu_k) L_k in one product.
+                "whiten_aug": np.concatenate([prec_chol, -offsets[:, None, :]], axis=1).astype(dtype),
                 "cov_chol": _covariance_cholesky(prec_chol),
                 "constant": (log_det - 0.5 * means_c.shape[1] * LOG_2PI).astype(dtype),
             },
@@ -268,6 +335,62 @@ class FullCovariance(CovarianceModel):
             np.matmul(cov_chol, white_scatter.astype(np.float64)),
             cov_chol.transpose(0, 2, 1),
         )
+        return resp_x_sum, scatter
+
+    def em_block_sums(self, kernel, X_block, origin, log_weights, sample_weight, work):
+        # Fused kernel, laid out (n_components, n_rows, ...) so that every
+        # reduction over components runs along contiguous rows and every
+        # product is one BLAS call per component.  Sums stay in whitened
+        # coordinates (centred on each component's mean, O(1) in size) until
+        # finish_sums maps them back once per pass.
+        n_rows, n_features = X_block.shape
+        whiten_aug = kernel.arrays["whiten_aug"]
+        n_components = whiten_aug.shape[0]
+        dtype = whiten_aug.dtype
+        key = ("full", n_rows, dtype)
+        if key not in work:
+            augmented = np.empty((n_rows, n_features + 1), dtype=dtype)
+            augmented[:, n_features] = 1
+            work[key] = (
+                augmented,
+                np.empty((n_components, n_rows, n_features), dtype=dtype),
+                np.empty((n_components, n_rows), dtype=dtype),
+                np.empty((n_components, n_features, n_features), dtype=dtype),
+            )
+        augmented, whitened, log_resp, scatter = work[key]
+        np.subtract(X_block, origin, out=augmented[:, :n_features])
+        np.matmul(augmented, whiten_aug, out=whitened)
+        np.einsum("kbd,kbd->kb", whitened, whitened, out=log_resp)
+        log_resp *= -0.5
+        log_resp += (kernel.arrays["constant"] + log_weights)[:, None]
+        # log-sum-exp over components, then responsibilities
+        col_max = log_resp.max(axis=0)
+        col_max[~np.isfinite(col_max)] = 0
+        log_resp -= col_max
+        with np.errstate(under="ignore", divide="ignore"):
+            resp = np.exp(log_resp, out=log_resp)
+            norm = resp.sum(axis=0)
+            log_norm = np.log(norm)
+        log_norm += col_max
+        resp /= norm
+        if sample_weight is None:
+            log_likelihood = float(log_norm.sum(dtype=np.float64))
+        else:
+            resp *= sample_weight
+            log_likelihood = float(np.dot(sample_weight, log_norm.astype(np.float64)))
+        resp_sum = resp.sum(axis=1, dtype=np.float64)
+        white_sum = np.matmul(resp[:, None, :], whitened)[:, 0, :]
+        # sum_b r y y^T as Z^T Z with Z = sqrt(r) y: a symmetric rank-k update.
+        np.sqrt(resp, out=resp)
+        whitened *= resp[:, :, None]
+        np.matmul(whitened.transpose(0, 2, 1), whitened, out=scatter)
+        return log_likelihood, resp_sum, white_sum, scatter
+
+    def finish_sums(self, kernel, raw_x_sum, raw_scatter):
+        # x - mu = y C^T with C the covariance Cholesky factor (C = L^-T).
+        cov_chol = kernel.arrays["cov_chol"]
+        resp_x_sum = np.einsum("ke,kde->kd", np.asarray(raw_x_sum, np.float64), cov_chol)
+        scatter = np.matmul(np.matmul(cov_chol, np.asarray(raw_scatter, np.float64)), cov_chol.transpose(0, 2, 1))
         return resp_x_sum, scatter
 
     def estimate_covariances(self, stats, nk, reg_covar):

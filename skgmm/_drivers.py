@@ -18,7 +18,8 @@ from threadpoolctl import threadpool_limits
 from skgmm._em import (
     MixtureParams,
     PassKernel,
-    block_em_stats,
+    block_em_stats,  # noqa: F401  (re-exported for drivers built on this module)
+    group_em_stats,
     block_resp_stats,
     estimate_weighted_log_prob,
     normalise_log_prob,
@@ -96,6 +97,18 @@ class BlockRunner:
             total = merge_stats(total, result)
         return total
 
+    def reduce_groups(self, group_fn: Callable[[list[slice]], SufficientStats]) -> SufficientStats:
+        """Apply ``group_fn`` to each thread's run of blocks; merge in row order."""
+        groups = self._groups()
+        if self._executor is None or len(groups) == 1:
+            results = [group_fn(group) for group in groups]
+        else:
+            results = list(self._executor.map(group_fn, groups))
+        total = results[0]
+        for result in results[1:]:
+            total = merge_stats(total, result)
+        return total
+
     def for_each(self, block_fn: Callable[[slice], None]) -> None:
         """Apply ``block_fn`` to every block (it writes its own output)."""
         groups = self._groups()
@@ -117,7 +130,7 @@ def _weight_block(sample_weight, block):
 
 def em_pass(runner: BlockRunner, X, sample_weight, pk: PassKernel) -> SufficientStats:
     """One EM iteration's pass: log-likelihood and statistics of all rows."""
-    return runner.reduce(lambda block: block_em_stats(pk, X[block], _weight_block(sample_weight, block)))
+    return runner.reduce_groups(lambda blocks: group_em_stats(pk, X, sample_weight, blocks))
 
 
 def resp_block(resp, block, n_components, dtype):

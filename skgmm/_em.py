@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from skgmm._covariance import CovarianceModel, Kernel
+from skgmm._covariance import CovarianceModel, Kernel, log_normalise_rows
 from skgmm._stats import SufficientStats
 from skgmm._typing import FloatArray
 
@@ -69,30 +69,46 @@ def normalise_log_prob(weighted_log_prob) -> tuple[FloatArray, FloatArray]:
     log_resp : ndarray of shape (n_rows, n_components)
         ``weighted_log_prob`` itself, normalised in place.
     """
-    row_max = weighted_log_prob.max(axis=1)
-    row_max[~np.isfinite(row_max)] = 0
-    log_resp = weighted_log_prob
-    log_resp -= row_max[:, None]
-    with np.errstate(under="ignore"):
-        log_norm = np.log(np.exp(log_resp).sum(axis=1))
-    log_resp -= log_norm[:, None]
-    return log_norm + row_max, log_resp
+    return log_normalise_rows(weighted_log_prob)
+
+
+def group_em_stats(pk: PassKernel, X, sample_weight, blocks) -> SufficientStats:
+    """Fused E-step and M-step statistics of a run of row blocks of ``X``.
+
+    The blocks share scratch buffers and running float64 sums; the strategy's
+    raw sums are mapped to centred statistics once, at the end.
+    """
+    work: dict = {}
+    log_likelihood, weight_sum = 0.0, 0.0
+    totals = None
+    for block in blocks:
+        X_block = X[block]
+        weights = None if sample_weight is None else sample_weight[block]
+        block_ll, resp_sum, raw_x_sum, raw_scatter = pk.model.em_block_sums(
+            pk.kernel, X_block, pk.origin, pk.log_weights, weights, work
+        )
+        log_likelihood += block_ll
+        weight_sum += float(len(X_block) if weights is None else weights.sum(dtype=np.float64))
+        if totals is None:
+            totals = [np.array(a, dtype=np.float64) for a in (resp_sum, raw_x_sum, raw_scatter)]
+        else:
+            for total, value in zip(totals, (resp_sum, raw_x_sum, raw_scatter)):
+                total += value
+    resp_x_sum, scatter = pk.model.finish_sums(pk.kernel, totals[1], totals[2])
+    return SufficientStats(
+        resp_sum=totals[0],
+        resp_x_sum=resp_x_sum,
+        scatter=scatter,
+        shift=pk.kernel.means_c.astype(np.float64) + pk.origin.astype(np.float64),
+        log_likelihood=log_likelihood,
+        weight_sum=weight_sum,
+        scatter_kind=pk.model.scatter_kind,
+    )
 
 
 def block_em_stats(pk: PassKernel, X_block, sample_weight) -> SufficientStats:
     """Fused E-step and M-step statistics of one block of rows."""
-    log_resp, cache, Xc = estimate_weighted_log_prob(pk, X_block)
-    log_prob_norm, log_resp = normalise_log_prob(log_resp)
-    with np.errstate(under="ignore"):
-        wresp = np.exp(log_resp, out=log_resp)
-    if sample_weight is not None:
-        wresp *= sample_weight[:, None]
-        log_likelihood = float(np.dot(sample_weight, log_prob_norm.astype(np.float64)))
-        weight_sum = float(sample_weight.sum(dtype=np.float64))
-    else:
-        log_likelihood = float(log_prob_norm.sum(dtype=np.float64))
-        weight_sum = float(len(X_block))
-    return _stats(pk, Xc, wresp, sample_weight, cache, log_likelihood, weight_sum)
+    return group_em_stats(pk, X_block, sample_weight, [slice(None)])
 
 
 def block_resp_stats(pk: PassKernel, X_block, resp, sample_weight) -> SufficientStats:
