@@ -480,6 +480,9 @@ def summary(result: FitResult, table: Table, verbose: bool = False) -> str:
         f"data: {table.source}, {n_samples} samples x {n_features} features"
         + ("" if weights is None else f", weighted by a column (total weight {np.sum(weights):g})")
     ]
+    n_missing = int(np.isnan(X).sum())
+    if n_missing:
+        lines[0] += f", {n_missing} missing values (EM uses each row's observed features)"
     chosen = f"model: {k} component{'s' if k > 1 else ''}, {cov!r} covariance"
     if result.table is not None and result.n_candidates > 1:
         covs = ", ".join(result.table)

@@ -255,6 +255,9 @@ class MixtureDisplay:
             X = np.asarray(X, dtype=np.float64)
             if X.ndim != 2 or X.shape[1] != n_features:
                 raise ValueError(f"X must have shape (n_samples, {n_features}); got {X.shape}.")
+            # Rows with missing values have no place in the plane: draw the complete ones.
+            complete = ~np.isnan(X).any(axis=1)
+            X, labels = X[complete], labels[complete]
         if title is None:
             title = f"{n_components} components, {gm.covariance_type!r} covariance"
 
