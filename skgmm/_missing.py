@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-from scipy import linalg
 
 from skgmm._covariance import CovarianceModel
 from skgmm._drivers import BlockRunner, em_pass, estimate_log_prob_resp
@@ -195,9 +194,9 @@ class MissingKernel(NamedTuple):
 
 def full_covariances(model: CovarianceModel, params: MixtureParams, n_components: int) -> FloatArray:
     """Covariances of every component as a (K, d, d) float64 stack."""
-    covariances = model.covariances_from_precisions_cholesky(
-        np.asarray(params.precisions_cholesky, np.float64)
-    )
+    covariances = params.covariances
+    if covariances is None:
+        covariances = model.covariances_from_precisions_cholesky(np.asarray(params.precisions_cholesky, np.float64))
     covariances = np.asarray(covariances, np.float64)
     if model.name == "tied":
         return np.broadcast_to(covariances, (n_components, *covariances.shape))
@@ -212,18 +211,14 @@ def pattern_kernel(covariances: FloatArray, observed_mask) -> PatternKernel:
     """Marginal and conditional Gaussians of one pattern from full covariances."""
     observed = np.flatnonzero(observed_mask)
     missing = np.flatnonzero(~np.asarray(observed_mask))
-    n_components = covariances.shape[0]
     cov_oo = covariances[:, observed[:, None], observed]
     cov_om = covariances[:, observed[:, None], missing]
     cov_mm = covariances[:, missing[:, None], missing]
-    whiten_t = np.empty_like(cov_oo)
-    constant = np.empty(n_components)
-    eye = np.eye(observed.size)
-    for k in range(n_components):
-        chol = linalg.cholesky(cov_oo[k], lower=True)
-        inverse = linalg.solve_triangular(chol, eye, lower=True)
-        whiten_t[k] = inverse.T
-        constant[k] = -np.log(np.diagonal(chol)).sum() - 0.5 * observed.size * LOG_2PI
+    # Batched numpy calls: scipy's per-matrix LAPACK calls cost milliseconds
+    # each on a busy machine (BLAS thread wake-ups) for these tiny matrices.
+    chol = np.linalg.cholesky(cov_oo)
+    whiten_t = np.linalg.inv(chol).transpose(0, 2, 1)
+    constant = -np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1) - 0.5 * observed.size * LOG_2PI
     gain = np.matmul(whiten_t.transpose(0, 2, 1), cov_om)  # L^-1 Sigma_om
     conditional = cov_mm - np.matmul(gain.transpose(0, 2, 1), gain)
     conditional = 0.5 * (conditional + conditional.transpose(0, 2, 1))
@@ -241,8 +236,11 @@ def prepare_missing_pass(model: CovarianceModel, params: MixtureParams, dtype, o
         covariances = full_covariances(model, params, n_components)
         patterns = [pattern_kernel(covariances, mask) for mask in observed]
     else:
-        variances = 1.0 / model.compute_precisions(np.asarray(params.precisions_cholesky, np.float64))
-        variances = np.broadcast_to(np.asarray(variances).reshape(n_components, -1), means.shape)
+        variances = params.covariances
+        if variances is None:
+            variances = 1.0 / model.compute_precisions(np.asarray(params.precisions_cholesky, np.float64))
+        variances = np.asarray(variances, np.float64).reshape(n_components, -1)
+        variances = np.broadcast_to(variances, means.shape)
     return MissingKernel(model, prepare_pass(model, params, dtype), means, log_weights, variances, patterns)
 
 
