@@ -1,0 +1,311 @@
+"""Fitting and predicting on Dask collections (issue #8).
+
+A ``distributed.LocalCluster`` (two single-threaded worker processes on the
+loopback interface) is started once for the whole test run.  Each test that
+uses it gets a client that is made current only inside the test, so no
+client leaks out as the process-wide default scheduler.
+"""
+
+import os
+import signal
+import threading
+import time
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import adjusted_rand_score
+
+from skgmm import GaussianMixtureEM, _dask
+from tests.conftest import COVARIANCE_TYPES, explicit_init, mixture_10d
+
+da = pytest.importorskip("dask.array")
+dask = pytest.importorskip("dask")
+
+FITTED = ["weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"]
+ATOL = 1e-10
+
+
+@pytest.fixture(scope="session")
+def dask_cluster():
+    pytest.importorskip("distributed")
+    from distributed import LocalCluster
+
+    # In-process nannies write OMP_NUM_THREADS / MALLOC_TRIM_THRESHOLD_ into
+    # os.environ, where later subprocesses of the test run would inherit them.
+    saved_env = dict(os.environ)
+    try:
+        with LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=":0",
+        ) as cluster:
+            yield cluster
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_env)
+
+
+@pytest.fixture
+def client(dask_cluster):
+    from distributed import Client
+
+    with Client(dask_cluster, set_as_default=False) as client:
+        client.wait_for_workers(2, timeout=60)
+        with dask.config.set(scheduler=client.get), client.as_current():
+            yield client
+
+
+def assert_same_model(fitted, reference, atol=ATOL):
+    """Same fitted model: to ``atol`` on a scale where the largest entry is 1."""
+    for name in FITTED:
+        expected = getattr(reference, name)
+        scale = max(1.0, float(np.abs(expected).max()))  # precisions of tight components are large
+        np.testing.assert_allclose(getattr(fitted, name), expected, rtol=0, atol=atol * scale, err_msg=name)
+    assert fitted.n_iter_ == reference.n_iter_
+    assert fitted.converged_ == reference.converged_
+    np.testing.assert_allclose(fitted.lower_bounds_, reference.lower_bounds_, rtol=0, atol=atol)
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, labels = mixture_10d(n_samples=1200, seed=2)
+    return X, labels
+
+
+def _fit_pair(X, X_dask, covariance_type, sample_weight=None, dask_weight=None, **params):
+    init = explicit_init(np.asarray(X), 4, covariance_type, seed=0)
+    params = dict(n_components=4, covariance_type=covariance_type, tol=1e-9, max_iter=25, **init, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reference = GaussianMixtureEM(**params).fit(X, sample_weight=sample_weight)
+        fitted = GaussianMixtureEM(**params).fit(X_dask, sample_weight=dask_weight)
+    return fitted, reference
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_fit_on_cluster_equals_numpy_fit(client, data, covariance_type):
+    X, _ = data
+    # Chunks of unequal size, and columns split in two (rechunked internally).
+    X_dask = da.from_array(X, chunks=((500, 300, 400), (6, 4)))
+    fitted, reference = _fit_pair(X, X_dask, covariance_type)
+    assert_same_model(fitted, reference)
+    assert fitted.n_features_in_ == X.shape[1]
+
+
+@pytest.mark.parametrize("scheduler", ["threads", "synchronous"])
+def test_fit_without_cluster_equals_numpy_fit(data, scheduler):
+    X, _ = data
+    X_dask = da.from_array(X.astype(np.float32), chunks=(256, -1))
+    with dask.config.set(scheduler=scheduler):
+        fitted, reference = _fit_pair(X.astype(np.float32), X_dask, "full")
+        assert fitted.means_.dtype == np.float32
+        assert_same_model(fitted, reference, atol=2e-4)
+        labels = fitted.predict(X_dask)
+        assert isinstance(labels, da.Array)
+        np.testing.assert_array_equal(labels.compute(), reference.predict(X.astype(np.float32)))
+
+
+def test_sample_weight_dask_array(client, data):
+    X, _ = data
+    weight = np.random.RandomState(0).randint(0, 4, len(X)).astype(float)
+    X_dask = da.from_array(X, chunks=(300, -1))
+    # Weights chunked differently from X are rechunked like its rows.
+    fitted, reference = _fit_pair(
+        X, X_dask, "diag", sample_weight=weight, dask_weight=da.from_array(weight, chunks=250)
+    )
+    assert_same_model(fitted, reference)
+    assert fitted.score(X_dask, sample_weight=weight) == pytest.approx(reference.score(X, sample_weight=weight))
+
+
+def test_lazy_predictions_equal_numpy(client, data):
+    X, _ = data
+    X_dask = da.from_array(X, chunks=(350, -1))
+    fitted, reference = _fit_pair(X, X_dask, "full")
+    for method in ["predict", "predict_proba", "score_samples"]:
+        lazy = getattr(fitted, method)(X_dask)
+        assert isinstance(lazy, da.Array), method
+        assert lazy.chunks[0] == X_dask.chunks[0], method
+        expected = getattr(reference, method)(X)
+        assert lazy.dtype == expected.dtype, method
+        np.testing.assert_allclose(lazy.compute(), expected, rtol=1e-12, atol=ATOL, err_msg=method)
+    assert isinstance(fitted.labels_, da.Array)
+    np.testing.assert_array_equal(fitted.labels_.compute(), reference.labels_)
+    for method in ["score", "bic", "aic"]:
+        value = getattr(fitted, method)(X_dask)
+        assert isinstance(value, float), method
+        assert value == pytest.approx(getattr(reference, method)(X), rel=1e-12), method
+
+
+def test_dask_dataframe_keeps_feature_names(client, data):
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    X, _ = data
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    fitted, reference = _fit_pair(frame, dd.from_pandas(frame, npartitions=3), "spherical")
+    np.testing.assert_array_equal(fitted.feature_names_in_, frame.columns)
+    assert_same_model(fitted, reference)
+    labels = fitted.predict(dd.from_pandas(frame, npartitions=2))
+    np.testing.assert_array_equal(labels.compute(), reference.predict(frame))
+    with pytest.raises(ValueError, match="feature names"):
+        fitted.predict(dd.from_pandas(frame.rename(columns={"f0": "other"}), npartitions=2))
+
+
+@pytest.mark.parametrize("init_params", ["kmeans", "k-means++"])
+def test_kmeans_initialisations_on_dask(client, init_params):
+    X, labels = make_blobs(1500, n_features=3, centers=4, cluster_std=0.8, random_state=0)
+    X_dask = da.from_array(X, chunks=(400, -1))
+    model = GaussianMixtureEM(4, init_params=init_params, random_state=0, max_iter=200)
+    predicted = model.fit_predict(X_dask)
+    assert isinstance(predicted, da.Array)
+    assert adjusted_rand_score(labels, predicted.compute()) > 0.95
+    assert model.converged_
+
+
+def test_random_initialisation_on_dask_matches_numpy_in_distribution(client):
+    # Random responsibilities give every component nearly the data's mean and
+    # covariance, whether drawn on a sample (dask) or on all rows (numpy).
+    X, _ = make_blobs(1500, n_features=3, centers=4, cluster_std=0.8, random_state=0)
+    params = dict(n_components=3, init_params="random", max_iter=0, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fitted = GaussianMixtureEM(**params).fit(da.from_array(X, chunks=(400, -1)))
+        reference = GaussianMixtureEM(**params).fit(X)
+    spread = X.std(axis=0)
+    np.testing.assert_allclose(fitted.means_, reference.means_, atol=0.1 * spread.max())
+    np.testing.assert_allclose(fitted.covariances_, reference.covariances_, atol=0.1 * spread.max() ** 2)
+    np.testing.assert_allclose(fitted.weights_, 1 / 3, atol=0.05)
+
+
+def test_random_from_data_draws_rows_by_weight(client):
+    X, _ = mixture_10d(n_samples=900, seed=2)
+    weight = np.zeros(len(X))
+    weight[::3] = 1.0  # only every third row may be drawn
+    X_dask = da.from_array(X, chunks=(200, -1))
+    for seed in range(3):
+        model = GaussianMixtureEM(5, init_params="random_from_data", max_iter=0, random_state=seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model.fit(X_dask, sample_weight=da.from_array(weight, chunks=200))
+        # With max_iter=0 the means are the drawn rows: distinct rows of weight 1.
+        distances = np.linalg.norm(X[None] - model.means_[:, None], axis=2)
+        rows = distances.argmin(axis=1)
+        np.testing.assert_allclose(distances.min(axis=1), 0, atol=1e-10)
+        assert np.all(weight[rows] == 1)
+        assert len(set(rows)) == 5
+
+
+def test_client_memory_stays_far_below_data_size(client):
+    psutil = pytest.importorskip("psutil")
+    process = psutil.Process()
+    n_samples, n_features = 2_000_000, 8
+    chunk_rows = 250_000
+
+    def make_X(seed):
+        # Generated on the workers; never exists on the client.
+        rng = da.random.default_rng(seed)
+        noise = rng.standard_normal((n_samples, n_features), chunks=(chunk_rows, n_features))
+        centre = rng.integers(0, 3, size=(n_samples, 1), chunks=(chunk_rows, 1)) * 4.0
+        return noise + centre
+
+    def fit(X):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return GaussianMixtureEM(3, init_params="k-means++", max_iter=4, random_state=0).fit(X)
+
+    fit(make_X(1)[:50_000])  # warm up imports and caches on the client
+    peak = [process.memory_info().rss]
+    baseline = peak[0]
+    done = threading.Event()
+
+    def sample_rss():
+        while not done.is_set():
+            peak[0] = max(peak[0], process.memory_info().rss)
+            time.sleep(0.005)
+
+    sampler = threading.Thread(target=sample_rss)
+    sampler.start()
+    try:
+        X = make_X(0)
+        model = fit(X)
+    finally:
+        done.set()
+        sampler.join()
+    growth = peak[0] - baseline
+    assert X.nbytes == 128_000_000
+    assert growth < X.nbytes / 4, f"client RSS grew by {growth / 2**20:.1f} MiB"
+    assert np.sort(model.means_.mean(axis=1)) == pytest.approx([0, 4, 8], abs=0.05)
+
+
+def test_worker_killed_mid_fit_gives_same_model(client, monkeypatch):
+    rng = da.random.default_rng(7)
+    X = rng.standard_normal((60_000, 4), chunks=(5_000, 4)) + rng.integers(0, 2, (60_000, 1), chunks=(5_000, 1)) * 5
+    params = dict(n_components=2, tol=0, max_iter=6, init_params="random_from_data", random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reference = GaussianMixtureEM(**params).fit(X)
+
+        original = _dask._DaskPass.__call__
+        calls = []
+
+        def pass_killing_a_worker(self, pk):
+            calls.append(1)
+            if len(calls) == 3:  # between iterations 2 and 3: lose half the persisted X
+                pids = client.run(os.getpid)
+                os.kill(pids[sorted(pids)[0]], signal.SIGKILL)
+            return original(self, pk)
+
+        monkeypatch.setattr(_dask._DaskPass, "__call__", pass_killing_a_worker)
+        fitted = GaussianMixtureEM(**params).fit(X)
+    assert len(calls) == 6
+    assert_same_model(fitted, reference)
+
+
+def test_grid_search_with_joblib_dask_backend(client):
+    joblib = pytest.importorskip("joblib")
+    from sklearn.model_selection import GridSearchCV
+
+    X, _ = mixture_10d(n_samples=400, seed=4)
+    grid = {"n_components": [1, 2, 4], "covariance_type": ["full", "diag"]}
+    search = GridSearchCV(GaussianMixtureEM(random_state=0), grid, cv=2)
+    with joblib.parallel_backend("dask"):
+        distributed_search = GridSearchCV(GaussianMixtureEM(random_state=0), grid, cv=2, n_jobs=-1).fit(X)
+    search.fit(X)
+    assert distributed_search.best_params_ == search.best_params_
+    np.testing.assert_allclose(
+        distributed_search.cv_results_["mean_test_score"], search.cv_results_["mean_test_score"], rtol=1e-12
+    )
+
+
+def test_invalid_input_raises_on_dask(client, data):
+    X, _ = data
+    X_nan = X.copy()
+    X_nan[700, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        GaussianMixtureEM(2).fit(da.from_array(X_nan, chunks=(300, -1)))
+    weight = np.ones(len(X))
+    weight[5] = -1
+    with pytest.raises(ValueError, match="Negative values"):
+        GaussianMixtureEM(2).fit(da.from_array(X, chunks=(300, -1)), sample_weight=weight)
+    with pytest.raises(ValueError, match="n_samples >= n_components"):
+        GaussianMixtureEM(5).fit(da.from_array(X[:4], chunks=(2, -1)))
+    with pytest.raises(ValueError, match="sample_weight.shape"):
+        GaussianMixtureEM(2).fit(da.from_array(X, chunks=(300, -1)), sample_weight=np.ones(3))
+
+
+def test_missing_dask_names_the_extra(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "dask.array", None)
+    with pytest.raises(ImportError, match=r"pip install 'skgmm\[dask\]'"):
+        _dask._import_dask()
+
+
+def test_dask_check_is_duck_typed():
+    assert _dask.is_dask_collection(da.zeros((3, 2)))
+    assert not _dask.is_dask_collection(np.zeros((3, 2)))
+    assert not _dask.is_dask_collection(da.Array)
