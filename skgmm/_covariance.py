@@ -63,6 +63,34 @@ def log_normalise_rows(weighted_log_prob) -> tuple[FloatArray, FloatArray]:
     return log_norm + row_max, log_resp
 
 
+def _responsibilities_by_component(log_resp, sample_weight):
+    """Log-sum-exp over components of (n_components, n_rows) log densities.
+
+    Turns ``log_resp`` (weighted log densities) into responsibilities times
+    row weights, in place, and returns the summed weighted log-likelihood.
+    """
+    col_max = log_resp.max(axis=0)
+    col_max[~np.isfinite(col_max)] = 0
+    log_resp -= col_max
+    with np.errstate(under="ignore", divide="ignore"):
+        resp = np.exp(log_resp, out=log_resp)
+        norm = resp.sum(axis=0)
+        log_norm = np.log(norm)
+    log_norm += col_max
+    resp /= norm
+    if sample_weight is None:
+        return float(log_norm.sum(dtype=np.float64))
+    resp *= sample_weight
+    return float(np.dot(sample_weight, log_norm.astype(np.float64)))
+
+
+def _work_buffers(work, key, make):
+    """Scratch arrays of one thread, made once per block shape."""
+    if key not in work:
+        work[key] = make()
+    return work[key]
+
+
 class Kernel(NamedTuple):
     """Quantities derived once per pass from the parameters, used per block."""
 
@@ -363,21 +391,8 @@ class FullCovariance(CovarianceModel):
         np.einsum("kbd,kbd->kb", whitened, whitened, out=log_resp)
         log_resp *= -0.5
         log_resp += (kernel.arrays["constant"] + log_weights)[:, None]
-        # log-sum-exp over components, then responsibilities
-        col_max = log_resp.max(axis=0)
-        col_max[~np.isfinite(col_max)] = 0
-        log_resp -= col_max
-        with np.errstate(under="ignore", divide="ignore"):
-            resp = np.exp(log_resp, out=log_resp)
-            norm = resp.sum(axis=0)
-            log_norm = np.log(norm)
-        log_norm += col_max
-        resp /= norm
-        if sample_weight is None:
-            log_likelihood = float(log_norm.sum(dtype=np.float64))
-        else:
-            resp *= sample_weight
-            log_likelihood = float(np.dot(sample_weight, log_norm.astype(np.float64)))
+        log_likelihood = _responsibilities_by_component(log_resp, sample_weight)
+        resp = log_resp
         resp_sum = resp.sum(axis=1, dtype=np.float64)
         white_sum = np.matmul(resp[:, None, :], whitened)[:, 0, :]
         # sum_b r y y^T as Z^T Z with Z = sqrt(r) y: a symmetric rank-k update.
@@ -455,6 +470,9 @@ class TiedCovariance(CovarianceModel):
             arrays={
                 "whiten": prec_chol.astype(dtype),
                 "white_means_t": white_means.T.astype(dtype),
+                "coef": np.column_stack(
+                    [white_means, np.full(n_components, -0.5), constant]
+                ).astype(dtype),
                 "constant": constant.astype(dtype),
             },
         )
@@ -478,6 +496,48 @@ class TiedCovariance(CovarianceModel):
         total = X64.T @ (X64 * row_weight[:, None])
         cross = x_sum.T @ means_c
         scatter = total - cross - cross.T + means_c.T @ (means_c * nk[:, None])
+        return x_sum - nk[:, None] * means_c, scatter
+
+    def em_block_sums(self, kernel, X_block, origin, log_weights, sample_weight, work):
+        # One whitening product for all components, then log densities as one
+        # product of [y, |y|^2, 1] with [m_k, -1/2, c_k]: laid out
+        # (n_components, n_rows).  Raw sums are taken about the origin in
+        # float64 and moved onto the means once per pass (finish_sums).
+        n_rows, n_features = X_block.shape
+        whiten = kernel.arrays["whiten"]
+        dtype = whiten.dtype
+        coef = kernel.arrays["coef"]
+        n_components = coef.shape[0]
+
+        def make():
+            features = np.empty((n_rows, n_features + 2), dtype=dtype)
+            features[:, n_features + 1] = 1
+            centred = np.empty((n_rows, n_features + 1), dtype=np.float64)
+            centred[:, n_features] = 1
+            return features, centred, np.empty((n_components, n_rows), dtype=dtype)
+
+        features, centred, log_resp = _work_buffers(work, ("tied", n_rows, dtype), make)
+        np.subtract(X_block, origin, out=centred[:, :n_features])
+        Xc = centred[:, :n_features]
+        features[:, :n_features] = Xc @ whiten
+        whitened = features[:, :n_features]
+        np.einsum("bd,bd->b", whitened, whitened, out=features[:, n_features])
+        np.matmul(coef, features.T, out=log_resp)
+        log_resp += log_weights[:, None]
+        log_likelihood = _responsibilities_by_component(log_resp, sample_weight)
+        resp = log_resp
+        # [sum r (x - o), sum r]: one product
+        x_sum = np.asarray(resp, np.float64) @ centred
+        weighted = Xc if sample_weight is None else Xc * sample_weight[:, None]
+        total = weighted.T @ Xc
+        return log_likelihood, x_sum[:, n_features], x_sum, total
+
+    def finish_sums(self, kernel, raw_x_sum, raw_scatter):
+        means_c = kernel.means_c.astype(np.float64)
+        nk = raw_x_sum[:, -1]
+        x_sum = raw_x_sum[:, :-1]
+        cross = x_sum.T @ means_c
+        scatter = raw_scatter - cross - cross.T + means_c.T @ (means_c * nk[:, None])
         return x_sum - nk[:, None] * means_c, scatter
 
     def estimate_covariances(self, stats, nk, reg_covar):
@@ -545,6 +605,8 @@ class DiagCovariance(CovarianceModel):
             log_det=log_det,
             arrays={
                 "precisions_t": (-0.5 * precisions.T).astype(dtype),
+                # log densities = [x^2, x, 1] @ coef.T
+                "coef": np.hstack([-0.5 * precisions, means64 * precisions, constant[:, None]]).astype(dtype),
                 "scaled_means_t": (means64 * precisions).T.astype(dtype),
                 "constant": constant.astype(dtype),
             },
@@ -565,6 +627,43 @@ class DiagCovariance(CovarianceModel):
         x_sum = wresp64.T @ X64
         nk = wresp64.sum(axis=0)
         xx_sum = wresp64.T @ (X64 * X64)
+        scatter = xx_sum - 2 * means_c * x_sum + nk[:, None] * means_c**2
+        return x_sum - nk[:, None] * means_c, scatter
+
+    def em_block_sums(self, kernel, X_block, origin, log_weights, sample_weight, work):
+        # Log densities of all components as one product of [x^2, x, 1] with
+        # [-p/2, p mu, c], laid out (n_components, n_rows); the same features
+        # give [sum r x^2, sum r x, sum r] in one more product, in float64,
+        # about the origin, moved onto the means once per pass.
+        n_rows, n_features = X_block.shape
+        coef = kernel.arrays["coef"]
+        dtype = coef.dtype
+        n_components = coef.shape[0]
+
+        def make():
+            features = np.empty((n_rows, 2 * n_features + 1), dtype=dtype)
+            features[:, 2 * n_features] = 1
+            return features, np.empty((n_components, n_rows), dtype=dtype)
+
+        features, log_resp = _work_buffers(work, ("diag", n_rows, dtype), make)
+        Xc = features[:, n_features : 2 * n_features]
+        np.subtract(X_block, origin, out=Xc)
+        np.square(Xc, out=features[:, :n_features])
+        np.matmul(coef, features.T, out=log_resp)
+        log_resp += log_weights[:, None]
+        log_likelihood = _responsibilities_by_component(log_resp, sample_weight)
+        if dtype == np.float64:
+            sums = log_resp @ features
+        else:
+            sums = np.asarray(log_resp, np.float64) @ np.asarray(features, np.float64)
+        return log_likelihood, sums[:, 2 * n_features], sums, np.zeros(0)
+
+    def finish_sums(self, kernel, raw_x_sum, raw_scatter):
+        n_features = kernel.means_c.shape[1]
+        means_c = kernel.means_c.astype(np.float64)
+        xx_sum = raw_x_sum[:, :n_features]
+        x_sum = raw_x_sum[:, n_features : 2 * n_features]
+        nk = raw_x_sum[:, 2 * n_features]
         scatter = xx_sum - 2 * means_c * x_sum + nk[:, None] * means_c**2
         return x_sum - nk[:, None] * means_c, scatter
 

@@ -29,8 +29,8 @@ from skgmm._stats import SufficientStats, merge_stats
 
 #: Elements of the largest per-block temporary (n_rows x n_components x
 #: n_features for 'full'); 2**17 float64 values is 1 MiB, about an L2 cache.
-BLOCK_ELEMENTS = 2**17
-MIN_BLOCK_ROWS = 64
+BLOCK_ELEMENTS = 2**19
+MIN_BLOCK_ROWS = 256
 
 
 def choose_block_size(n_samples: int, n_components: int, n_features: int) -> int:
