@@ -1,0 +1,38 @@
+"""The documentation builds without a warning (``sphinx-build -W``), gallery included.
+
+Skipped unless the ``docs`` extra is installed (``pip install ".[docs]"``), so
+it stays out of the default CI run, which installs only the ``test`` extra.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_docs_build_without_warnings(tmp_path):
+    for module in ("sphinx", "numpydoc", "sphinx_gallery", "matplotlib"):
+        pytest.importorskip(module)
+    # Build a copy, so that generated pages never land in the working tree.
+    source = tmp_path / "docs"
+    shutil.copytree(ROOT / "docs", source, ignore=shutil.ignore_patterns("_build", "auto_examples", "generated"))
+    env = {**os.environ, "SKGMM_ROOT": str(ROOT), "MPLBACKEND": "Agg"}
+    completed = subprocess.run(
+        [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html", str(source), str(tmp_path / "html")],
+        env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert completed.returncode == 0, completed.stderr[-5000:]
+    html = tmp_path / "html"
+    for page in ("index", "getting_started", "user_guide", "cli", "api", "changelog", "auto_examples/index"):
+        assert (html / f"{page}.html").stat().st_size > 0
+    assert (html / "generated" / "skgmm.GaussianMixtureEM.html").exists()
+    examples = sorted((source / "examples").glob("plot_*.py"))
+    for example in examples:
+        assert (html / "auto_examples" / f"{example.stem}.html").exists()
+    # Every example drew at least one figure.
+    assert len(list((html / "_images").glob("sphx_glr_plot_*_001.png"))) >= len(examples)
