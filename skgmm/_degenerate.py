@@ -104,6 +104,11 @@ def check_data_scale(X, sample_weight, reg_covar):
         is 0 and some feature is constant (every component would have zero
         variance along it: an unbounded likelihood).
 
+    Returns
+    -------
+    variance : ndarray of shape (n_features,)
+        The weighted variance of every feature (NaN where nothing is observed).
+
     Warns
     -----
     DegenerateDataWarning
@@ -147,6 +152,7 @@ def check_data_scale(X, sample_weight, reg_covar):
             DegenerateDataWarning,
             stacklevel=3,
         )
+    return variance
 
 
 def empty_components(weights, weight_total, dtype):
@@ -183,10 +189,17 @@ class EmptyComponentGuard:
     X : ndarray of shape (n_samples, n_features)
     sample_weight : ndarray of shape (n_samples,) or None
     model : CovarianceModel
+    reg_covar : float, default=0.0
+        The estimator's regularisation.
+    data_variance : ndarray of shape (n_features,), default=None
+        Variance of every feature of ``X``; with it, components that collapsed
+        onto one point (covariance ``reg_covar`` only) are reported too.
     """
 
-    def __init__(self, score_rows, X, sample_weight, model):
+    def __init__(self, score_rows, X, sample_weight, model, reg_covar=0.0, data_variance=None):
         self.score_rows = score_rows
+        self.reg_covar = reg_covar
+        self.data_variance = data_variance
         self.X = X
         self.sample_weight = sample_weight
         self.model = model
@@ -261,9 +274,45 @@ class EmptyComponentGuard:
         )
         return params, done
 
+    def collapsed_components(self, params: MixtureParams, empty=()):
+        """Non-empty components whose covariance is ``reg_covar`` alone.
+
+        Such a component sits on one point (an outlier, or a group of
+        duplicated samples): the data contributes no variance to it.
+        """
+        if self.data_variance is None or self.model.name == "tied":
+            return np.array([], dtype=int)
+        covariances = np.asarray(params.covariances, np.float64)
+        n_components, n_features = np.shape(params.means)
+        if self.model.name == "full":
+            variances = np.diagonal(covariances, axis1=1, axis2=2)
+        else:
+            variances = np.broadcast_to(covariances.reshape(n_components, -1), (n_components, n_features))
+        # Identical points leave a scatter of rounding size only: at most about
+        # eps * |mean - origin|^2, the engine's sums being centred on the mixture
+        # mean, plus the rounding of reg_covar.
+        eps = 100 * np.finfo(self.X.dtype).eps
+        weights = np.asarray(params.weights, np.float64)
+        means = np.asarray(params.means, np.float64)
+        origin = weights @ means / weights.sum()
+        tolerance = eps * (self.reg_covar + (means - origin) ** 2)
+        collapsed = np.all(variances - self.reg_covar <= tolerance, axis=1)
+        return np.setdiff1d(np.flatnonzero(collapsed), empty)
+
     def warn_if_empty(self, params: MixtureParams) -> None:
-        """Warn about components of the final model that hold no data."""
+        """Warn about components of the final model that hold no data or one point."""
         empty = empty_components(params.weights, self.weight_total, self.X.dtype)
+        collapsed = self.collapsed_components(params, empty)
+        if collapsed.size:
+            warnings.warn(
+                f"Components {collapsed.tolist()} of the fitted mixture collapsed onto a "
+                "single point (an outlier or a group of duplicated samples): their "
+                f"covariance is reg_covar={self.reg_covar:g} alone. Their weights and "
+                "log-likelihoods depend on reg_covar; remove outliers or duplicates, or "
+                "decrease n_components, if this is not wanted.",
+                DegenerateDataWarning,
+                stacklevel=4,
+            )
         if empty.size:
             warnings.warn(
                 f"Components {empty.tolist()} of the fitted mixture received no data "
