@@ -18,6 +18,7 @@ from skgmm._degenerate import EmptyComponentGuard, check_data_scale
 from skgmm._drivers import BlockRunner, choose_block_size, stats_from_resp
 from skgmm._em import MixtureParams, estimate_parameters, m_step, mean_log_likelihood
 from skgmm._init import INITIALISERS
+from skgmm import _online as online
 from skgmm._missing import check_missing_layout, fit_pass, log_prob_resp, missing_layout
 from skgmm._validation import (
     FLOAT_DTYPES,
@@ -110,6 +111,17 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
     verbose_interval : int, default=10
         Number of iteration done before the next print.
 
+    learning_decay : float, default=0.7
+        Exponent of the step size of :meth:`partial_fit` (stepwise EM): the
+        batch number ``t`` gets weight ``(t + learning_offset) **
+        -learning_decay`` in the running statistics. Values in (0.5, 1]
+        guarantee convergence; smaller values adapt faster and are noisier.
+        Named as in :class:`~sklearn.decomposition.LatentDirichletAllocation`.
+
+    learning_offset : float, default=10.0
+        Offset of the step size of :meth:`partial_fit`; larger values
+        down-weight the early batches.
+
     Attributes
     ----------
     weights_ : array-like of shape (n_components,)
@@ -140,6 +152,14 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
 
     lower_bounds_ : list of float
         The values of `lower_bound_` at each iteration of the best fit.
+
+    n_steps_ : int
+        Number of :meth:`partial_fit` updates since the last initialisation
+        (or :meth:`fit`). Defined only after :meth:`partial_fit`.
+
+    n_samples_seen_ : int
+        Number of samples given to :meth:`partial_fit` since then. Defined
+        only after :meth:`partial_fit`.
 
     labels_ : ndarray of shape (n_samples,)
         Component of each training sample under the fitted model.
@@ -188,6 +208,8 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
         warm_start=False,
         verbose=0,
         verbose_interval=10,
+        learning_decay=0.7,
+        learning_offset=10.0,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -203,8 +225,42 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
         self.warm_start = warm_start
         self.verbose = verbose
         self.verbose_interval = verbose_interval
+        self.learning_decay = learning_decay
+        self.learning_offset = learning_offset
 
     # -- fitting ----------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """Update the model with one batch of samples (online, stepwise EM).
+
+        The sufficient statistics of the batch are blended into running
+        statistics with weight ``(n_steps_ + learning_offset) **
+        -learning_decay``, and one M-step follows (Cappé & Moulines 2009).
+        The first call initialises the mixture from its batch with
+        ``init_params`` (and the ``*_init`` arrays); it needs at least
+        ``n_components`` samples. Later calls, and a call on a model fitted by
+        :meth:`fit`, start from the current parameters whatever
+        ``warm_start`` says; running statistics restart after a :meth:`fit`.
+        Conversely, :meth:`fit` with ``warm_start=True`` continues exact batch
+        EM from the parameters that ``partial_fit`` reached. Batches should be
+        shuffled (not sorted by cluster). NaN entries are missing values.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            One batch of samples.
+        y : Ignored
+            Not used, present for API consistency by convention.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the batch's rows.
+
+        Returns
+        -------
+        self : object
+            The updated mixture.
+        """
+        return online.partial_fit(self, X, sample_weight)
+
     def fit(self, X, y=None, sample_weight=None):
         """Estimate model parameters with the EM algorithm.
 
@@ -260,7 +316,7 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
                 f"n_components = {self.n_components}, n_samples = {n_samples}"
             )
         sample_weight = check_sample_weight(sample_weight, X, self.n_components)
-        check_data_scale(X, sample_weight, self.reg_covar)
+        data_variance = check_data_scale(X, sample_weight, self.reg_covar)
         model = get_covariance_model(self.covariance_type)
         inits = self._check_initial_parameters(model, n_features)
 
@@ -280,7 +336,12 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
         best = None
         with BlockRunner(n_samples, block_size) as runner:
             guard = EmptyComponentGuard(
-                lambda p: log_prob_resp(runner, X, model, p, layout, want=None)[0], X, sample_weight, model
+                lambda p: log_prob_resp(runner, X, model, p, layout, want=None)[0],
+                X,
+                sample_weight,
+                model,
+                reg_covar=self.reg_covar,
+                data_variance=data_variance,
             )
             for init in range(n_init):
                 monitor.on_init_begin(init)

@@ -32,6 +32,8 @@ PARAMETER_CONSTRAINTS: dict = {
     "warm_start": ["boolean"],
     "verbose": ["verbose"],
     "verbose_interval": [Interval(Integral, 1, None, closed="left")],
+    "learning_decay": [Interval(Real, 0, 1, closed="both")],
+    "learning_offset": [Interval(Real, 0, None, closed="left")],
 }
 
 FLOAT_DTYPES = [np.float64, np.float32]

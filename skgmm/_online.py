@@ -1,0 +1,119 @@
+"""Online EM: ``partial_fit`` by stepwise EM over running sufficient statistics.
+
+Stepwise EM (Cappé & Moulines 2009, JRSS-B 71(3); Liang & Klein 2009) keeps
+the sufficient statistics normalised per unit of row weight, ``s``, and after
+each batch sets ``s <- (1 - eta_t) s + eta_t s_batch`` with
+``eta_t = (t + learning_offset) ** -learning_decay``, then runs the ordinary
+M-step (:func:`skgmm._em.m_step`) on ``s``.  The statistics of successive
+batches are centred on different means, so they are combined with
+:meth:`SufficientStats.scaled` and :func:`merge_stats` (which recentres
+exactly), and the running statistics are recentred on the new means after each
+step so that their sums stay small.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import validate_data
+
+from skgmm._covariance import get_covariance_model
+from skgmm._drivers import BlockRunner, choose_block_size
+from skgmm._em import m_step, mean_log_likelihood
+from skgmm._missing import check_missing_layout, fit_pass, missing_layout
+from skgmm._stats import SufficientStats, merge_stats
+from skgmm._validation import FLOAT_DTYPES, check_sample_weight
+
+
+class OnlineState(NamedTuple):
+    """Running statistics of ``partial_fit`` and the means they produced."""
+
+    stats: SufficientStats  # normalised: weight_sum == 1
+    means: np.ndarray  # the ``means_`` object set with them (a later ``fit`` replaces it)
+
+
+def step_size(n_steps: int, learning_decay: float, learning_offset: float) -> float:
+    """Weight of batch number ``n_steps`` (0-based) in the running statistics."""
+    if n_steps == 0:
+        return 1.0
+    return float((n_steps + learning_offset) ** -learning_decay)
+
+
+def partial_fit(estimator, X, sample_weight=None):
+    """One stepwise-EM update of ``estimator`` from the batch ``X``.
+
+    The first call (on an unfitted estimator) initialises the parameters from
+    the batch with ``init_params`` and the ``*_init`` arrays, as ``fit`` does;
+    later calls, and calls on a model fitted by ``fit``, start from the current
+    parameters.
+
+    Parameters
+    ----------
+    estimator : GaussianMixtureEM
+    X : array-like of shape (n_samples, n_features)
+    sample_weight : array-like of shape (n_samples,) or None
+
+    Returns
+    -------
+    estimator : GaussianMixtureEM
+        Updated in place.
+    """
+    fitted = hasattr(estimator, "means_")
+    X = validate_data(estimator, X, dtype=FLOAT_DTYPES, reset=not fitted, ensure_all_finite="allow-nan")
+    if fitted:
+        X = X.astype(estimator.means_.dtype, copy=False)
+    n_samples, n_features = X.shape
+    n_components = estimator.n_components
+    if not fitted and n_samples < n_components:
+        raise ValueError(
+            "The first batch given to partial_fit initialises the mixture and needs "
+            f"n_samples >= n_components, but got n_components = {n_components}, "
+            f"n_samples = {n_samples}."
+        )
+    sample_weight = check_sample_weight(sample_weight, X, n_components if not fitted else 1)
+    model = get_covariance_model(estimator.covariance_type)
+    block_size = choose_block_size(n_samples, n_components, n_features)
+    layout = missing_layout(X, model, block_size)
+    if layout is not None:
+        check_missing_layout(layout, X, n_components if not fitted else 1)
+
+    with BlockRunner(n_samples, block_size) as runner:
+        if fitted:
+            params = estimator._fitted_params()
+        else:
+            inits = estimator._check_initial_parameters(model, n_features)
+            X_init, weight_init = X, sample_weight
+            if layout is not None:
+                X_init, weight_init = layout.initialisation_data(X, sample_weight)
+            random_state = check_random_state(estimator.random_state)
+            params = estimator._initial_params(runner, X_init, weight_init, model, inits, random_state)
+        batch = fit_pass(runner, X, sample_weight, model, params, layout)
+
+    state = getattr(estimator, "_online_state", None)
+    if state is None or not fitted or state.means is not estimator.means_:
+        # No running statistics for these parameters (first batch, or the
+        # model was (re)fitted by ``fit``): they start from this batch.
+        estimator.n_steps_ = 0
+        estimator.n_samples_seen_ = 0
+        estimator.lower_bounds_ = []
+        state = None
+    eta = step_size(estimator.n_steps_, estimator.learning_decay, estimator.learning_offset)
+    batch_normalised = batch.scaled(1.0 / batch.weight_sum)
+    if state is None:
+        running = batch_normalised
+    else:
+        running = merge_stats(state.stats.scaled(1.0 - eta), batch_normalised.scaled(eta))
+
+    params = m_step(running, model, estimator.reg_covar, X.dtype)
+    estimator._set_params_attributes(model, params)
+    estimator._online_state = OnlineState(running.recentred(params.means.astype(np.float64)), estimator.means_)
+    estimator.n_steps_ += 1
+    estimator.n_samples_seen_ += n_samples
+    # The batch's mean log-likelihood under the parameters before this step.
+    estimator.lower_bound_ = mean_log_likelihood(batch)
+    estimator.lower_bounds_.append(estimator.lower_bound_)
+    estimator.n_iter_ = estimator.n_steps_
+    estimator.converged_ = False
+    return estimator
