@@ -119,8 +119,17 @@ def _write_api_page() -> None:
         names = _public_names(module_name)
         if not names:
             continue
-        lines += [title, "-" * len(title), "", f".. automodule:: {module_name}", "   :no-members:",
-                  "   :no-index:", "", f".. currentmodule:: {module_name}", ""]
+        lines += [
+            title,
+            "-" * len(title),
+            "",
+            f".. automodule:: {module_name}",
+            "   :no-members:",
+            "   :no-index:",
+            "",
+            f".. currentmodule:: {module_name}",
+            "",
+        ]
         for kind in ("class", "function"):
             chosen = [name for name, k in names if k == kind]
             if chosen:

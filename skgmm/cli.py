@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
-import io
 import math
 import sys
 import time
@@ -154,7 +153,9 @@ def _read_parquet(path: Path) -> _RawTable:
     try:
         import pandas as pd
     except ImportError:
-        raise CLIError("reading Parquet files needs pandas and pyarrow: pip install 'skgmm[parquet]'") from None
+        raise CLIError(
+            "reading Parquet files needs pandas and pyarrow: pip install 'skgmm[parquet]'"
+        ) from None
     try:
         frame = pd.read_parquet(path)
     except ImportError as exc:
@@ -238,7 +239,9 @@ def read_table(
     if weight_name is not None:
         weights = to_float(weight_name, raw.columns[weight_name], raw.source)
         if not np.all(np.isfinite(weights)):
-            raise CLIError(f"{raw.source}: sample-weight column {weight_name!r} has missing or infinite values")
+            raise CLIError(
+                f"{raw.source}: sample-weight column {weight_name!r} has missing or infinite values"
+            )
     if np.isinf(X).any():
         row, col = np.argwhere(np.isinf(X))[0]
         raise CLIError(f"{raw.source}: column {names[col]!r} has an infinite value (row {row + 1})")
@@ -406,7 +409,9 @@ def _fit_selector(X, weights, ks, covs, options, args, progress) -> FitResult:
     if progress:
         progress.set_candidate(f"{len(ks) * len(covs)} candidates")
     extra = {} if args.n_init is None else {"n_init": args.n_init}
-    selector = skgmm.GaussianMixtureIC(n_components=ks, covariance_type=covs, criterion="bic", **options, **extra)
+    selector = skgmm.GaussianMixtureIC(
+        n_components=ks, covariance_type=covs, criterion="bic", **options, **extra
+    )
     selector.fit(X, sample_weight=weights)
     model = selector.best_estimator_
     try:
@@ -779,18 +784,31 @@ def _positive_int(value: str) -> int:
 
 def _add_fit_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--n-components", "-k", type=_parse_n_components, default="auto", metavar="auto|K",
+        "--n-components",
+        "-k",
+        type=_parse_n_components,
+        default="auto",
+        metavar="auto|K",
         help="number of components, or 'auto' to choose 1..--max-components by BIC (default: auto)",
     )
     parser.add_argument(
-        "--covariance-type", "-c", choices=("auto", *COVARIANCE_TYPES), default="auto",
+        "--covariance-type",
+        "-c",
+        choices=("auto", *COVARIANCE_TYPES),
+        default="auto",
         help="covariance type, or 'auto' to choose by BIC (default: auto)",
     )
-    parser.add_argument("--max-components", type=_positive_int, default=9, help="largest K tried by auto (default: 9)")
+    parser.add_argument(
+        "--max-components", type=_positive_int, default=9, help="largest K tried by auto (default: 9)"
+    )
     parser.add_argument("--n-init", type=_positive_int, default=None, help="EM starts per model (default: 1)")
-    parser.add_argument("--max-iter", type=_positive_int, default=100, help="EM iterations at most (default: 100)")
+    parser.add_argument(
+        "--max-iter", type=_positive_int, default=100, help="EM iterations at most (default: 100)"
+    )
     parser.add_argument("--tol", type=float, default=1e-3, help="convergence threshold (default: 1e-3)")
-    parser.add_argument("--random-state", type=int, default=0, help="seed, for reproducible fits (default: 0)")
+    parser.add_argument(
+        "--random-state", type=int, default=0, help="seed, for reproducible fits (default: 0)"
+    )
     parser.add_argument("--out", "-o", metavar="MODEL", help="write the fitted model here (joblib)")
     parser.add_argument("--labels", metavar="FILE", help="write labels and probabilities here (CSV)")
 
@@ -804,9 +822,15 @@ def build_parser() -> argparse.ArgumentParser:
         The parser, with one sub-command per task.
     """
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="print only results")
     common.add_argument(
-        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="print more (full BIC table, covariances)"
+        "-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="print only results"
+    )
+    common.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print more (full BIC table, covariances)",
     )
     common.add_argument(
         "--debug", action="store_true", default=argparse.SUPPRESS, help="show the traceback of an error"
@@ -820,35 +844,61 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"skgmm {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    fit = commands.add_parser("fit", parents=[common], help="fit a mixture to a data file",
-                              description="Fit a Gaussian mixture to DATA and print a summary.")
+    fit = commands.add_parser(
+        "fit",
+        parents=[common],
+        help="fit a mixture to a data file",
+        description="Fit a Gaussian mixture to DATA and print a summary.",
+    )
     fit.add_argument("data", metavar="DATA", help="CSV/text, .npy or .parquet file")
     _add_fit_options(fit)
-    fit.add_argument("--columns", nargs="+", metavar="C",
-                     help="feature columns by name or 0-based index (space- or comma-separated; default: all)")
+    fit.add_argument(
+        "--columns",
+        nargs="+",
+        metavar="C",
+        help="feature columns by name or 0-based index (space- or comma-separated; default: all)",
+    )
     fit.add_argument("--sample-weight", metavar="COLUMN", help="column of sample weights (name or index)")
     fit.add_argument("--plot", metavar="FILE", help="write a figure here (png, pdf, svg...)")
 
-    demo = commands.add_parser("demo", parents=[common], help="fit the iris data set and draw the result",
-                               description="Fit the iris data set, choosing K and the covariance type by BIC.")
+    demo = commands.add_parser(
+        "demo",
+        parents=[common],
+        help="fit the iris data set and draw the result",
+        description="Fit the iris data set, choosing K and the covariance type by BIC.",
+    )
     _add_fit_options(demo)
-    demo.add_argument("--plot", metavar="FILE", default="skgmm-demo.png",
-                      help="where to write the figure (default: skgmm-demo.png)")
+    demo.add_argument(
+        "--plot",
+        metavar="FILE",
+        default="skgmm-demo.png",
+        help="where to write the figure (default: skgmm-demo.png)",
+    )
 
     for name, text in (("predict", "print the component of each row"), ("score", "print the log-likelihood")):
-        sub = commands.add_parser(name, parents=[common], help=text, description=text[0].upper() + text[1:] + ".")
+        sub = commands.add_parser(
+            name, parents=[common], help=text, description=text[0].upper() + text[1:] + "."
+        )
         sub.add_argument("model", metavar="MODEL", help="a model written by `skgmm fit --out`")
         sub.add_argument("data", metavar="DATA", help="CSV/text, .npy or .parquet file")
-        sub.add_argument("--columns", nargs="+", metavar="C",
-                         help="feature columns (default: those the model was fitted on, else all)")
+        sub.add_argument(
+            "--columns",
+            nargs="+",
+            metavar="C",
+            help="feature columns (default: those the model was fitted on, else all)",
+        )
         sub.add_argument("--out", "-o", metavar="FILE", help="write to this file instead of standard output")
     commands.choices["predict"].add_argument("--proba", action="store_true", help="also print probabilities")
     commands.choices["score"].add_argument(
         "--per-sample", action="store_true", help="print each row's log-likelihood (CSV)"
     )
 
-    sample = commands.add_parser("sample", parents=[common], help="draw samples from a model (CSV)",
-                                 description="Draw N samples from a fitted model, as CSV.")
+    sample = commands.add_parser(
+        "sample",
+        parents=[common],
+        help="draw samples from a model (CSV)",
+        description="Draw N samples from a fitted model, as CSV.",
+    )
     sample.add_argument("model", metavar="MODEL", help="a model written by `skgmm fit --out`")
     sample.add_argument("n_samples", metavar="N", type=_positive_int, help="number of samples")
     sample.add_argument("--random-state", type=int, default=None, help="seed (default: the model's)")

@@ -470,7 +470,9 @@ class CriterionDisplay:
         self.criterion = criterion
 
     @classmethod
-    def from_table(cls, n_components, values: Mapping[str, Any], *, criterion: str = "BIC") -> CriterionDisplay:
+    def from_table(
+        cls, n_components, values: Mapping[str, Any], *, criterion: str = "BIC"
+    ) -> CriterionDisplay:
         """Build (without drawing) a display from a table of criterion values.
 
         Parameters
@@ -561,8 +563,14 @@ class CriterionDisplay:
                     best_value, self.best_ = values[i], (int(self.n_components[i]), cov)
         if self.best_ is not None:
             (self.best_marker_,) = ax.plot(
-                [self.best_[0]], [best_value], marker="*", markersize=16, color="gold", markeredgecolor="black",
-                linestyle="none", label=f"best: {self.best_[0]}, {self.best_[1]}",
+                [self.best_[0]],
+                [best_value],
+                marker="*",
+                markersize=16,
+                color="gold",
+                markeredgecolor="black",
+                linestyle="none",
+                label=f"best: {self.best_[0]}, {self.best_[1]}",
             )
         ax.set(
             xlabel="number of components",
@@ -633,7 +641,9 @@ class ConvergenceDisplay:
         gm = _fitted_mixture(estimator)
         check_is_fitted(gm, "lower_bounds_")
         display = cls(
-            lower_bounds=gm.lower_bounds_, tol=getattr(gm, "tol", None), converged=getattr(gm, "converged_", None)
+            lower_bounds=gm.lower_bounds_,
+            tol=getattr(gm, "tol", None),
+            converged=getattr(gm, "converged_", None),
         )
         return display.plot(ax=ax)
 
@@ -656,7 +666,9 @@ class ConvergenceDisplay:
         (self.line_,) = ax.plot(iterations, self.lower_bounds, marker=".", label=label)
         title = "EM convergence"
         if self.converged is not None:
-            title += f" ({'converged' if self.converged else 'not converged'} in {len(iterations)} iterations)"
+            title += (
+                f" ({'converged' if self.converged else 'not converged'} in {len(iterations)} iterations)"
+            )
         from matplotlib.ticker import MaxNLocator
 
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))

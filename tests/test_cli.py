@@ -108,8 +108,19 @@ def test_fit_fixed_model_writes_model_labels_and_figure(tmp_path, capsys, blobs)
     data = _write_csv(tmp_path / "d.csv", blobs, ["u", "v"])
     model_path, labels_path, figure = tmp_path / "m.joblib", tmp_path / "labels.csv", tmp_path / "fig.png"
     status, out, err = _run(
-        capsys, "fit", str(data), "-k", "3", "-c", "diag", "--out", str(model_path),
-        "--labels", str(labels_path), "--plot", str(figure),
+        capsys,
+        "fit",
+        str(data),
+        "-k",
+        "3",
+        "-c",
+        "diag",
+        "--out",
+        str(model_path),
+        "--labels",
+        str(labels_path),
+        "--plot",
+        str(figure),
     )
     assert status == 0, err
     model = joblib.load(model_path)
@@ -130,7 +141,9 @@ def test_fit_fixed_model_writes_model_labels_and_figure(tmp_path, capsys, blobs)
 def test_fit_auto_chooses_by_bic(tmp_path, capsys, blobs):
     data = _write_csv(tmp_path / "d.csv", blobs)
     model_path = tmp_path / "m.joblib"
-    status, out, err = _run(capsys, "fit", str(data), "--max-components", "4", "-c", "auto", "-o", str(model_path))
+    status, out, err = _run(
+        capsys, "fit", str(data), "--max-components", "4", "-c", "auto", "-o", str(model_path)
+    )
     assert status == 0, err
     model = joblib.load(model_path)
     assert model.n_components == 3
@@ -186,8 +199,25 @@ def test_fit_with_missing_values(tmp_path, capsys, blobs):
 def saved_model(tmp_path_factory, blobs):
     folder = tmp_path_factory.mktemp("model")
     data = _write_csv(folder / "train.csv", np.column_stack([blobs, np.ones(len(blobs))]), ["a", "b", "w"])
-    assert main(["fit", str(data), "-k", "3", "-c", "full", "--columns", "a", "b", "-o", str(folder / "m.joblib"),
-                 "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "fit",
+                str(data),
+                "-k",
+                "3",
+                "-c",
+                "full",
+                "--columns",
+                "a",
+                "b",
+                "-o",
+                str(folder / "m.joblib"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     return folder / "m.joblib", data
 
 
@@ -311,7 +341,11 @@ def test_demo_subprocess(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(Path(skgmm.__file__).parents[1])}
     completed = subprocess.run(
         [sys.executable, "-m", "skgmm", "demo", "--max-components", "3", "-c", "full", "--plot", "demo.png"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert completed.returncode == 0, completed.stderr
     assert "adjusted Rand index" in completed.stdout

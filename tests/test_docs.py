@@ -20,11 +20,27 @@ def test_docs_build_without_warnings(tmp_path):
         pytest.importorskip(module)
     # Build a copy, so that generated pages never land in the working tree.
     source = tmp_path / "docs"
-    shutil.copytree(ROOT / "docs", source, ignore=shutil.ignore_patterns("_build", "auto_examples", "generated"))
+    shutil.copytree(
+        ROOT / "docs", source, ignore=shutil.ignore_patterns("_build", "auto_examples", "generated")
+    )
     env = {**os.environ, "SKGMM_ROOT": str(ROOT), "MPLBACKEND": "Agg"}
     completed = subprocess.run(
-        [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html", str(source), str(tmp_path / "html")],
-        env=env, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "sphinx",
+            "-W",
+            "--keep-going",
+            "-q",
+            "-b",
+            "html",
+            str(source),
+            str(tmp_path / "html"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert completed.returncode == 0, completed.stderr[-5000:]
     html = tmp_path / "html"

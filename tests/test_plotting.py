@@ -111,8 +111,9 @@ def test_mixture_display_principal_axes(pyplot):
     centers = np.array([display.ellipses_[k][0].center for k in range(3)])
     # Principal axes are defined up to sign.
     assert_allclose(np.abs(centers), np.abs(expected), rtol=1e-8, atol=1e-10)
-    projected = np.einsum("id,kde,je->kij", pca.components_, full_covariances(gm.covariances_, "diag", 3, 4),
-                          pca.components_)
+    projected = np.einsum(
+        "id,kde,je->kij", pca.components_, full_covariances(gm.covariances_, "diag", 3, 4), pca.components_
+    )
     for k in range(3):
         width, height = _ellipse_axes(display.ellipses_[k][0])
         assert_allclose(width * height / 4, np.sqrt(np.linalg.det(projected[k])), rtol=1e-8)
@@ -191,7 +192,9 @@ def test_criterion_display_from_cv_results(pyplot):
 
 @pytest.mark.skipif(not hasattr(skgmm, "GaussianMixtureIC"), reason="GaussianMixtureIC not available")
 def test_criterion_display_from_selector(pyplot, blobs):
-    selector = skgmm.GaussianMixtureIC(n_components=[1, 2, 3], covariance_type=["full", "diag"], random_state=0)
+    selector = skgmm.GaussianMixtureIC(
+        n_components=[1, 2, 3], covariance_type=["full", "diag"], random_state=0
+    )
     selector.fit(blobs)
     display = CriterionDisplay.from_estimator(selector)
     assert set(display.lines_) == {"full", "diag"}

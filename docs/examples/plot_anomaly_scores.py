@@ -17,8 +17,9 @@ from sklearn.datasets import make_blobs
 from skgmm import GaussianMixtureEM
 
 rng = np.random.default_rng(0)
-inliers, _ = make_blobs(n_samples=500, centers=[[0, 0], [5, 5], [0, 6]], cluster_std=[1.0, 0.7, 0.5],
-                        random_state=0)
+inliers, _ = make_blobs(
+    n_samples=500, centers=[[0, 0], [5, 5], [0, 6]], cluster_std=[1.0, 0.7, 0.5], random_state=0
+)
 outliers = rng.uniform(-4, 9, size=(25, 2))
 X = np.vstack([inliers, outliers])
 is_outlier = np.r_[np.zeros(len(inliers), bool), np.ones(len(outliers), bool)]
@@ -56,4 +57,6 @@ refit = GaussianMixtureEM(3, covariance_type="full", random_state=0).fit(
 )
 for name, model in (("first fit", gm), ("refit", refit)):
     s = model.score_samples(X)
-    print(f"{name}: mean log-density inliers {s[~is_outlier].mean():.2f}, outliers {s[is_outlier].mean():.2f}")
+    print(
+        f"{name}: mean log-density inliers {s[~is_outlier].mean():.2f}, outliers {s[is_outlier].mean():.2f}"
+    )
