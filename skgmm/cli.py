@@ -290,7 +290,7 @@ class Progress:
 
             def on_iteration_end(self, n_iter, lower_bound, change):
                 now = time.perf_counter()
-                per_iteration = (now - self.tick) / max(n_iter, 1)
+                per_iteration, self.tick = now - self.tick, now
                 progress.draw(
                     f"{progress.candidate}  init {self.init + 1}  iteration {n_iter}  "
                     f"log-likelihood {lower_bound:.5f}  {1e3 * per_iteration:.1f} ms/iteration"
@@ -491,10 +491,9 @@ def summary(result: FitResult, table: Table, verbose: bool = False) -> str:
     chosen = f"model: {k} component{'s' if k > 1 else ''}, {cov!r} covariance"
     if result.table is not None and result.n_candidates > 1:
         covs = ", ".join(result.table)
-        chosen += (
-            f" (chosen by BIC among {result.n_candidates} candidates: "
-            f"K = {result.grid.min()}..{result.grid.max()} x {covs})"
-        )
+        low, high = result.grid.min(), result.grid.max()
+        ks = f"K = {low}" if low == high else f"K = {low}..{high}"
+        chosen += f" (chosen by BIC among {result.n_candidates} candidates: {ks} x {covs})"
     lines.append(chosen)
     log_likelihood = model.score(X, sample_weight=weights)
     total_weight = n_samples if weights is None else float(np.sum(weights))

@@ -672,6 +672,7 @@ class ConvergenceDisplay:
         from matplotlib.ticker import MaxNLocator
 
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.ticklabel_format(axis="y", useOffset=False)
         ax.set(xlabel="EM iteration", ylabel="mean log-likelihood per sample", title=title)
         ax.legend(loc="lower right")
         self.ax_, self.figure_ = ax, ax.figure

@@ -52,3 +52,35 @@ def test_docs_build_without_warnings(tmp_path):
         assert (html / "auto_examples" / f"{example.stem}.html").exists()
     # Every example drew at least one figure.
     assert len(list((html / "_images").glob("sphx_glr_plot_*_001.png"))) >= len(examples)
+
+
+def _public_names_of_my_modules():
+    import inspect
+
+    import skgmm.plotting
+
+    for name in skgmm.plotting.__all__:
+        obj = getattr(skgmm.plotting, name)
+        yield f"skgmm.plotting.{name}"
+        if inspect.isclass(obj):
+            for member, value in vars(obj).items():
+                if not member.startswith("_") and (
+                    inspect.isfunction(value) or isinstance(value, classmethod)
+                ):
+                    yield f"skgmm.plotting.{name}.{member}"
+    for name in ("main", "read_table", "fit_table", "summary", "write_figure", "build_parser"):
+        yield f"skgmm.cli.{name}"
+
+
+# Checks left out: extended summary, See Also, Examples on every method, and the
+# return-value description ending with a period (numpydoc's ES01, SA01, EX01, RT02).
+IGNORED_CHECKS = {"ES01", "SA01", "EX01", "RT02"}
+
+
+@pytest.mark.parametrize("name", list(_public_names_of_my_modules()))
+def test_numpydoc_validation(name):
+    validate = pytest.importorskip("numpydoc.validate").validate
+    errors = [
+        f"{code}: {message}" for code, message in validate(name)["errors"] if code not in IGNORED_CHECKS
+    ]
+    assert not errors, "\n".join(errors)
