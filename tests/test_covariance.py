@@ -1,0 +1,180 @@
+"""Covariance strategies against naive references, scipy and scikit-learn.
+
+Each strategy's log densities are checked against
+``scipy.stats.multivariate_normal`` and scikit-learn's private
+``_estimate_log_gaussian_prob``; its fused E+M block kernel against a naive
+computation of responsibilities and centred sums, and against the generic
+(unfused) path.
+"""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from scipy.special import logsumexp
+from scipy.stats import multivariate_normal
+from sklearn.mixture._gaussian_mixture import _estimate_log_gaussian_prob
+
+from skgmm._covariance import COVARIANCE_MODELS, CovarianceModel, get_covariance_model
+from skgmm._drivers import BlockRunner, em_pass
+from skgmm._em import MixtureParams, block_em_stats, m_step, prepare_pass
+
+from .conftest import mixture_10d
+
+N_COMPONENTS = 3
+
+
+def _random_params(covariance_type, n_features, seed=0):
+    """Random, well-conditioned parameters in scikit-learn's layout."""
+    rng = np.random.RandomState(seed)
+    K, d = N_COMPONENTS, n_features
+    weights = rng.dirichlet(np.ones(K) * 3)
+    means = rng.normal(scale=3.0, size=(K, d))
+    if covariance_type == "full":
+        A = rng.normal(size=(K, d, d)) / np.sqrt(d)
+        covariances = A @ A.transpose(0, 2, 1) + 0.5 * np.eye(d)
+    elif covariance_type == "tied":
+        A = rng.normal(size=(d, d)) / np.sqrt(d)
+        covariances = A @ A.T + 0.5 * np.eye(d)
+    elif covariance_type == "diag":
+        covariances = rng.uniform(0.3, 2.0, size=(K, d))
+    else:
+        covariances = rng.uniform(0.3, 2.0, size=K)
+    model = get_covariance_model(covariance_type)
+    prec_chol = model.compute_precisions_cholesky(covariances)
+    return model, MixtureParams(weights, means, covariances, prec_chol)
+
+
+def _dense_covariances(covariance_type, covariances, n_features):
+    K = N_COMPONENTS
+    if covariance_type == "full":
+        return covariances
+    if covariance_type == "tied":
+        return np.broadcast_to(covariances, (K, n_features, n_features))
+    if covariance_type == "diag":
+        return np.stack([np.diag(c) for c in covariances])
+    return np.stack([np.eye(n_features) * c for c in covariances])
+
+
+def _data(n_samples=157, n_features=5, seed=1):
+    rng = np.random.RandomState(seed)
+    return rng.normal(scale=3.0, size=(n_samples, n_features))
+
+
+def _log_prob(model, params, X, dtype=np.float64):
+    pk = prepare_pass(model, params, dtype)
+    log_prob, _ = model.log_prob(pk.kernel, X.astype(dtype) - pk.origin)
+    return log_prob
+
+
+def test_log_prob_matches_scipy(covariance_type):
+    X = _data()
+    model, params = _random_params(covariance_type, X.shape[1])
+    covariances = _dense_covariances(covariance_type, params.covariances, X.shape[1])
+    expected = np.column_stack(
+        [multivariate_normal(mean, cov).logpdf(X) for mean, cov in zip(params.means, covariances)]
+    )
+    assert_allclose(_log_prob(model, params, X), expected, rtol=1e-12, atol=1e-10)
+
+
+def test_log_prob_matches_sklearn(covariance_type):
+    X = _data(n_features=4, seed=3)
+    model, params = _random_params(covariance_type, X.shape[1], seed=5)
+    expected = _estimate_log_gaussian_prob(X, params.means, params.precisions_cholesky, covariance_type)
+    assert_allclose(_log_prob(model, params, X), expected, rtol=1e-12, atol=1e-10)
+
+
+def test_float32_stays_float32(covariance_type):
+    X = _data().astype(np.float32)
+    model, params = _random_params(covariance_type, X.shape[1])
+    params32 = MixtureParams(*(np.asarray(p, np.float32) for p in params))
+    log_prob = _log_prob(model, params32, X, np.float32)
+    assert log_prob.dtype == np.float32
+    assert_allclose(log_prob, _log_prob(model, params, X.astype(np.float64)), rtol=1e-4, atol=1e-3)
+    pk = prepare_pass(model, params32, np.float32)
+    ll, resp_sum, raw_x, raw_s = model.em_block_sums(pk.kernel, X, pk.origin, pk.log_weights, None, {})
+    assert np.isfinite(ll) and resp_sum.dtype == np.float64
+
+
+def _naive_stats(covariance_type, params, X, sample_weight):
+    """Responsibilities and centred sums, computed the obvious way."""
+    d = X.shape[1]
+    covariances = _dense_covariances(covariance_type, params.covariances, d)
+    log_prob = np.column_stack(
+        [multivariate_normal(m, c).logpdf(X) for m, c in zip(params.means, covariances)]
+    ) + np.log(params.weights)
+    log_norm = logsumexp(log_prob, axis=1)
+    w = np.ones(len(X)) if sample_weight is None else sample_weight
+    resp = np.exp(log_prob - log_norm[:, None]) * w[:, None]
+    diffs = X[None] - params.means[:, None]  # (K, n, d)
+    x_sum = np.einsum("kn,knd->kd", resp.T, diffs)
+    scatter = np.einsum("kn,knd,kne->kde", resp.T, diffs, diffs)
+    if covariance_type == "tied":
+        # summed over components: sum_k sum_n r (x - mu_k)(x - mu_k)^T
+        scatter = scatter.sum(axis=0)
+    elif covariance_type in ("diag", "spherical"):
+        scatter = np.einsum("kn,knd->kd", resp.T, diffs**2)
+    return float(np.dot(w, log_norm)), resp.sum(0), x_sum, scatter
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_fused_block_stats_match_naive(covariance_type, weighted):
+    X = _data(n_samples=203, n_features=4, seed=7)
+    model, params = _random_params(covariance_type, X.shape[1], seed=2)
+    sample_weight = np.random.RandomState(0).uniform(0, 3, len(X)) if weighted else None
+    stats = block_em_stats(prepare_pass(model, params, X.dtype), X, sample_weight)
+    ll, resp_sum, x_sum, scatter = _naive_stats(covariance_type, params, X, sample_weight)
+    stats = stats.recentred(np.asarray(params.means, np.float64))
+    assert_allclose(stats.log_likelihood, ll, rtol=1e-12)
+    assert_allclose(stats.resp_sum, resp_sum, rtol=1e-11)
+    assert_allclose(stats.resp_x_sum, x_sum, rtol=1e-10, atol=1e-9)
+    assert_allclose(stats.scatter, scatter, rtol=1e-10, atol=1e-9)
+
+
+def test_fused_kernel_matches_generic_path(covariance_type):
+    """The strategy's fused kernel equals the base class's unfused one."""
+    X = _data(n_samples=300, n_features=6, seed=11)
+    model, params = _random_params(covariance_type, X.shape[1], seed=4)
+    weights = np.random.RandomState(2).uniform(0.2, 2.0, len(X))
+    pk = prepare_pass(model, params, X.dtype)
+    fused = model.em_block_sums(pk.kernel, X, pk.origin, pk.log_weights, weights, {})
+    fused_x, fused_s = model.finish_sums(pk.kernel, fused[2], fused[3])
+    generic = CovarianceModel.em_block_sums(model, pk.kernel, X, pk.origin, pk.log_weights, weights, {})
+    assert_allclose(fused[0], generic[0], rtol=1e-12)
+    assert_allclose(fused[1], generic[1], rtol=1e-12)
+    assert_allclose(fused_x, generic[2], rtol=1e-10, atol=1e-9)
+    assert_allclose(fused_s, generic[3], rtol=1e-10, atol=1e-9)
+
+
+def test_m_step_matches_sklearn_one_iteration(covariance_type):
+    """One E+M step from the same parameters equals scikit-learn's."""
+    from sklearn.mixture import GaussianMixture
+
+    X, _ = mixture_10d(n_samples=400, seed=3)
+    model, params = _random_params(covariance_type, X.shape[1], seed=9)
+    params = MixtureParams(params.weights, X[[0, 150, 300]], params.covariances, params.precisions_cholesky)
+    gm = GaussianMixture(N_COMPONENTS, covariance_type=covariance_type)
+    gm.weights_, gm.means_, gm.precisions_cholesky_ = params.weights, params.means, params.precisions_cholesky
+    gm.covariances_ = params.covariances
+    log_prob_norm, log_resp = gm._e_step(X)
+    gm._m_step(X, log_resp)
+    with BlockRunner(len(X), 37, n_threads=2) as runner:
+        stats = em_pass(runner, X, None, prepare_pass(model, params, X.dtype))
+    new = m_step(stats, model, gm.reg_covar, X.dtype)
+    assert_allclose(stats.log_likelihood / len(X), log_prob_norm, rtol=1e-12)
+    assert_allclose(new.weights, gm.weights_, rtol=1e-10)
+    assert_allclose(new.means, gm.means_, rtol=1e-10, atol=1e-10)
+    assert_allclose(new.covariances, gm.covariances_, rtol=1e-9, atol=1e-10)
+    assert_allclose(new.precisions_cholesky, gm.precisions_cholesky_, rtol=1e-8, atol=1e-9)
+
+
+def test_far_from_origin_data_keep_their_covariances():
+    """Centred statistics: shifting the data by 1e5 does not change covariances."""
+    X, labels = mixture_10d(n_samples=300, seed=5)
+    for covariance_type in COVARIANCE_MODELS:
+        model, params = _random_params(covariance_type, X.shape[1], seed=1)
+        params = MixtureParams(params.weights, X[[0, 100, 200]], params.covariances, params.precisions_cholesky)
+        shifted = MixtureParams(params.weights, params.means + 1e5, params.covariances, params.precisions_cholesky)
+        near = m_step(block_em_stats(prepare_pass(model, params, X.dtype), X, None), model, 1e-6, X.dtype)
+        far = m_step(block_em_stats(prepare_pass(model, shifted, X.dtype), X + 1e5, None), model, 1e-6, X.dtype)
+        assert_allclose(far.covariances, near.covariances, rtol=1e-6, err_msg=covariance_type)
+        assert_allclose(far.means - 1e5, near.means, atol=1e-6, err_msg=covariance_type)
