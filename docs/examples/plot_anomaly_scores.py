@@ -50,8 +50,8 @@ plt.show()
 
 # %%
 # The outliers pulled the fit a little. Refit with the flagged rows given a
-# small weight: the components tighten around the real clusters, and the
-# held-out separation of outliers improves.
+# small weight: the components tighten around the real clusters, so the
+# inliers become more likely and the planted outliers less likely.
 refit = GaussianMixtureEM(3, covariance_type="full", random_state=0).fit(
     X, sample_weight=np.where(flagged, 0.01, 1.0)
 )
