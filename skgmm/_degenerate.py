@@ -62,27 +62,35 @@ def feature_variances(X, sample_weight=None):
     mean = np.zeros(n_features)
     m2 = np.zeros(n_features)
     for start in range(0, len(X), _VARIANCE_BLOCK_ROWS):
-        block = np.asarray(X[start : start + _VARIANCE_BLOCK_ROWS], dtype=np.float64)
-        if sample_weight is None:
-            w = np.ones(len(block))
-        else:
-            w = np.asarray(sample_weight[start : start + _VARIANCE_BLOCK_ROWS], dtype=np.float64)
-        observed = ~np.isnan(block)
-        block = np.where(observed, block, 0.0)
-        w_sum = w @ observed
-        safe = np.maximum(w_sum, np.finfo(np.float64).tiny)
-        block_mean = (w @ block) / safe
-        centred = np.where(observed, block - block_mean, 0.0)
-        block_m2 = w @ (centred * centred)
-        delta = block_mean - mean
-        new_total = total + w_sum
-        share = np.where(new_total > 0, w_sum / np.maximum(new_total, np.finfo(np.float64).tiny), 0.0)
-        mean = mean + delta * share
-        m2 = m2 + block_m2 + delta * delta * total * share
-        total = new_total
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported by the caller
+            mean, m2, total = _merge_block(X, sample_weight, start, mean, m2, total)
     with np.errstate(invalid="ignore", divide="ignore"):
-        variance = np.where(total > 0, m2 / total, np.nan)
+        # inf - inf in an overflowing feature gives NaN: report it as inf.
+        variance = np.where(total > 0, np.where(np.isnan(m2), np.inf, m2 / total), np.nan)
     return np.where(total > 0, mean, np.nan), variance
+
+
+def _merge_block(X, sample_weight, start, mean, m2, total):
+    """Merge the weighted moments of one block of rows into the running ones."""
+    block = np.asarray(X[start : start + _VARIANCE_BLOCK_ROWS], dtype=np.float64)
+    if sample_weight is None:
+        w = np.ones(len(block))
+    else:
+        w = np.asarray(sample_weight[start : start + _VARIANCE_BLOCK_ROWS], dtype=np.float64)
+    observed = ~np.isnan(block)
+    block = np.where(observed, block, 0.0)
+    w_sum = w @ observed
+    safe = np.maximum(w_sum, np.finfo(np.float64).tiny)
+    block_mean = (w @ block) / safe
+    centred = np.where(observed, block - block_mean, 0.0)
+    block_m2 = w @ (centred * centred)
+    delta = block_mean - mean
+    new_total = total + w_sum
+    share = np.where(new_total > 0, w_sum / np.maximum(new_total, np.finfo(np.float64).tiny), 0.0)
+    mean = mean + delta * share
+    m2 = m2 + block_m2 + delta * delta * total * share
+    total = new_total
+    return mean, m2, total
 
 
 def check_data_scale(X, sample_weight, reg_covar):
