@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -71,7 +72,16 @@ sphinx_gallery_conf = {
 
 # -- generated pages -----------------------------------------------------------
 # Pages of this folder that are not "topics" of the user guide.
-CORE_PAGES = {"index", "getting_started", "user_guide", "cli", "api", "changelog", "glossary"}
+CORE_PAGES = {
+    "index",
+    "getting_started",
+    "user_guide",
+    "cli",
+    "api",
+    "changelog",
+    "glossary",
+    "sg_execution_times",
+}
 
 # Public modules documented in the API reference, in this order, when importable.
 API_MODULES = [
@@ -153,9 +163,18 @@ def _topic_pages() -> list[str]:
     return sorted(pages, key=lambda page: (order.get(page, 2), page))
 
 
+def _link_optional_page(match) -> str:
+    """``[[page|text]]`` becomes a link to ``page`` if it exists, else a pointer to the topics."""
+    page, text = match.group(1), match.group(2)
+    if (HERE / f"{page}.rst").exists():
+        return f":doc:`{text} <{page}>`"
+    return "the topic pages at the end of this guide"
+
+
 def _insert_topics(app, docname, source):
     if docname != "user_guide":
         return
+    source[0] = re.sub(r"\[\[(\w+)\|([^\]]+)\]\]", _link_optional_page, source[0])
     pages = _topic_pages()
     entries = "\n".join(f"   {page}" for page in pages) if pages else ""
     toctree = ".. toctree::\n   :maxdepth: 1\n\n" + entries if pages else "(No further topic pages yet.)"
