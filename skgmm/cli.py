@@ -573,7 +573,13 @@ def _check_matplotlib() -> None:
         raise CLIError("drawing needs matplotlib: pip install 'skgmm[plot]'") from None
 
 
-def write_figure(path: str, result: FitResult, table: Table, title: str | None = None) -> None:
+def write_figure(
+    path: str,
+    result: FitResult,
+    table: Table,
+    title: str | None = None,
+    features: Sequence[str] | None = None,
+) -> None:
     """Draw the data with the components' ellipses, the BIC curves and the convergence curve.
 
     Parameters
@@ -586,6 +592,10 @@ def write_figure(path: str, result: FitResult, table: Table, title: str | None =
         The data it was fitted on.
     title : str, default=None
         Figure title.
+    features : pair of str, default=None
+        The two features (names, or indices among the fitted ones) to draw the
+        data on; None draws the first two principal axes when there are more
+        than two features.
     """
     _check_matplotlib()
     from matplotlib.figure import Figure
@@ -596,7 +606,19 @@ def write_figure(path: str, result: FitResult, table: Table, title: str | None =
     n_panels = 3 if with_table else 2
     figure = Figure(figsize=(5.2 * n_panels, 4.6), layout="constrained")
     axes = figure.subplots(1, n_panels)
-    MixtureDisplay.from_estimator(result.model, table.X, feature_names=table.names, ax=axes[0])
+    if features is not None:
+        keys = [key.strip() for item in features for key in str(item).split(",") if key.strip()]
+        if len(keys) != 2:
+            raise CLIError(f"--plot-features needs two features, got {len(keys)}")
+        features = [key if key in table.names or not key.lstrip("-").isdigit() else int(key) for key in keys]
+        for key in features:
+            if isinstance(key, str) and key not in table.names:
+                raise CLIError(f"--plot-features: no feature {key!r}; features are {', '.join(table.names)}")
+            if isinstance(key, int) and not -len(table.names) <= key < len(table.names):
+                raise CLIError(f"--plot-features: index {key} out of range ({len(table.names)} features)")
+    MixtureDisplay.from_estimator(
+        result.model, table.X, features=features, feature_names=table.names, ax=axes[0]
+    )
     if with_table:
         CriterionDisplay.from_table(result.grid, result.table).plot(ax=axes[1])
     ConvergenceDisplay.from_estimator(result.model, ax=axes[-1])
@@ -646,7 +668,7 @@ def _fit_and_report(table: Table, args, title: str | None = None) -> FitResult:
         _write_labels(args.labels, result.model, table.X)
         _say(args, f"labels and probabilities written to {args.labels}")
     if args.plot:
-        write_figure(args.plot, result, table, title)
+        write_figure(args.plot, result, table, title, getattr(args, "plot_features", None))
         _say(args, f"figure written to {args.plot}")
     return result
 
@@ -859,6 +881,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fit.add_argument("--sample-weight", metavar="COLUMN", help="column of sample weights (name or index)")
     fit.add_argument("--plot", metavar="FILE", help="write a figure here (png, pdf, svg...)")
+    fit.add_argument(
+        "--plot-features",
+        nargs="+",
+        metavar="F",
+        help="two features to draw the data on (default: the first two principal axes when d > 2)",
+    )
 
     demo = commands.add_parser(
         "demo",

@@ -350,3 +350,19 @@ def test_demo_subprocess(tmp_path):
     assert completed.returncode == 0, completed.stderr
     assert "adjusted Rand index" in completed.stdout
     assert (tmp_path / "demo.png").stat().st_size > 10_000
+
+
+def test_plot_features(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    X = np.random.RandomState(0).normal(size=(60, 3))
+    data = _write_csv(tmp_path / "d.csv", X, ["a", "b", "c"])
+    figure = tmp_path / "f.svg"
+    status, _, err = _run(
+        capsys, "fit", str(data), "-k", "2", "-c", "diag", "--plot", str(figure), "--plot-features", "c,0"
+    )
+    assert status == 0, err
+    assert figure.stat().st_size > 1000
+    status, _, err = _run(
+        capsys, "fit", str(data), "-k", "2", "--plot", str(figure), "--plot-features", "c", "z"
+    )
+    assert status == 1 and "no feature 'z'; features are a, b, c" in err
