@@ -70,12 +70,29 @@ def make_estimators(n_components, covariance_type, init, max_iter):
     )
 
 
-def timed_fit(estimator, X):
-    with warnings.catch_warnings():
+#: BLAS threads for scikit-learn's fits (None: its default). Set by --sklearn-blas-threads.
+SKLEARN_BLAS_THREADS = [None]
+
+
+def timed_fit(estimator, X, cpu=False):
+    """Wall seconds of ``estimator.fit(X)`` (and process CPU seconds if ``cpu``).
+
+    scikit-learn's fits run under ``SKLEARN_BLAS_THREADS[0]`` BLAS threads;
+    skgmm sets its own threads.
+    """
+    import contextlib
+
+    from threadpoolctl import threadpool_limits
+
+    limit = SKLEARN_BLAS_THREADS[0]
+    is_sklearn = type(estimator).__module__.startswith("sklearn")
+    context = threadpool_limits(limit, user_api="blas") if (is_sklearn and limit) else contextlib.nullcontext()
+    with warnings.catch_warnings(), context:
         warnings.simplefilter("ignore")
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         estimator.fit(X)
-        return time.perf_counter() - start
+        wall, used = time.perf_counter() - start, time.process_time() - start_cpu
+    return (wall, used) if cpu else wall
 
 
 def load_average():
