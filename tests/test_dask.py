@@ -309,3 +309,35 @@ def test_dask_check_is_duck_typed():
     assert _dask.is_dask_collection(da.zeros((3, 2)))
     assert not _dask.is_dask_collection(np.zeros((3, 2)))
     assert not _dask.is_dask_collection(da.Array)
+
+
+def test_one_compute_per_iteration_and_no_final_pass(data, monkeypatch):
+    X, _ = data
+    X_dask = da.from_array(X, chunks=(300, -1))
+    computes = []
+    original = dask.compute
+
+    def counting_compute(*args, **kwargs):
+        computes.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(dask, "compute", counting_compute)
+    init = explicit_init(X, 3, "full")
+    with dask.config.set(scheduler="synchronous"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = GaussianMixtureEM(3, tol=0, max_iter=5, **init).fit(X_dask)
+    # The scan pass, then one compute per iteration; labels_ stays lazy.
+    assert model.n_iter_ == 5
+    assert len(computes) == 1 + 5
+
+
+def test_warm_start_on_dask_continues_like_numpy(data):
+    X, _ = data
+    X_dask = da.from_array(X, chunks=(400, -1))
+    params = dict(n_components=3, warm_start=True, max_iter=2, tol=0, **explicit_init(X, 3, "diag"))
+    params["covariance_type"] = "diag"
+    with dask.config.set(scheduler="synchronous"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fitted = GaussianMixtureEM(**params).fit(X_dask).fit(X_dask)
+        reference = GaussianMixtureEM(**params).fit(X).fit(X)
+    assert_same_model(fitted, reference)
