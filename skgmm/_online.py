@@ -18,6 +18,7 @@ from typing import NamedTuple
 import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import validate_data
+from threadpoolctl import ThreadpoolController
 
 from skgmm._covariance import get_covariance_model
 from skgmm._drivers import BlockRunner, choose_block_size
@@ -41,7 +42,30 @@ def step_size(n_steps: int, learning_decay: float, learning_offset: float) -> fl
     return float((n_steps + learning_offset) ** -learning_decay)
 
 
+_CONTROLLER = None
+
+
+def _single_threaded_blas():
+    """A BLAS limit of one thread, from a controller built once per process.
+
+    As in ``MiniBatchKMeans.partial_fit``: the small per-batch products and
+    factorisations are slower with BLAS threads (wake-ups cost milliseconds on
+    a busy machine), and building a new controller per batch scans the loaded
+    libraries every time.
+    """
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=1, user_api="blas")
+
+
 def partial_fit(estimator, X, sample_weight=None):
+    """One stepwise-EM update of ``estimator`` from the batch ``X``; see :func:`_partial_fit`."""
+    with _single_threaded_blas():
+        return _partial_fit(estimator, X, sample_weight)
+
+
+def _partial_fit(estimator, X, sample_weight=None):
     """One stepwise-EM update of ``estimator`` from the batch ``X``.
 
     The first call (on an unfitted estimator) initialises the parameters from
@@ -79,7 +103,7 @@ def partial_fit(estimator, X, sample_weight=None):
     if layout is not None:
         check_missing_layout(layout, X, n_components if not fitted else 1)
 
-    with BlockRunner(n_samples, block_size) as runner:
+    with BlockRunner(n_samples, block_size, n_threads=1) as runner:
         if fitted:
             params = estimator._fitted_params()
         else:
