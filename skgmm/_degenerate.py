@@ -39,7 +39,7 @@ class DegenerateDataWarning(UserWarning):
 
 
 def feature_variances(X, sample_weight=None):
-    """Weighted mean and variance of every feature, in float64, by blocks.
+    """Weighted mean, variance and range of every feature, in float64, by blocks.
 
     NaN entries (missing values) are left out of their feature's sums.
     Blocks are merged with the Chan-Golub-LeVeque update, so no float64 copy
@@ -55,42 +55,67 @@ def feature_variances(X, sample_weight=None):
     mean : ndarray of shape (n_features,)
         NaN for a feature with no observed value.
     variance : ndarray of shape (n_features,)
-        NaN for a feature with no observed value.
+        NaN for a feature with no observed value, inf where it overflows.
+    spread : ndarray of shape (n_features,)
+        Largest absolute deviation of an observed value from the mean.
     """
     n_features = X.shape[1]
     total = np.zeros(n_features)
     mean = np.zeros(n_features)
     m2 = np.zeros(n_features)
+    low = np.full(n_features, np.inf)
+    high = np.full(n_features, -np.inf)
     for start in range(0, len(X), _VARIANCE_BLOCK_ROWS):
+        stop = start + _VARIANCE_BLOCK_ROWS
+        block = np.asarray(X[start:stop], dtype=np.float64)
+        w = None if sample_weight is None else np.asarray(sample_weight[start:stop], dtype=np.float64)
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported by the caller
-            mean, m2, total = _merge_block(X, sample_weight, start, mean, m2, total)
-    with np.errstate(invalid="ignore", divide="ignore"):
+            block_total, block_mean, block_m2, block_low, block_high = _block_moments(block, w)
+            delta = block_mean - mean
+            new_total = total + block_total
+            share = np.divide(block_total, new_total, out=np.zeros(n_features), where=new_total > 0)
+            mean = mean + delta * share
+            m2 = m2 + block_m2 + delta * delta * total * share
+        total = new_total
+        low = np.fmin(low, block_low)
+        high = np.fmax(high, block_high)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         # inf - inf in an overflowing feature gives NaN: report it as inf.
         variance = np.where(total > 0, np.where(np.isnan(m2), np.inf, m2 / total), np.nan)
-    return np.where(total > 0, mean, np.nan), variance
+        mean = np.where(total > 0, mean, np.nan)
+        spread = np.maximum(high - mean, mean - low)
+    return mean, variance, spread
 
 
-def _merge_block(X, sample_weight, start, mean, m2, total):
-    """Merge the weighted moments of one block of rows into the running ones."""
-    block = np.asarray(X[start : start + _VARIANCE_BLOCK_ROWS], dtype=np.float64)
-    if sample_weight is None:
-        w = np.ones(len(block))
+def _block_moments(block, w):
+    """Weight total, mean, centred second moment, minimum and maximum per feature."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        has_nan = np.isnan(block.sum())
+    if has_nan:
+        observed = ~np.isnan(block)
+        ones = np.ones(len(block)) if w is None else w
+        block_total = np.einsum("i,ij->j", ones, observed.astype(np.float64))
+        filled = np.where(observed, block, 0.0)
+        block_mean = np.divide(np.einsum("i,ij->j", ones, filled), block_total, out=np.zeros(block.shape[1]), where=block_total > 0)
+        centred = np.where(observed, block - block_mean, 0.0)
+        block_m2 = np.einsum("i,ij,ij->j", ones, centred, centred)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+            return block_total, block_mean, block_m2, np.nanmin(block, axis=0), np.nanmax(block, axis=0)
+    if w is None:
+        block_total = np.full(block.shape[1], float(len(block)))
+        block_mean = block.mean(axis=0)
+        centred = block - block_mean
+        block_m2 = np.einsum("ij,ij->j", centred, centred)
     else:
-        w = np.asarray(sample_weight[start : start + _VARIANCE_BLOCK_ROWS], dtype=np.float64)
-    observed = ~np.isnan(block)
-    block = np.where(observed, block, 0.0)
-    w_sum = w @ observed
-    safe = np.maximum(w_sum, np.finfo(np.float64).tiny)
-    block_mean = (w @ block) / safe
-    centred = np.where(observed, block - block_mean, 0.0)
-    block_m2 = w @ (centred * centred)
-    delta = block_mean - mean
-    new_total = total + w_sum
-    share = np.where(new_total > 0, w_sum / np.maximum(new_total, np.finfo(np.float64).tiny), 0.0)
-    mean = mean + delta * share
-    m2 = m2 + block_m2 + delta * delta * total * share
-    total = new_total
-    return mean, m2, total
+        block_total = np.full(block.shape[1], w.sum())
+        safe = max(block_total[0], np.finfo(np.float64).tiny)
+        block_mean = np.einsum("i,ij->j", w, block) / safe
+        centred = block - block_mean
+        centred *= centred
+        # einsum, not BLAS: a threaded gemv is slow on a busy machine, and this is cheap.
+        block_m2 = np.einsum("i,ij->j", w, centred)
+    return block_total, block_mean, block_m2, block.min(axis=0), block.max(axis=0)
 
 
 def check_data_scale(X, sample_weight, reg_covar):
@@ -124,13 +149,10 @@ def check_data_scale(X, sample_weight, reg_covar):
         a non-constant feature: the regularisation, not the data, then decides
         the covariances.
     """
-    mean, variance = feature_variances(X, sample_weight)
+    mean, variance, spread = feature_variances(X, sample_weight)
     dtype_max = np.finfo(X.dtype).max
     # Sums of squared deviations are formed in X's dtype by the engine and by k-means.
     observed = ~np.isnan(variance)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN features
-        spread = np.maximum(np.nanmax(X, axis=0) - mean, mean - np.nanmin(X, axis=0))
     with np.errstate(over="ignore", invalid="ignore"):
         too_large = observed & (~np.isfinite(variance) | (spread**2 * len(X) > dtype_max / 16))
     if np.any(too_large):
