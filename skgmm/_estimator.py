@@ -313,7 +313,8 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
         if n_samples < self.n_components:
             raise ValueError(
                 "Expected n_samples >= n_components but got "
-                f"n_components = {self.n_components}, n_samples = {n_samples}"
+                f"n_components = {self.n_components}, n_samples = {n_samples}. "
+                "Decrease n_components or pass more samples."
             )
         sample_weight = check_sample_weight(sample_weight, X, self.n_components)
         data_variance = check_data_scale(X, sample_weight, self.reg_covar)
@@ -614,3 +615,31 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
             The lower the better.
         """
         return -2 * self.score(X) * len(X) + 2 * self._n_parameters()
+
+    def icl(self, X):
+        """Integrated completed likelihood criterion for the current model on X.
+
+        The BIC plus twice the entropy of the responsibilities,
+        ``bic(X) - 2 * sum(resp * log(resp))``: it penalises components that
+        overlap, so it favours well-separated clusters (Biernacki, Celeux &
+        Govaert, 2000; mclust's ``icl``, with the sign of :meth:`bic`).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The input samples.
+
+        Returns
+        -------
+        icl : float
+            The lower the better.
+        """
+        log_prob_norm, log_resp = self._estimate(X, want="log_resp")
+        log_resp = log_resp.astype(np.float64)
+        with np.errstate(under="ignore"):
+            resp = np.exp(log_resp)
+        # 0 log 0 = 0: rows with no responsibility for a component add nothing.
+        entropy = -float(np.sum(resp * log_resp, where=resp > 0))
+        n_samples = len(log_prob_norm)
+        log_likelihood = float(np.sum(log_prob_norm, dtype=np.float64))
+        return -2 * log_likelihood + self._n_parameters() * math.log(n_samples) + 2 * entropy

@@ -5,12 +5,20 @@ and return either a dense array of shape (n_samples, n_components) or, for hard
 assignments, an integer label per row (-1 for rows assigned to no component),
 which the drivers expand block by block.  One M-step then gives parameters.
 The random draws are those of scikit-learn, so unweighted fits start alike.
+``'hierarchical'`` is mclust's start: a model-based agglomeration whose tree
+serves every number of components, so :func:`hierarchical_partitions` cuts it
+for many at once.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.cluster.hierarchy import cut_tree, linkage
 from sklearn.cluster import KMeans, kmeans_plusplus
+
+#: Rows agglomerated by the hierarchical start (mclust's ``subset`` option);
+#: larger data sets use a random subset and leave the other rows unassigned.
+HIERARCHICAL_SUBSET = 2000
 
 
 def init_kmeans(X, sample_weight, n_components, random_state):
@@ -43,6 +51,77 @@ def init_random_from_data(X, sample_weight, n_components, random_state):
     return _labels_at(len(X), indices)
 
 
+def init_hierarchical(X, sample_weight, n_components, random_state):
+    """Cut of a model-based hierarchical agglomeration (mclust's start).
+
+    See :func:`hierarchical_partitions`; deterministic when ``X`` has at most
+    ``HIERARCHICAL_SUBSET`` rows of positive weight.
+    """
+    return hierarchical_partitions(X, sample_weight, [n_components], random_state)[n_components]
+
+
+def hierarchical_partitions(X, sample_weight, n_components_list, random_state):
+    """Labels of ``n_components`` clusters, for each given number, from one tree.
+
+    As mclust does by default, the rows are first put on their scaled principal
+    components (``hcUse = "SVD"``: centred, rotated, every direction scaled to
+    unit variance), then merged two clusters at a time by the classification
+    likelihood of spherical, equal-volume Gaussians, which is Ward's criterion
+    (mclust's ``EII`` agglomeration).  The tree does not depend on the number
+    of components, so one tree gives the start of every candidate.  Only rows
+    of positive weight take part, at most ``HIERARCHICAL_SUBSET`` of them
+    (drawn by weight when there are more); the rest get label -1 and join in at
+    the first E-step.  Weights are not used by the merges themselves.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    sample_weight : ndarray of shape (n_samples,) or None
+    n_components_list : iterable of int
+    random_state : RandomState
+        Draws the subset, when one is needed.
+
+    Returns
+    -------
+    partitions : dict of int to ndarray of shape (n_samples,)
+        Labels in ``[-1, n_components)`` for each number of components.
+    """
+    n_components_list = sorted(set(int(k) for k in n_components_list))
+    n_samples = len(X)
+    rows = np.arange(n_samples) if sample_weight is None else np.flatnonzero(sample_weight > 0)
+    if len(rows) > HIERARCHICAL_SUBSET:
+        p = None
+        if sample_weight is not None:
+            p = np.asarray(sample_weight[rows], dtype=np.float64)
+            p = p / p.sum()
+        rows = np.sort(random_state.choice(rows, size=HIERARCHICAL_SUBSET, replace=False, p=p))
+    tree = linkage(_scaled_principal_components(X[rows]), method="ward")
+    # cut_tree cannot cut a one-row tree; larger cuts than rows are not asked for
+    # (the estimator checks n_samples >= n_components first).
+    cuts = np.zeros((len(rows), len(n_components_list)), dtype=np.intp)
+    if len(rows) > 1:
+        n_clusters = [min(k, len(rows)) for k in n_components_list]
+        cuts = cut_tree(tree, n_clusters=n_clusters).astype(np.intp)
+    partitions = {}
+    for j, k in enumerate(n_components_list):
+        labels = np.full(n_samples, -1, dtype=np.intp)
+        labels[rows] = cuts[:, j]
+        partitions[k] = labels
+    return partitions
+
+
+def _scaled_principal_components(X):
+    """Rows on their principal axes, each axis scaled to unit variance."""
+    X = np.asarray(X, dtype=np.float64)
+    centred = X - X.mean(axis=0)
+    left, singular, _ = np.linalg.svd(centred, full_matrices=False)
+    # Directions of (numerically) zero variance carry no information.
+    keep = singular > singular[0] * 1e-8 if singular.size and singular[0] > 0 else np.zeros(0, bool)
+    if not np.any(keep):
+        return np.zeros((len(X), 1))
+    return left[:, keep] * np.sqrt(len(X))
+
+
 def _labels_at(n_samples, indices):
     labels = np.full(n_samples, -1, dtype=np.intp)
     labels[indices] = np.arange(len(indices))
@@ -54,4 +133,5 @@ INITIALISERS = {
     "k-means++": init_kmeans_plusplus,
     "random": init_random,
     "random_from_data": init_random_from_data,
+    "hierarchical": init_hierarchical,
 }
