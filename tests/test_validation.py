@@ -147,6 +147,14 @@ def test_invalid_constructor_parameter(X, name, value):
         gm.fit_predict(X)
 
 
+@pytest.mark.parametrize("name", sorted(GaussianMixtureEM._parameter_constraints))
+def test_every_constrained_parameter_rejects_a_wrong_type(X, name):
+    # Covers parameters added later too: an arbitrary object is never valid.
+    gm = GaussianMixtureEM(2).set_params(**{name: object()})
+    with pytest.raises(InvalidParameterError, match=re.escape(f"The '{name}' parameter of GaussianMixtureEM")):
+        gm.fit(X)
+
+
 # -- *_init arrays -----------------------------------------------------------
 def _precisions(covariance_type, K=2, d=3, value=1.0):
     return {
