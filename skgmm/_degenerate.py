@@ -96,7 +96,12 @@ def _block_moments(block, w):
         ones = np.ones(len(block)) if w is None else w
         block_total = np.einsum("i,ij->j", ones, observed.astype(np.float64))
         filled = np.where(observed, block, 0.0)
-        block_mean = np.divide(np.einsum("i,ij->j", ones, filled), block_total, out=np.zeros(block.shape[1]), where=block_total > 0)
+        block_mean = np.divide(
+            np.einsum("i,ij->j", ones, filled),
+            block_total,
+            out=np.zeros(block.shape[1]),
+            where=block_total > 0,
+        )
         centred = np.where(observed, block - block_mean, 0.0)
         block_m2 = np.einsum("i,ij,ij->j", ones, centred, centred)
         with warnings.catch_warnings():
@@ -258,7 +263,9 @@ class EmptyComponentGuard:
             The components re-seeded now.
         """
         dtype = self.X.dtype
-        empty = [k for k in empty_components(params.weights, self.weight_total, dtype) if k not in self.reseeded]
+        empty = [
+            k for k in empty_components(params.weights, self.weight_total, dtype) if k not in self.reseeded
+        ]
         n_components = len(params.weights)
         if not empty or self.n_distinct < n_components:
             return params, []

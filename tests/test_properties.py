@@ -19,10 +19,20 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import threadpool_limits
 
 from skgmm import DegenerateDataWarning, GaussianMixtureEM
 
 from .conftest import COVARIANCE_TYPES, INIT_PARAMS
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_blas_thread():
+    # Tiny matrices: a threaded BLAS only adds synchronisation (tens of ms per
+    # call on a busy machine); results do not depend on it.
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
 
 SETTINGS = settings(
     derandomize=True,
@@ -260,7 +270,9 @@ def monkeypatch_module():
 @given(problem=problems())
 def test_float32_stays_close_to_float64(problem):
     kwargs = dict(covariance_type=problem.covariance_type, tol=0, max_iter=10)
-    gm64 = _fit(GaussianMixtureEM(problem.n_components, **kwargs, **problem.init()), problem.X, problem.sample_weight)
+    gm64 = _fit(
+        GaussianMixtureEM(problem.n_components, **kwargs, **problem.init()), problem.X, problem.sample_weight
+    )
     sw32 = None if problem.sample_weight is None else problem.sample_weight.astype(np.float32)
     gm32 = _fit(
         GaussianMixtureEM(problem.n_components, **kwargs, **problem.init(np.float32)),
@@ -280,7 +292,9 @@ def fitted():
     rng = np.random.RandomState(0)
     X = np.vstack([rng.randn(200, 3), rng.randn(200, 3) + 4])
     return {
-        ct: GaussianMixtureEM(3, covariance_type=ct, random_state=0).fit(X, sample_weight=rng.uniform(size=400))
+        ct: GaussianMixtureEM(3, covariance_type=ct, random_state=0).fit(
+            X, sample_weight=rng.uniform(size=400)
+        )
         for ct in COVARIANCE_TYPES
     }, X
 

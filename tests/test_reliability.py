@@ -16,10 +16,19 @@ from sklearn.datasets import make_blobs
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import adjusted_rand_score
 from sklearn.mixture import GaussianMixture
+from threadpoolctl import threadpool_limits
 
 from skgmm import DegenerateDataWarning, GaussianMixtureEM
 
 from .conftest import COVARIANCE_TYPES, datasets, explicit_init
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_blas_thread():
+    # Tiny matrices: a threaded BLAS only adds synchronisation (tens of ms per
+    # call on a busy machine); results do not depend on it.
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +68,9 @@ def test_duplicated_points_equal_integer_weights(blobs3, covariance_type):
 def test_more_components_than_distinct_points_warns(covariance_type):
     X = _collapsed_data()
     gm = GaussianMixtureEM(5, covariance_type=covariance_type, random_state=0)
-    with pytest.warns(DegenerateDataWarning, match=r"Components \[.*\] of the fitted mixture received no data"):
+    with pytest.warns(
+        DegenerateDataWarning, match=r"Components \[.*\] of the fitted mixture received no data"
+    ):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)  # k-means: 3 distinct clusters
             gm.fit(X)
@@ -199,7 +210,9 @@ def test_ordinary_data_does_not_warn(name):
 @pytest.mark.parametrize("dtype, c", [(np.float64, 1e200), (np.float32, 1e18)])
 def test_values_whose_squares_overflow_raise(two_clusters, dtype, c):
     X, _ = two_clusters
-    with pytest.raises(ValueError, match=f"X has values too large for {np.dtype(dtype).name}.*Scale the data"):
+    with pytest.raises(
+        ValueError, match=f"X has values too large for {np.dtype(dtype).name}.*Scale the data"
+    ):
         GaussianMixtureEM(2).fit((c * X).astype(dtype))
 
 
@@ -218,7 +231,10 @@ def _ill_conditioned(condition=1e12, n=300, seed=0):
 def _exact_inverse_and_det(matrix):
     """Inverse and determinant of a float64 matrix in exact rational arithmetic."""
     n = len(matrix)
-    rows = [[Fraction(float(v)) for v in row] + [Fraction(int(i == j)) for j in range(n)] for i, row in enumerate(matrix)]
+    rows = [
+        [Fraction(float(v)) for v in row] + [Fraction(int(i == j)) for j in range(n)]
+        for i, row in enumerate(matrix)
+    ]
     det = Fraction(1)
     for c in range(n):
         pivot = next(r for r in range(c, n) if rows[r][c] != 0)
@@ -244,7 +260,9 @@ def _exact_log_density(X, weights, means, covariances):
         for weight, mean, (inverse, det) in zip(weights, means, components):
             diff = [Fraction(float(a)) - Fraction(float(b)) for a, b in zip(x, mean)]
             maha = sum(diff[i] * inverse[i][j] * diff[j] for i in range(d) for j in range(d))
-            terms.append(math.log(weight) - 0.5 * float(maha) - 0.5 * math.log(det) - 0.5 * d * math.log(2 * math.pi))
+            terms.append(
+                math.log(weight) - 0.5 * float(maha) - 0.5 * math.log(det) - 0.5 * d * math.log(2 * math.pi)
+            )
         result.append(logsumexp(terms))
     return np.array(result)
 
@@ -269,9 +287,16 @@ def test_condition_number_1e12(reg_covar, rtol):
 def test_empty_component_is_reseeded(blobs3, covariance_type):
     # One initial mean far from all data: its component receives no data at all.
     X, y = blobs3
-    precisions = {"full": np.tile(np.eye(2), (3, 1, 1)), "tied": np.eye(2), "diag": np.ones((3, 2)), "spherical": np.ones(3)}
+    precisions = {
+        "full": np.tile(np.eye(2), (3, 1, 1)),
+        "tied": np.eye(2),
+        "diag": np.ones((3, 2)),
+        "spherical": np.ones(3),
+    }
     init = dict(means_init=[[0, 0], [5, 5], [1e3, 1e3]], precisions_init=precisions[covariance_type])
-    with pytest.warns(DegenerateDataWarning, match=r"Components \[2\] lost all their data during EM and were re-seeded"):
+    with pytest.warns(
+        DegenerateDataWarning, match=r"Components \[2\] lost all their data during EM and were re-seeded"
+    ):
         gm = GaussianMixtureEM(3, covariance_type=covariance_type, **init).fit(X)
     assert adjusted_rand_score(y, gm.predict(X)) == 1.0
     assert_allclose(gm.weights_, 1 / 3, atol=0.01)

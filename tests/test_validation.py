@@ -14,10 +14,19 @@ import scipy.sparse as sp
 from sklearn.exceptions import NotFittedError
 from sklearn.mixture import GaussianMixture
 from sklearn.utils._param_validation import InvalidParameterError
+from threadpoolctl import threadpool_limits
 
 from skgmm import GaussianMixtureEM
 
 from .conftest import COVARIANCE_TYPES, explicit_init
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_blas_thread():
+    # Tiny matrices: a threaded BLAS only adds synchronisation (tens of ms per
+    # call on a busy machine); results do not depend on it.
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +55,11 @@ BAD_X = {
     "3-D": (lambda X: X[None], ValueError, "dim 3, while dim <= 2"),
     "single sample": (lambda X: X[:1], ValueError, r"1 sample\(s\) .* minimum of 2 is required"),
     "complex": (lambda X: X + 1j, ValueError, "Complex data not supported"),
-    "strings": (lambda X: np.array([["a", "b"], ["c", "d"]]), ValueError, "could not convert string to float"),
+    "strings": (
+        lambda X: np.array([["a", "b"], ["c", "d"]]),
+        ValueError,
+        "could not convert string to float",
+    ),
 }
 
 
@@ -151,7 +164,9 @@ def test_invalid_constructor_parameter(X, name, value):
 def test_every_constrained_parameter_rejects_a_wrong_type(X, name):
     # Covers parameters added later too: an arbitrary object is never valid.
     gm = GaussianMixtureEM(2).set_params(**{name: object()})
-    with pytest.raises(InvalidParameterError, match=re.escape(f"The '{name}' parameter of GaussianMixtureEM")):
+    with pytest.raises(
+        InvalidParameterError, match=re.escape(f"The '{name}' parameter of GaussianMixtureEM")
+    ):
         gm.fit(X)
 
 
@@ -179,7 +194,9 @@ def test_precisions_init_wrong_shape(X, covariance_type):
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_precisions_init_not_positive_definite(X, covariance_type):
     bad = _precisions(covariance_type, value=-1.0)
-    with pytest.raises(ValueError, match=f"'{covariance_type} precision' should be.*positive.*check precisions_init"):
+    with pytest.raises(
+        ValueError, match=f"'{covariance_type} precision' should be.*positive.*check precisions_init"
+    ):
         GaussianMixtureEM(2, covariance_type=covariance_type, precisions_init=bad).fit(X)
 
 
@@ -198,8 +215,14 @@ def test_precisions_init_not_symmetric(X, covariance_type):
         (dict(weights_init=[0.5, 0.6]), "should be normalized, but got sum(weights) = 1.10000"),
         (dict(weights_init=[-0.5, 1.5]), "should be in the range [0, 1]"),
         (dict(weights_init=[np.nan, 1.0]), "Input weights_init contains NaN"),
-        (dict(means_init=np.zeros((3, 3))), "The parameter 'means' should have the shape of (2, 3), but got (3, 3)"),
-        (dict(means_init=np.zeros((2, 2))), "The parameter 'means' should have the shape of (2, 3), but got (2, 2)"),
+        (
+            dict(means_init=np.zeros((3, 3))),
+            "The parameter 'means' should have the shape of (2, 3), but got (3, 3)",
+        ),
+        (
+            dict(means_init=np.zeros((2, 2))),
+            "The parameter 'means' should have the shape of (2, 3), but got (2, 2)",
+        ),
         (dict(means_init=np.full((2, 3), np.inf)), "Input means_init contains infinity"),
         (dict(means_init=np.full((2, 3), np.nan)), "Input means_init contains NaN"),
         (dict(precisions_init=np.full((2, 3, 3), np.nan)), "Input precisions_init contains NaN"),
@@ -214,11 +237,17 @@ def test_bad_init_arrays(X, params, message):
 @pytest.mark.parametrize(
     "make, message",
     [
-        (lambda n: -np.ones(n), "Negative values in data passed to `sample_weight`.*must be >= 0. Use 0 to ignore"),
+        (
+            lambda n: -np.ones(n),
+            "Negative values in data passed to `sample_weight`.*must be >= 0. Use 0 to ignore",
+        ),
         (lambda n: np.r_[np.nan, np.ones(n - 1)], "Input sample_weight contains NaN"),
         (lambda n: np.r_[np.inf, np.ones(n - 1)], "Input sample_weight contains infinity"),
         (lambda n: np.zeros(n), "at least one non-zero"),
-        (lambda n: np.r_[1.0, np.zeros(n - 1)], "1 positive entries but n_components = 2.*decrease n_components"),
+        (
+            lambda n: np.r_[1.0, np.zeros(n - 1)],
+            "1 positive entries but n_components = 2.*decrease n_components",
+        ),
         (lambda n: np.full(n, 1e308), "sum of sample_weight overflows.*divide sample_weight by a constant"),
         (lambda n: np.ones(n - 1), r"sample_weight.shape == \(59,\), expected \(60,\)"),
         (lambda n: np.ones((n, 1)), "Sample weights must be 1D array or scalar"),
