@@ -192,6 +192,25 @@ class CovarianceModel(ABC):
         resp_x_sum, scatter = self.block_stats(kernel, Xc, wresp, sample_weight, cache)
         return log_likelihood, wresp.sum(axis=0, dtype=np.float64), resp_x_sum, scatter
 
+    def weighted_log_prob_block(self, kernel: Kernel, X_block, origin, log_weights, work: dict):
+        """``log p(x | k) + log w_k`` of a block, shape (n_rows, n_components).
+
+        The result may live in ``work``: it is valid until the next call with
+        the same ``work``.
+        """
+        log_prob, _ = self.log_prob(kernel, X_block - origin)
+        log_prob += log_weights
+        return log_prob
+
+    def resp_block_sums(self, kernel: Kernel, X_block, origin, wresp, sample_weight, work: dict):
+        """Raw sums (as :meth:`em_block_sums`) for given weighted responsibilities.
+
+        ``wresp`` has shape (n_rows, n_components) and already includes the
+        row weights; ``sample_weight`` is passed for strategies that also sum
+        over rows (``'tied'``).
+        """
+        return self.block_stats(kernel, X_block - origin, wresp, sample_weight, None)
+
     def finish_sums(self, kernel: Kernel, raw_x_sum, raw_scatter):
         """``resp_x_sum`` and ``scatter`` (float64, centred) from summed raw sums."""
         return raw_x_sum, raw_scatter
@@ -365,41 +384,63 @@ class FullCovariance(CovarianceModel):
         )
         return resp_x_sum, scatter
 
-    def em_block_sums(self, kernel, X_block, origin, log_weights, sample_weight, work):
-        # Fused kernel, laid out (n_components, n_rows, ...) so that every
-        # reduction over components runs along contiguous rows and every
-        # product is one BLAS call per component.  Sums stay in whitened
-        # coordinates (centred on each component's mean, O(1) in size) until
-        # finish_sums maps them back once per pass.
+    # Fused kernels, laid out (n_components, n_rows, ...) so that every
+    # reduction over components runs along contiguous rows and every product
+    # is one BLAS call per component.  Sums stay in whitened coordinates
+    # (centred on each component's mean, O(1) in size) until finish_sums maps
+    # them back once per pass.
+    def _whiten_block(self, kernel, X_block, origin, work):
         n_rows, n_features = X_block.shape
         whiten_aug = kernel.arrays["whiten_aug"]
         n_components = whiten_aug.shape[0]
         dtype = whiten_aug.dtype
-        key = ("full", n_rows, dtype)
-        if key not in work:
+
+        def make():
             augmented = np.empty((n_rows, n_features + 1), dtype=dtype)
             augmented[:, n_features] = 1
-            work[key] = (
+            return (
                 augmented,
                 np.empty((n_components, n_rows, n_features), dtype=dtype),
                 np.empty((n_components, n_rows), dtype=dtype),
                 np.empty((n_components, n_features, n_features), dtype=dtype),
             )
-        augmented, whitened, log_resp, scatter = work[key]
+
+        augmented, whitened, log_resp, scatter = _work_buffers(work, ("full", n_rows, dtype), make)
         np.subtract(X_block, origin, out=augmented[:, :n_features])
         np.matmul(augmented, whiten_aug, out=whitened)
+        return whitened, log_resp, scatter
+
+    def _weighted_log_prob_into(self, kernel, whitened, log_weights, log_resp):
         np.einsum("kbd,kbd->kb", whitened, whitened, out=log_resp)
         log_resp *= -0.5
         log_resp += (kernel.arrays["constant"] + log_weights)[:, None]
-        log_likelihood = _responsibilities_by_component(log_resp, sample_weight)
-        resp = log_resp
-        resp_sum = resp.sum(axis=1, dtype=np.float64)
+
+    @staticmethod
+    def _white_sums(whitened, resp, scatter):
         white_sum = np.matmul(resp[:, None, :], whitened)[:, 0, :]
         # sum_b r y y^T as Z^T Z with Z = sqrt(r) y: a symmetric rank-k update.
         np.sqrt(resp, out=resp)
         whitened *= resp[:, :, None]
         np.matmul(whitened.transpose(0, 2, 1), whitened, out=scatter)
+        return white_sum, scatter
+
+    def em_block_sums(self, kernel, X_block, origin, log_weights, sample_weight, work):
+        whitened, log_resp, scatter = self._whiten_block(kernel, X_block, origin, work)
+        self._weighted_log_prob_into(kernel, whitened, log_weights, log_resp)
+        log_likelihood = _responsibilities_by_component(log_resp, sample_weight)
+        resp_sum = log_resp.sum(axis=1, dtype=np.float64)
+        white_sum, scatter = self._white_sums(whitened, log_resp, scatter)
         return log_likelihood, resp_sum, white_sum, scatter
+
+    def weighted_log_prob_block(self, kernel, X_block, origin, log_weights, work):
+        whitened, log_resp, _ = self._whiten_block(kernel, X_block, origin, work)
+        self._weighted_log_prob_into(kernel, whitened, log_weights, log_resp)
+        return log_resp.T
+
+    def resp_block_sums(self, kernel, X_block, origin, wresp, sample_weight, work):
+        whitened, resp, scatter = self._whiten_block(kernel, X_block, origin, work)
+        resp[...] = wresp.T
+        return self._white_sums(whitened, resp, scatter)
 
     def finish_sums(self, kernel, raw_x_sum, raw_scatter):
         # x - mu = y C^T with C the covariance Cholesky factor (C = L^-T).
@@ -525,12 +566,28 @@ class TiedCovariance(CovarianceModel):
         np.matmul(coef, features.T, out=log_resp)
         log_resp += log_weights[:, None]
         log_likelihood = _responsibilities_by_component(log_resp, sample_weight)
-        resp = log_resp
-        # [sum r (x - o), sum r]: one product
-        x_sum = np.asarray(resp, np.float64) @ centred
-        weighted = Xc if sample_weight is None else Xc * sample_weight[:, None]
-        total = weighted.T @ Xc
+        x_sum, total = self._raw_sums(centred, log_resp, sample_weight)
         return log_likelihood, x_sum[:, n_features], x_sum, total
+
+    @staticmethod
+    def _raw_sums(centred, resp, sample_weight):
+        # [sum r (x - o), sum r] in one product, and the total scatter about o.
+        x_sum = np.asarray(resp, np.float64) @ centred
+        Xc = centred[:, :-1]
+        weighted = Xc if sample_weight is None else Xc * sample_weight[:, None]
+        return x_sum, weighted.T @ Xc
+
+    def resp_block_sums(self, kernel, X_block, origin, wresp, sample_weight, work):
+        n_rows, n_features = X_block.shape
+
+        def make():
+            centred = np.empty((n_rows, n_features + 1), dtype=np.float64)
+            centred[:, n_features] = 1
+            return centred
+
+        centred = _work_buffers(work, ("tied-resp", n_rows), make)
+        np.subtract(X_block, origin, out=centred[:, :n_features])
+        return self._raw_sums(centred, np.asarray(wresp).T, sample_weight)
 
     def finish_sums(self, kernel, raw_x_sum, raw_scatter):
         means_c = kernel.means_c.astype(np.float64)
@@ -652,11 +709,29 @@ class DiagCovariance(CovarianceModel):
         np.matmul(coef, features.T, out=log_resp)
         log_resp += log_weights[:, None]
         log_likelihood = _responsibilities_by_component(log_resp, sample_weight)
-        if dtype == np.float64:
-            sums = log_resp @ features
-        else:
-            sums = np.asarray(log_resp, np.float64) @ np.asarray(features, np.float64)
-        return log_likelihood, sums[:, 2 * n_features], sums, np.zeros(0)
+        sums, empty = self._raw_sums(features, log_resp)
+        return log_likelihood, sums[:, 2 * n_features], sums, empty
+
+    @staticmethod
+    def _raw_sums(features, resp):
+        # [sum r x^2, sum r x, sum r] about the origin, in float64
+        if features.dtype == np.float64 and resp.dtype == np.float64:
+            return resp @ features, np.zeros(0)
+        return np.asarray(resp, np.float64) @ np.asarray(features, np.float64), np.zeros(0)
+
+    def resp_block_sums(self, kernel, X_block, origin, wresp, sample_weight, work):
+        n_rows, n_features = X_block.shape
+
+        def make():
+            features = np.empty((n_rows, 2 * n_features + 1), dtype=np.float64)
+            features[:, 2 * n_features] = 1
+            return features
+
+        features = _work_buffers(work, ("diag-resp", n_rows), make)
+        Xc = features[:, n_features : 2 * n_features]
+        np.subtract(X_block, origin, out=Xc)
+        np.square(Xc, out=features[:, :n_features])
+        return self._raw_sums(features, np.asarray(wresp).T)
 
     def finish_sums(self, kernel, raw_x_sum, raw_scatter):
         n_features = kernel.means_c.shape[1]

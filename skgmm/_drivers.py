@@ -20,8 +20,9 @@ from skgmm._em import (
     PassKernel,
     block_em_stats,  # noqa: F401  (re-exported for drivers built on this module)
     group_em_stats,
-    block_resp_stats,
-    estimate_weighted_log_prob,
+    group_resp_stats,
+    block_resp_stats,  # noqa: F401  (re-exported)
+    estimate_weighted_log_prob,  # noqa: F401  (re-exported)
     normalise_log_prob,
     prepare_pass,
 )
@@ -75,8 +76,10 @@ class BlockRunner:
         self._executor = None
 
     def __enter__(self):
-        if self.n_threads > 1:
+        if len(self.slices) > 1:
+            # Block-sized products: BLAS's own threads only add synchronisation.
             self._stack.enter_context(threadpool_limits(limits=1, user_api="blas"))
+        if self.n_threads > 1:
             self._executor = self._stack.enter_context(ThreadPoolExecutor(self.n_threads))
         return self
 
@@ -118,6 +121,15 @@ class BlockRunner:
         for result in results[1:]:
             total = merge_stats(total, result)
         return total
+
+    def for_each_group(self, group_fn: Callable[[list[slice]], None]) -> None:
+        """Apply ``group_fn`` to each thread's run of blocks (it writes its own output)."""
+        groups = self._groups()
+        if self._executor is None or len(groups) == 1:
+            for group in groups:
+                group_fn(group)
+        else:
+            list(self._executor.map(group_fn, groups))
 
     def for_each(self, block_fn: Callable[[slice], None]) -> None:
         """Apply ``block_fn`` to every block (it writes its own output)."""
@@ -166,9 +178,9 @@ def stats_from_resp(runner, X, sample_weight, resp, model, n_components) -> Suff
     def run_pass(means):
         params = MixtureParams(np.ones(n_components), means, None, identity)
         pk = prepare_pass(model, params, dtype)
-        return runner.reduce(
-            lambda block: block_resp_stats(
-                pk, X[block], resp_block(resp, block, n_components, dtype), _weight_block(sample_weight, block)
+        return runner.reduce_groups(
+            lambda blocks: group_resp_stats(
+                pk, X, sample_weight, blocks, lambda block: resp_block(resp, block, n_components, dtype)
             )
         )
 
@@ -199,16 +211,18 @@ def estimate_log_prob_resp(runner, X, pk: PassKernel, want="log_resp"):
     else:
         extra = None
 
-    def run(block):
-        weighted, _, _ = estimate_weighted_log_prob(pk, X[block])
-        if want == "weighted_log_prob":
-            extra[block] = weighted
-        if want == "labels":
-            extra[block] = weighted.argmax(axis=1)
-        norm, log_resp = normalise_log_prob(weighted)
-        log_prob_norm[block] = norm
-        if want == "log_resp":
-            extra[block] = log_resp
+    def run(blocks):
+        work: dict = {}
+        for block in blocks:
+            weighted = pk.model.weighted_log_prob_block(pk.kernel, X[block], pk.origin, pk.log_weights, work)
+            if want == "weighted_log_prob":
+                extra[block] = weighted
+            if want == "labels":
+                extra[block] = weighted.argmax(axis=1)
+            norm, log_resp = normalise_log_prob(weighted)
+            log_prob_norm[block] = norm
+            if want == "log_resp":
+                extra[block] = log_resp
 
-    runner.for_each(run)
+    runner.for_each_group(run)
     return log_prob_norm, extra

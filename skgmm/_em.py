@@ -72,11 +72,12 @@ def normalise_log_prob(weighted_log_prob) -> tuple[FloatArray, FloatArray]:
     return log_normalise_rows(weighted_log_prob)
 
 
-def group_em_stats(pk: PassKernel, X, sample_weight, blocks) -> SufficientStats:
-    """Fused E-step and M-step statistics of a run of row blocks of ``X``.
+def _accumulate(pk: PassKernel, X, sample_weight, blocks, block_sums) -> SufficientStats:
+    """Sum ``block_sums(X_block, weights, work)`` over blocks; centred statistics.
 
-    The blocks share scratch buffers and running float64 sums; the strategy's
-    raw sums are mapped to centred statistics once, at the end.
+    ``block_sums`` returns ``(log_likelihood, resp_sum, raw_x_sum,
+    raw_scatter)``; the blocks share scratch buffers (``work``) and float64
+    running sums, and the strategy maps raw sums to centred statistics once.
     """
     work: dict = {}
     log_likelihood, weight_sum = 0.0, 0.0
@@ -84,15 +85,13 @@ def group_em_stats(pk: PassKernel, X, sample_weight, blocks) -> SufficientStats:
     for block in blocks:
         X_block = X[block]
         weights = None if sample_weight is None else sample_weight[block]
-        block_ll, resp_sum, raw_x_sum, raw_scatter = pk.model.em_block_sums(
-            pk.kernel, X_block, pk.origin, pk.log_weights, weights, work
-        )
+        block_ll, *sums = block_sums(block, X_block, weights, work)
         log_likelihood += block_ll
         weight_sum += float(len(X_block) if weights is None else weights.sum(dtype=np.float64))
         if totals is None:
-            totals = [np.array(a, dtype=np.float64) for a in (resp_sum, raw_x_sum, raw_scatter)]
+            totals = [np.array(a, dtype=np.float64) for a in sums]
         else:
-            for total, value in zip(totals, (resp_sum, raw_x_sum, raw_scatter)):
+            for total, value in zip(totals, sums):
                 total += value
     resp_x_sum, scatter = pk.model.finish_sums(pk.kernel, totals[1], totals[2])
     return SufficientStats(
@@ -106,6 +105,31 @@ def group_em_stats(pk: PassKernel, X, sample_weight, blocks) -> SufficientStats:
     )
 
 
+def group_em_stats(pk: PassKernel, X, sample_weight, blocks) -> SufficientStats:
+    """Fused E-step and M-step statistics of a run of row blocks of ``X``."""
+
+    def block_sums(block, X_block, weights, work):
+        return pk.model.em_block_sums(pk.kernel, X_block, pk.origin, pk.log_weights, weights, work)
+
+    return _accumulate(pk, X, sample_weight, blocks, block_sums)
+
+
+def group_resp_stats(pk: PassKernel, X, sample_weight, blocks, resp_of_block) -> SufficientStats:
+    """Statistics of a run of row blocks for given responsibilities.
+
+    ``resp_of_block(block)`` gives the dense responsibilities of a block.
+    """
+
+    def block_sums(block, X_block, weights, work):
+        wresp = np.asarray(resp_of_block(block), X_block.dtype)
+        if weights is not None:
+            wresp = wresp * weights[:, None]
+        raw = pk.model.resp_block_sums(pk.kernel, X_block, pk.origin, wresp, weights, work)
+        return (0.0, wresp.sum(axis=0, dtype=np.float64), *raw)
+
+    return _accumulate(pk, X, sample_weight, blocks, block_sums)
+
+
 def block_em_stats(pk: PassKernel, X_block, sample_weight) -> SufficientStats:
     """Fused E-step and M-step statistics of one block of rows."""
     return group_em_stats(pk, X_block, sample_weight, [slice(None)])
@@ -113,23 +137,7 @@ def block_em_stats(pk: PassKernel, X_block, sample_weight) -> SufficientStats:
 
 def block_resp_stats(pk: PassKernel, X_block, resp, sample_weight) -> SufficientStats:
     """Statistics of one block for given responsibilities (initialisation)."""
-    Xc = X_block - pk.origin
-    wresp = resp if sample_weight is None else resp * sample_weight[:, None]
-    weight_sum = float(len(X_block) if sample_weight is None else sample_weight.sum(dtype=np.float64))
-    return _stats(pk, Xc, np.asarray(wresp, X_block.dtype), sample_weight, None, 0.0, weight_sum)
-
-
-def _stats(pk, Xc, wresp, sample_weight, cache, log_likelihood, weight_sum):
-    resp_x_sum, scatter = pk.model.block_stats(pk.kernel, Xc, wresp, sample_weight, cache)
-    return SufficientStats(
-        resp_sum=wresp.sum(axis=0, dtype=np.float64),
-        resp_x_sum=resp_x_sum,
-        scatter=scatter,
-        shift=pk.kernel.means_c.astype(np.float64) + pk.origin.astype(np.float64),
-        log_likelihood=log_likelihood,
-        weight_sum=weight_sum,
-        scatter_kind=pk.model.scatter_kind,
-    )
+    return group_resp_stats(pk, X_block, sample_weight, [slice(None)], lambda block: resp)
 
 
 def estimate_parameters(

@@ -178,3 +178,25 @@ def test_far_from_origin_data_keep_their_covariances():
         far = m_step(block_em_stats(prepare_pass(model, shifted, X.dtype), X + 1e5, None), model, 1e-6, X.dtype)
         assert_allclose(far.covariances, near.covariances, rtol=1e-6, err_msg=covariance_type)
         assert_allclose(far.means - 1e5, near.means, atol=1e-6, err_msg=covariance_type)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_resp_stats_match_naive(covariance_type, weighted):
+    """Statistics of given responsibilities (the initialisation pass)."""
+    from skgmm._em import group_resp_stats
+
+    X = _data(n_samples=120, n_features=3, seed=8)
+    model, params = _random_params(covariance_type, X.shape[1], seed=6)
+    rng = np.random.RandomState(0)
+    resp = rng.dirichlet(np.ones(N_COMPONENTS), size=len(X))
+    w = rng.uniform(0, 2, len(X)) if weighted else None
+    pk = prepare_pass(model, params, X.dtype)
+    blocks = [slice(0, 50), slice(50, 77), slice(77, 120)]
+    stats = group_resp_stats(pk, X, w, blocks, lambda block: resp[block]).recentred(params.means)
+    wresp = resp * (1 if w is None else w[:, None])
+    diffs = X[None] - params.means[:, None]
+    scatter = np.einsum("kn,knd,kne->kde", wresp.T, diffs, diffs)
+    scatter = {"full": scatter, "tied": scatter.sum(0)}.get(covariance_type, np.einsum("kdd->kd", scatter))
+    assert_allclose(stats.resp_sum, wresp.sum(0), rtol=1e-12)
+    assert_allclose(stats.resp_x_sum, np.einsum("kn,knd->kd", wresp.T, diffs), rtol=1e-10, atol=1e-10)
+    assert_allclose(stats.scatter, scatter, rtol=1e-10, atol=1e-9)
