@@ -67,13 +67,19 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
     n_init : int, default=1
         The number of initializations to perform. The best result is kept.
 
-    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', \
+            'hierarchical'}, default='kmeans'
         The method used to initialize the responsibilities:
 
         - 'kmeans': responsibilities from one k-means run.
         - 'k-means++': one k-means++ seed per component.
         - 'random': random responsibilities.
         - 'random_from_data': one random data point per component.
+        - 'hierarchical': mclust's start, a cut of a model-based hierarchical
+          agglomeration of (at most 2000) rows on their scaled principal
+          components; deterministic on smaller data, so ``n_init > 1``
+          repeats it. It often finds better maxima than 'kmeans'; it is
+          the default of :class:`~skgmm.GaussianMixtureIC`.
 
         With ``sample_weight``, every method draws by weight.
 
