@@ -83,7 +83,7 @@ def test_bad_X_like_sklearn(X, case):
 
 
 def test_more_components_than_samples(X):
-    with pytest.raises(ValueError, match=re.escape("n_components = 5, n_samples = 3")):
+    with pytest.raises(ValueError, match=re.escape("n_components = 5, n_samples = 3. Decrease n_components")):
         GaussianMixtureEM(5).fit(X[:3])
     # As many samples as components is allowed (scikit-learn too).
     gm = GaussianMixtureEM(3, random_state=0).fit(X[:3])
