@@ -189,6 +189,19 @@ def test_reg_covar_that_dominates_the_data_warns(two_clusters, c):
         GaussianMixtureEM(2, random_state=0).fit(c * X)
 
 
+def test_reg_covar_warning_names_the_small_features(two_clusters):
+    X, _ = two_clusters
+    X = X * [1.0, 1e-5, 1.0]
+    with pytest.warns(
+        DegenerateDataWarning, match=re.escape("variance of feature(s) [1] (smallest variance")
+    ):
+        GaussianMixtureEM(2, random_state=0).fit(X)
+    # Following the advice (a reg_covar well below that variance) silences it.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DegenerateDataWarning)
+        GaussianMixtureEM(2, reg_covar=1e-14, random_state=0).fit(X)
+
+
 def test_large_magnitudes_with_default_reg_covar(two_clusters):
     # reg_covar=1e-6 is negligible next to variances of 1e300: the model just scales.
     X, y = two_clusters
