@@ -2,8 +2,9 @@
 
 from skgmm._degenerate import DegenerateDataWarning
 from skgmm._estimator import GaussianMixtureEM
+from skgmm._selection import GaussianMixtureIC
 from skgmm.impute import GaussianMixtureImputer
 
 __version__ = "0.1.0"
 
-__all__ = ["DegenerateDataWarning", "GaussianMixtureEM", "GaussianMixtureImputer", "__version__"]
+__all__ = ["DegenerateDataWarning", "GaussianMixtureEM", "GaussianMixtureIC", "GaussianMixtureImputer", "__version__"]

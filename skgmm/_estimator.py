@@ -645,7 +645,7 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
         with np.errstate(under="ignore"):
             resp = np.exp(log_resp)
         # 0 log 0 = 0: rows with no responsibility for a component add nothing.
-        entropy = -float(np.sum(resp * log_resp, where=resp > 0))
+        entropy = -float(np.multiply(resp, log_resp, out=np.zeros_like(resp), where=resp > 0).sum())
         n_samples = len(log_prob_norm)
         log_likelihood = float(np.sum(log_prob_norm, dtype=np.float64))
         return -2 * log_likelihood + self._n_parameters() * math.log(n_samples) + 2 * entropy

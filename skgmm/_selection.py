@@ -1,0 +1,577 @@
+"""GaussianMixtureIC: fit a grid of mixtures and keep the one an information criterion prefers."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from numbers import Integral
+
+import numpy as np
+from joblib import Parallel, delayed
+from scipy.special import xlogy
+from sklearn.base import BaseEstimator, ClusterMixin, DensityMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from skgmm._covariance import COVARIANCE_MODELS, get_covariance_model
+from skgmm._drivers import BlockRunner, choose_block_size, stats_from_resp
+from skgmm._em import estimate_parameters
+from skgmm._estimator import GaussianMixtureEM
+from skgmm._init import INITIALISERS, hierarchical_partitions
+from skgmm._validation import FLOAT_DTYPES, PARAMETER_CONSTRAINTS, _fit_context, check_sample_weight
+
+CRITERIA = ("bic", "aic", "icl")
+
+
+class GaussianMixtureIC(ClusterMixin, DensityMixin, BaseEstimator):
+    """Gaussian mixture whose size and covariance type an information criterion chooses.
+
+    Fits a :class:`~skgmm.GaussianMixtureEM` for every pair of a grid of
+    ``n_components`` and ``covariance_type`` values (by default mclust's
+    1 to 9 components and all four covariance types), keeps the one with the
+    lowest criterion (BIC by default) on the training data, and then behaves
+    as that model: ``predict``, ``predict_proba``, ``score``, ``sample`` and
+    the fitted attributes are those of ``best_estimator_``.  The whole table
+    is in ``cv_results_``.  Named after :class:`sklearn.linear_model.LassoLarsIC`.
+
+    Work shared between candidates is done once: the hierarchical
+    agglomeration (``init_params='hierarchical'``) is one tree cut at every
+    number of components, and every start (initial responsibilities) of a
+    given number of components is shared by the covariance types.
+
+    Read more in the :ref:`User Guide <model_selection>`.
+
+    Parameters
+    ----------
+    n_components : int or array-like of int, default=(1, 2, ..., 9)
+        Candidate numbers of components. An int ``K`` means ``1, ..., K``.
+        Candidates larger than the number of samples (of positive weight)
+        are skipped.
+
+    covariance_type : str or array-like of str, \
+            default=('full', 'tied', 'diag', 'spherical')
+        Candidate covariance types, among 'full', 'tied', 'diag' and
+        'spherical' (see :class:`~skgmm.GaussianMixtureEM`).
+
+    criterion : {'bic', 'aic', 'icl'}, default='bic'
+        The criterion minimised:
+
+        - 'bic': Bayesian information criterion, ``-2 log L + p log n``.
+        - 'aic': Akaike information criterion, ``-2 log L + 2 p``.
+        - 'icl': integrated completed likelihood, the BIC plus twice the
+          entropy of the responsibilities; it prefers well-separated clusters.
+
+        With ``sample_weight``, ``log L`` is the weighted log-likelihood and
+        ``n`` the total weight.
+
+    tol : float, default=1e-3
+        Convergence threshold of each EM fit.
+
+    reg_covar : float, default=1e-6
+        Regularisation added to the diagonal of every covariance.
+
+    max_iter : int, default=100
+        Maximum number of EM iterations of each fit.
+
+    n_init : int, default=1
+        Starts per candidate; each candidate keeps its best fit. With
+        ``init_params='hierarchical'`` the first start is the hierarchical
+        one and the others are 'kmeans' starts (the hierarchical one would
+        only repeat), so ``n_init=2`` keeps the better of mclust's and
+        scikit-learn's starts.
+
+    init_params : {'hierarchical', 'kmeans', 'k-means++', 'random', \
+            'random_from_data'}, default='hierarchical'
+        How each start is drawn (see :class:`~skgmm.GaussianMixtureEM`).
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the starts and :meth:`sample`. The candidates receive seeds
+        drawn from it, so the results do not depend on ``n_jobs``.
+
+    n_jobs : int, default=None
+        Numbers of components fitted in parallel (with joblib). None means 1
+        unless in a :obj:`joblib.parallel_backend` context; -1 uses all
+        processors.
+
+    verbose : int, default=0
+        Verbosity of joblib.
+
+    Attributes
+    ----------
+    best_estimator_ : GaussianMixtureEM
+        The chosen, fitted mixture. Its parameters reproduce its fit.
+
+    best_params_ : dict
+        ``n_components`` and ``covariance_type`` of the chosen mixture.
+
+    best_index_ : int
+        Row of the chosen mixture in ``cv_results_``.
+
+    n_components_ : int
+        Number of components of the chosen mixture.
+
+    covariance_type_ : str
+        Covariance type of the chosen mixture.
+
+    criterion_ : float
+        The criterion of the chosen mixture.
+
+    cv_results_ : dict of ndarray
+        One entry per candidate, loadable with ``pandas.DataFrame``:
+        ``param_n_components``, ``param_covariance_type``, ``params``,
+        ``bic``, ``aic``, ``icl``, ``log_likelihood`` (total, weighted),
+        ``n_parameters``, ``converged``, ``n_iter``, ``rank_criterion`` (1
+        is chosen) and ``error`` (the message of a failed fit, else '').
+        A failed fit has NaN criteria and ranks last.
+
+    weights_, means_, covariances_, precisions_, precisions_cholesky_ : ndarray
+        Parameters of the chosen mixture.
+
+    converged_ : bool
+        Whether the chosen mixture's fit converged.
+
+    n_iter_ : int
+        EM iterations of the chosen mixture's fit.
+
+    lower_bound_ : float
+        Mean log-likelihood of the training data under the chosen mixture.
+
+    labels_ : ndarray of shape (n_samples,)
+        Component of each training sample under the chosen mixture.
+
+    n_features_in_ : int
+        Number of features seen during :term:`fit`.
+
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during :term:`fit`. Defined only when `X`
+        has feature names that are all strings.
+
+    See Also
+    --------
+    GaussianMixtureEM : One mixture of a given size and covariance type.
+    skgmm.model_selection.bic_scorer : The BIC as a scorer for GridSearchCV.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_blobs
+    >>> from skgmm import GaussianMixtureIC
+    >>> X, _ = make_blobs(n_samples=300, centers=3, random_state=0)
+    >>> gm = GaussianMixtureIC(n_components=5, covariance_type=["full", "spherical"]).fit(X)
+    >>> gm.best_params_
+    {'n_components': 3, 'covariance_type': 'spherical'}
+    >>> gm.predict(X[:4]).shape
+    (4,)
+    """
+
+    _parameter_constraints: dict = {
+        "n_components": [PARAMETER_CONSTRAINTS["n_components"][0], "array-like"],
+        "covariance_type": [StrOptions(set(COVARIANCE_MODELS)), "array-like"],
+        "criterion": [StrOptions(set(CRITERIA))],
+        "tol": PARAMETER_CONSTRAINTS["tol"],
+        "reg_covar": PARAMETER_CONSTRAINTS["reg_covar"],
+        "max_iter": PARAMETER_CONSTRAINTS["max_iter"],
+        "n_init": PARAMETER_CONSTRAINTS["n_init"],
+        "init_params": PARAMETER_CONSTRAINTS["init_params"],
+        "random_state": ["random_state"],
+        "n_jobs": [Integral, None],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        n_components=(1, 2, 3, 4, 5, 6, 7, 8, 9),
+        *,
+        covariance_type=("full", "tied", "diag", "spherical"),
+        criterion="bic",
+        tol=1e-3,
+        reg_covar=1e-6,
+        max_iter=100,
+        n_init=1,
+        init_params="hierarchical",
+        random_state=None,
+        n_jobs=None,
+        verbose=0,
+    ):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.criterion = criterion
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+
+    # -- fitting ----------------------------------------------------------
+    def fit(self, X, y=None, sample_weight=None):
+        """Fit every candidate mixture and keep the one the criterion prefers.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data, one row per sample.
+        y : Ignored
+            Not used, present for API consistency by convention.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights: a row of weight ``w`` counts as ``w`` copies.
+
+        Returns
+        -------
+        self : object
+            The fitted selector.
+        """
+        self.fit_predict(X, y, sample_weight=sample_weight)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit every candidate and return the labels of X under the chosen one.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data, one row per sample.
+        y : Ignored
+            Not used, present for API consistency by convention.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights: a row of weight ``w`` counts as ``w`` copies.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Component labels.
+        """
+        X = validate_data(self, X, dtype=FLOAT_DTYPES, ensure_min_samples=2)
+        sample_weight = check_sample_weight(sample_weight, X, 1)
+        n_usable = len(X) if sample_weight is None else int(np.count_nonzero(sample_weight))
+        all_components = self._check_n_components()
+        n_components_list = [k for k in all_components if k <= n_usable]
+        if not n_components_list:
+            raise ValueError(
+                f"Every candidate n_components in {all_components} exceeds the {n_usable} samples "
+                "(of positive weight); give smaller n_components or more data."
+            )
+        covariance_types = self._check_covariance_types()
+
+        random_state = check_random_state(self.random_state)
+        # Seeds fixed up front, one per (n_components, start): the candidates do
+        # not depend on how they are scheduled.
+        seeds = random_state.randint(np.iinfo(np.int32).max, size=(len(n_components_list), self.n_init))
+        partitions = None
+        if self.init_params == "hierarchical":
+            partitions = hierarchical_partitions(X, sample_weight, n_components_list, random_state)
+
+        settings = dict(tol=self.tol, reg_covar=self.reg_covar, max_iter=self.max_iter)
+        per_k = Parallel(n_jobs=self.n_jobs, verbose=self.verbose)(
+            delayed(_fit_candidates)(
+                X,
+                sample_weight,
+                k,
+                covariance_types,
+                self.init_params,
+                None if partitions is None else partitions[k],
+                seeds[i],
+                settings,
+            )
+            for i, k in enumerate(n_components_list)
+        )
+        candidates = [candidate for row in per_k for candidate in row]
+        self.cv_results_ = _results_table(candidates, self.criterion)
+        if all(c["estimator"] is None for c in candidates):
+            raise ValueError(
+                "Every candidate mixture failed to fit; the first error was: " + candidates[0]["error"]
+            )
+        self.best_index_ = int(np.argmin(self.cv_results_["rank_criterion"]))
+        best = candidates[self.best_index_]
+        for warning in best["warnings"]:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+        self.best_estimator_ = best["estimator"]
+        self.best_params_ = dict(self.cv_results_["params"][self.best_index_])
+        self.n_components_ = self.best_params_["n_components"]
+        self.covariance_type_ = self.best_params_["covariance_type"]
+        self.criterion_ = float(self.cv_results_[self.criterion][self.best_index_])
+        for name in (
+            "weights_",
+            "means_",
+            "covariances_",
+            "precisions_",
+            "precisions_cholesky_",
+            "converged_",
+            "n_iter_",
+            "lower_bound_",
+            "labels_",
+        ):
+            setattr(self, name, getattr(self.best_estimator_, name))
+        return self.labels_
+
+    def _check_n_components(self):
+        if isinstance(self.n_components, Integral):
+            return list(range(1, int(self.n_components) + 1))
+        values = np.asarray(self.n_components).ravel()
+        if values.size == 0 or not all(
+            isinstance(v, Integral | np.integer) and not isinstance(v, bool) and v >= 1 for v in values.tolist()
+        ):
+            raise ValueError(
+                f"n_components must be a positive int or a non-empty list of positive ints, got {self.n_components!r}."
+            )
+        return sorted({int(v) for v in values})
+
+    def _check_covariance_types(self):
+        values = [self.covariance_type] if isinstance(self.covariance_type, str) else list(self.covariance_type)
+        unknown = [v for v in values if v not in COVARIANCE_MODELS]
+        if not values or unknown:
+            raise ValueError(
+                f"covariance_type must be one of {sorted(COVARIANCE_MODELS)} or a non-empty list of them, "
+                f"got {self.covariance_type!r}."
+            )
+        return list(dict.fromkeys(values))
+
+    # -- the chosen model -------------------------------------------------
+    def _validated(self, X):
+        check_is_fitted(self)
+        return validate_data(self, X, reset=False, dtype=FLOAT_DTYPES)
+
+    def score_samples(self, X):
+        """Log-likelihood of each sample under the chosen mixture.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples, one per row.
+
+        Returns
+        -------
+        log_prob : ndarray of shape (n_samples,)
+            Log-likelihood of each sample.
+        """
+        X = self._validated(X)
+        return self.best_estimator_.score_samples(X)
+
+    def score(self, X, y=None, sample_weight=None):
+        """Mean log-likelihood of X under the chosen mixture.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples, one per row.
+        y : Ignored
+            Not used, present for API consistency by convention.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the average; None weighs rows equally.
+
+        Returns
+        -------
+        log_likelihood : float
+            Mean log-likelihood of `X`.
+        """
+        X = self._validated(X)
+        return self.best_estimator_.score(X, sample_weight=sample_weight)
+
+    def predict(self, X):
+        """Component of each sample under the chosen mixture.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples, one per row.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Component labels.
+        """
+        X = self._validated(X)
+        return self.best_estimator_.predict(X)
+
+    def predict_proba(self, X):
+        """Posterior probability of each component of the chosen mixture.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples, one per row.
+
+        Returns
+        -------
+        resp : ndarray of shape (n_samples, n_components_)
+            Posterior probability of each component for each sample.
+        """
+        X = self._validated(X)
+        return self.best_estimator_.predict_proba(X)
+
+    def sample(self, n_samples=1):
+        """Generate random samples from the chosen mixture.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of samples to generate.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+            Randomly generated sample.
+        y : ndarray of shape (n_samples,)
+            Component labels.
+        """
+        check_is_fitted(self)
+        return self.best_estimator_.sample(n_samples)
+
+    def bic(self, X):
+        """Bayesian information criterion of the chosen mixture on X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The input samples.
+
+        Returns
+        -------
+        bic : float
+            The lower the better.
+        """
+        X = self._validated(X)
+        return self.best_estimator_.bic(X)
+
+    def aic(self, X):
+        """Akaike information criterion of the chosen mixture on X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The input samples.
+
+        Returns
+        -------
+        aic : float
+            The lower the better.
+        """
+        X = self._validated(X)
+        return self.best_estimator_.aic(X)
+
+    def icl(self, X):
+        """Integrated completed likelihood of the chosen mixture on X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The input samples.
+
+        Returns
+        -------
+        icl : float
+            The lower the better.
+        """
+        X = self._validated(X)
+        return self.best_estimator_.icl(X)
+
+
+def _fit_candidates(X, sample_weight, n_components, covariance_types, init_params, partition, seeds, settings):
+    """Fit every covariance type at one number of components.
+
+    Each start's responsibilities are drawn once and shared by all the
+    covariance types; each candidate keeps its best start.
+    """
+    starts = []
+    for i, seed in enumerate(seeds):
+        if partition is not None and i == 0:
+            starts.append(("hierarchical", int(seed), partition))
+            continue
+        method = "kmeans" if init_params == "hierarchical" else init_params
+        resp = INITIALISERS[method](X, sample_weight, n_components, np.random.RandomState(seed))
+        starts.append((method, int(seed), resp))
+
+    results = []
+    for covariance_type in covariance_types:
+        best = dict(
+            n_components=n_components, covariance_type=covariance_type, estimator=None, error="", warnings=[]
+        )
+        for method, seed, resp in starts:
+            estimator = GaussianMixtureEM(
+                n_components, covariance_type=covariance_type, n_init=1, random_state=seed, **settings
+            )
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
+                    estimator.set_params(**_initial_values(X, sample_weight, resp, estimator))
+                    estimator.fit(X, sample_weight=sample_weight)
+                except (ValueError, np.linalg.LinAlgError) as error:
+                    best["error"] = best["error"] or str(error)
+                    continue
+            if best["estimator"] is None or estimator.lower_bound_ > best["estimator"].lower_bound_:
+                # The start is fully described by init_params and random_state: the
+                # estimator's parameters reproduce its fit.
+                estimator.set_params(
+                    init_params=method, weights_init=None, means_init=None, precisions_init=None
+                )
+                best.update(estimator=estimator, error="", warnings=caught)
+        if best["estimator"] is not None:
+            best.update(_criteria(best["estimator"], X, sample_weight))
+        results.append(best)
+    return results
+
+
+def _initial_values(X, sample_weight, resp, estimator):
+    """``weights_init``, ``means_init``, ``precisions_init`` from responsibilities.
+
+    The same M-step as :class:`GaussianMixtureEM`'s own initialisation, done
+    here so that one start serves several covariance types.
+    """
+    model = get_covariance_model(estimator.covariance_type)
+    n_samples, n_features = X.shape
+    n_components = estimator.n_components
+    with BlockRunner(n_samples, choose_block_size(n_samples, n_components, n_features)) as runner:
+        stats = stats_from_resp(runner, X, sample_weight, resp, model, n_components)
+    weights, means, covariances = estimate_parameters(
+        stats, model, estimator.reg_covar, X.dtype, weight_total=stats.weight_sum
+    )
+    precisions = model.compute_precisions(model.compute_precisions_cholesky(covariances.astype(X.dtype)))
+    # Rows left out of a subset start carry no responsibility; the weights of
+    # the others still sum to one.
+    return dict(weights_init=weights / weights.sum(), means_init=means, precisions_init=precisions)
+
+
+def _criteria(estimator, X, sample_weight):
+    """BIC, AIC, ICL and log-likelihood of a fitted candidate on (weighted) X."""
+    log_prob = estimator.score_samples(X).astype(np.float64)
+    resp = estimator.predict_proba(X).astype(np.float64)
+    entropy_rows = -xlogy(resp, resp).sum(axis=1)  # 0 log 0 = 0
+    weights = np.ones(len(X)) if sample_weight is None else np.asarray(sample_weight, np.float64)
+    log_likelihood = float(weights @ log_prob)
+    n_parameters = estimator._n_parameters()
+    bic = -2 * log_likelihood + n_parameters * math.log(weights.sum())
+    return dict(
+        log_likelihood=log_likelihood,
+        n_parameters=n_parameters,
+        bic=bic,
+        aic=-2 * log_likelihood + 2 * n_parameters,
+        icl=bic + 2 * float(weights @ entropy_rows),
+    )
+
+
+def _results_table(candidates, criterion):
+    """The candidates as a dict of equal-length arrays (a ``cv_results_``)."""
+    n = len(candidates)
+    table = {
+        "param_n_components": np.array([c["n_components"] for c in candidates], dtype=int),
+        "param_covariance_type": np.array([c["covariance_type"] for c in candidates], dtype=object),
+        "params": [{"n_components": c["n_components"], "covariance_type": c["covariance_type"]} for c in candidates],
+    }
+    for name in ("bic", "aic", "icl", "log_likelihood"):
+        table[name] = np.array([c.get(name, np.nan) for c in candidates], dtype=float)
+    table["n_parameters"] = np.array([c.get("n_parameters", -1) for c in candidates], dtype=int)
+    fitted = [c["estimator"] for c in candidates]
+    table["converged"] = np.array([e is not None and bool(e.converged_) for e in fitted])
+    table["n_iter"] = np.array([-1 if e is None else e.n_iter_ for e in fitted], dtype=int)
+    # Failed fits rank last; ties keep the grid order (fewer components first).
+    values = np.where(np.isnan(table[criterion]), np.inf, table[criterion])
+    order = np.argsort(values, kind="stable")
+    rank = np.empty(n, dtype=int)
+    rank[order] = np.arange(1, n + 1)
+    table["rank_criterion"] = rank
+    table["error"] = np.array([c["error"] for c in candidates], dtype=object)
+    return table
