@@ -17,6 +17,8 @@ from skgmm._init import INITIALISERS
 from skgmm._missing import pattern_log_prob, full_covariances, pattern_kernel, prepare_missing_pass
 from skgmm._validation import FLOAT_DTYPES, _fit_context
 
+__all__ = ["GaussianMixtureImputer"]
+
 
 class GaussianMixtureImputer(TransformerMixin, BaseEstimator):
     """Impute missing values from a Gaussian mixture fitted by exact EM.
