@@ -5,7 +5,7 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -20,7 +20,7 @@ from skgmm._validation import FLOAT_DTYPES, _fit_context
 __all__ = ["GaussianMixtureImputer"]
 
 
-class GaussianMixtureImputer(TransformerMixin, BaseEstimator):
+class GaussianMixtureImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Impute missing values from a Gaussian mixture fitted by exact EM.
 
     :meth:`fit` fits a :class:`~skgmm.GaussianMixtureEM` to the data with its
@@ -74,6 +74,9 @@ class GaussianMixtureImputer(TransformerMixin, BaseEstimator):
     ----------
     mixture_ : GaussianMixtureEM
         The fitted mixture.
+
+    n_iter_ : int
+        Number of EM iterations of the kept fit.
 
     n_features_in_ : int
         Number of features seen during :term:`fit`.
@@ -161,6 +164,7 @@ class GaussianMixtureImputer(TransformerMixin, BaseEstimator):
             init_params=self.init_params,
             random_state=self.random_state,
         ).fit(X)
+        self.n_iter_ = self.mixture_.n_iter_
         return self
 
     def transform(self, X):

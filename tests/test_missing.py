@@ -7,6 +7,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import adjusted_rand_score
 from sklearn.pipeline import make_pipeline
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skgmm import GaussianMixtureEM, GaussianMixtureImputer
 from skgmm._covariance import get_covariance_model
@@ -262,3 +263,16 @@ def test_imputer_in_a_pipeline_before_a_classifier():
     X = with_missing(X, 0.2, seed=11)
     pipe = make_pipeline(GaussianMixtureImputer(3, random_state=0), LogisticRegression()).fit(X, labels)
     assert pipe.score(X, labels) > 0.9
+
+
+@parametrize_with_checks([GaussianMixtureImputer(random_state=0)])
+def test_imputer_passes_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+def test_imputer_keeps_feature_names():
+    pandas = pytest.importorskip("pandas")
+    X = pandas.DataFrame(with_missing(correlated_data(100), 0.2), columns=["a", "b", "c"])
+    imputer = GaussianMixtureImputer(random_state=0).set_output(transform="pandas").fit(X)
+    out = imputer.transform(X)
+    assert list(out.columns) == ["a", "b", "c"] and not out.isna().any().any()
