@@ -9,11 +9,12 @@ sufficient statistics in a fixed order, so results do not depend on timing.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from skgmm._em import (
     MixtureParams,
@@ -39,7 +40,7 @@ MIN_BLOCK_ROWS = 256
 #: Passes smaller than this many elements of work run as one block in the
 #: calling thread: handing a few milliseconds to a worker thread costs more
 #: than it saves (and much more on a loaded machine).
-SINGLE_BLOCK_ELEMENTS = 2**22
+SINGLE_BLOCK_ELEMENTS = 2**20
 
 
 def choose_block_size(n_samples: int, n_components: int, n_features: int) -> int:
@@ -53,6 +54,12 @@ def choose_block_size(n_samples: int, n_components: int, n_features: int) -> int
 def block_slices(n_samples: int, block_size: int) -> list[slice]:
     """Contiguous row slices of at most ``block_size`` rows."""
     return [slice(start, min(start + block_size, n_samples)) for start in range(0, n_samples, block_size)]
+
+
+@functools.lru_cache(maxsize=1)
+def _blas_controller() -> ThreadpoolController:
+    # Finding the loaded libraries costs about a millisecond: do it once.
+    return ThreadpoolController()
 
 
 def _effective_n_threads() -> int:
@@ -74,18 +81,24 @@ class BlockRunner:
         self.n_threads = max(1, min(n_threads, len(self.slices)))
         self._stack = contextlib.ExitStack()
         self._executor = None
+        self._work: dict = {}
 
     def __enter__(self):
-        if len(self.slices) > 1:
-            # Block-sized products: BLAS's own threads only add synchronisation.
-            self._stack.enter_context(threadpool_limits(limits=1, user_api="blas"))
+        # Block-sized, tall-skinny products: BLAS's own threads only add
+        # synchronisation (and collapse on a loaded machine).
+        self._stack.enter_context(_blas_controller().limit(limits=1, user_api="blas"))
         if self.n_threads > 1:
             self._executor = self._stack.enter_context(ThreadPoolExecutor(self.n_threads))
         return self
 
     def __exit__(self, *exc_info):
         self._executor = None
+        self._work.clear()
         return self._stack.__exit__(*exc_info)
+
+    def work_for(self, blocks: list[slice]) -> dict:
+        """Scratch buffers of the thread that runs ``blocks``, kept for the runner's life."""
+        return self._work.setdefault(blocks[0].start, {})
 
     def _groups(self) -> Iterator[list[slice]]:
         bounds = np.linspace(0, len(self.slices), self.n_threads + 1).round().astype(int)
@@ -152,7 +165,9 @@ def _weight_block(sample_weight, block):
 
 def em_pass(runner: BlockRunner, X, sample_weight, pk: PassKernel) -> SufficientStats:
     """One EM iteration's pass: log-likelihood and statistics of all rows."""
-    return runner.reduce_groups(lambda blocks: group_em_stats(pk, X, sample_weight, blocks))
+    return runner.reduce_groups(
+        lambda blocks: group_em_stats(pk, X, sample_weight, blocks, work=runner.work_for(blocks))
+    )
 
 
 def resp_block(resp, block, n_components, dtype):
@@ -180,7 +195,12 @@ def stats_from_resp(runner, X, sample_weight, resp, model, n_components) -> Suff
         pk = prepare_pass(model, params, dtype)
         return runner.reduce_groups(
             lambda blocks: group_resp_stats(
-                pk, X, sample_weight, blocks, lambda block: resp_block(resp, block, n_components, dtype)
+                pk,
+                X,
+                sample_weight,
+                blocks,
+                lambda block: resp_block(resp, block, n_components, dtype),
+                work=runner.work_for(blocks),
             )
         )
 
@@ -212,7 +232,7 @@ def estimate_log_prob_resp(runner, X, pk: PassKernel, want="log_resp"):
         extra = None
 
     def run(blocks):
-        work: dict = {}
+        work = runner.work_for(blocks)
         for block in blocks:
             weighted = pk.model.weighted_log_prob_block(pk.kernel, X[block], pk.origin, pk.log_weights, work)
             if want == "weighted_log_prob":

@@ -72,14 +72,14 @@ def normalise_log_prob(weighted_log_prob) -> tuple[FloatArray, FloatArray]:
     return log_normalise_rows(weighted_log_prob)
 
 
-def _accumulate(pk: PassKernel, X, sample_weight, blocks, block_sums) -> SufficientStats:
+def _accumulate(pk: PassKernel, X, sample_weight, blocks, block_sums, work=None) -> SufficientStats:
     """Sum ``block_sums(X_block, weights, work)`` over blocks; centred statistics.
 
     ``block_sums`` returns ``(log_likelihood, resp_sum, raw_x_sum,
     raw_scatter)``; the blocks share scratch buffers (``work``) and float64
     running sums, and the strategy maps raw sums to centred statistics once.
     """
-    work: dict = {}
+    work = {} if work is None else work
     log_likelihood, weight_sum = 0.0, 0.0
     totals = None
     for block in blocks:
@@ -105,16 +105,20 @@ def _accumulate(pk: PassKernel, X, sample_weight, blocks, block_sums) -> Suffici
     )
 
 
-def group_em_stats(pk: PassKernel, X, sample_weight, blocks) -> SufficientStats:
-    """Fused E-step and M-step statistics of a run of row blocks of ``X``."""
+def group_em_stats(pk: PassKernel, X, sample_weight, blocks, work=None) -> SufficientStats:
+    """Fused E-step and M-step statistics of a run of row blocks of ``X``.
+
+    ``work`` (a dict) holds scratch buffers that one thread reuses across
+    blocks, and across passes when the caller keeps it.
+    """
 
     def block_sums(block, X_block, weights, work):
         return pk.model.em_block_sums(pk.kernel, X_block, pk.origin, pk.log_weights, weights, work)
 
-    return _accumulate(pk, X, sample_weight, blocks, block_sums)
+    return _accumulate(pk, X, sample_weight, blocks, block_sums, work)
 
 
-def group_resp_stats(pk: PassKernel, X, sample_weight, blocks, resp_of_block) -> SufficientStats:
+def group_resp_stats(pk: PassKernel, X, sample_weight, blocks, resp_of_block, work=None) -> SufficientStats:
     """Statistics of a run of row blocks for given responsibilities.
 
     ``resp_of_block(block)`` gives the dense responsibilities of a block.
@@ -127,7 +131,7 @@ def group_resp_stats(pk: PassKernel, X, sample_weight, blocks, resp_of_block) ->
         raw = pk.model.resp_block_sums(pk.kernel, X_block, pk.origin, wresp, weights, work)
         return (0.0, wresp.sum(axis=0, dtype=np.float64), *raw)
 
-    return _accumulate(pk, X, sample_weight, blocks, block_sums)
+    return _accumulate(pk, X, sample_weight, blocks, block_sums, work)
 
 
 def block_em_stats(pk: PassKernel, X_block, sample_weight) -> SufficientStats:
