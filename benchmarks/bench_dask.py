@@ -42,7 +42,9 @@ def make_data(da, n_samples, n_features, n_components, chunk_rows, seed=0):
     centres = np.random.default_rng(seed).normal(scale=3.0, size=(n_components, n_features))
     labels = rng.integers(0, n_components, size=(n_samples,), chunks=(chunk_rows,))
     noise = rng.standard_normal((n_samples, n_features), chunks=(chunk_rows, n_features))
-    return noise + labels.map_blocks(lambda block: centres[block], new_axis=1, chunks=(labels.chunks[0], (n_features,)))
+    return noise + labels.map_blocks(
+        lambda block: centres[block], new_axis=1, chunks=(labels.chunks[0], (n_features,))
+    )
 
 
 def starting_point(X_sample, n_components, covariance_type):
@@ -80,25 +82,37 @@ class PerIteration:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--n-samples", type=float, default=2e6)
     parser.add_argument("--n-features", type=int, default=16)
     parser.add_argument("--n-components", type=int, default=8)
     parser.add_argument("--covariance-type", default="full")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--chunk-rows", type=float, default=250_000, help="chunk size of the overhead comparison")
     parser.add_argument(
-        "--scaling-chunks", type=str, default="1000000,500000,250000,125000,62500,31250,15625",
+        "--chunk-rows", type=float, default=250_000, help="chunk size of the overhead comparison"
+    )
+    parser.add_argument(
+        "--scaling-chunks",
+        type=str,
+        default="1000000,500000,250000,125000,62500,31250,15625",
         help="comma-separated chunk sizes for the scaling table",
     )
     parser.add_argument("--tiny-rows", type=int, default=1000, help="rows per chunk of the fixed-cost table")
-    parser.add_argument("--tiny-chunks", type=str, default="8,64,512", help="chunk counts of the fixed-cost table")
-    parser.add_argument("--skip-overhead", action="store_true", help="skip the engine comparison and scaling tables")
+    parser.add_argument(
+        "--tiny-chunks", type=str, default="8,64,512", help="chunk counts of the fixed-cost table"
+    )
+    parser.add_argument(
+        "--skip-overhead", action="store_true", help="skip the engine comparison and scaling tables"
+    )
     parser.add_argument("--iterations", type=int, default=4, help="timed iterations per measurement")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--sklearn", action="store_true", help="also time sklearn's GaussianMixture")
     parser.add_argument(
-        "--malloc-trim", choices=["unset", "default"], default="unset",
+        "--malloc-trim",
+        choices=["unset", "default"],
+        default="unset",
         help="'unset' removes the nanny's MALLOC_TRIM_THRESHOLD_=65536 from the workers' environment",
     )
     parser.add_argument("--work-stealing", choices=["on", "off"], default="off")
@@ -118,9 +132,17 @@ def main(argv=None):
     if args.malloc_trim == "unset":
         config["distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"] = None
     saved_env = dict(os.environ)
-    with dask.config.set(config), LocalCluster(
-        n_workers=args.workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0"
-    ) as cluster, Client(cluster) as client:
+    with (
+        dask.config.set(config),
+        LocalCluster(
+            n_workers=args.workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=":0",
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         os.environ.clear()  # the in-process nannies leak their worker environment here
         os.environ.update(saved_env)
         print(
@@ -179,7 +201,9 @@ def main(argv=None):
                 for _ in range(args.repeats):
                     timing.measure(skgmm_model, X_chunked)
                 value = timing.value
-                print(f"{rows_per_chunk:10d} {len(X_chunked.chunks[0]):10d} {value:14.3f} {value / reference:14.2f}x")
+                print(
+                    f"{rows_per_chunk:10d} {len(X_chunked.chunks[0]):10d} {value:14.3f} {value / reference:14.2f}x"
+                )
                 del X_chunked
 
         if not args.skip_overhead:

@@ -33,6 +33,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
+from threadpoolctl import threadpool_limits
 
 from skgmm._callbacks import monitor_for
 from skgmm._covariance import get_covariance_model
@@ -276,8 +277,7 @@ def fit_predict(estimator, X, sample_weight=None):
         raise ValueError(f"Found array with {n_samples} sample(s) while a minimum of 2 is required.")
     if n_samples < K:
         raise ValueError(
-            "Expected n_samples >= n_components but got "
-            f"n_components = {K}, n_samples = {n_samples}"
+            f"Expected n_samples >= n_components but got n_components = {K}, n_samples = {n_samples}"
         )
     model = get_covariance_model(estimator.covariance_type)
     inits = estimator._check_initial_parameters(model, n_features)
@@ -286,41 +286,46 @@ def fit_predict(estimator, X, sample_weight=None):
     random_state = check_random_state(estimator.random_state)
     monitor = monitor_for(estimator.verbose, estimator.verbose_interval)
 
-    X_chunks = _chunk_delayed(X)
-    weight_chunks = _chunk_delayed(sample_weight)
-    need_init = do_init and any(value is None for value in inits.values())
-    scan = _scan(dask, X_chunks, weight_chunks, estimator.init_params if need_init else None, n_init, K, random_state)
-    if sample_weight is not None and scan.n_positive < K:
-        raise ValueError(
-            f"sample_weight has {scan.n_positive} positive entries but n_components = "
-            f"{K}: each component needs data. Give positive weight to "
-            "more samples or decrease n_components."
-        )
+    # Tasks run one per worker thread; on the local threaded scheduler they run
+    # in this process, where BLAS threads would oversubscribe the cores.
+    with threadpool_limits(limits=1, user_api="blas"):
+        X_chunks = _chunk_delayed(X)
+        weight_chunks = _chunk_delayed(sample_weight)
+        need_init = do_init and any(value is None for value in inits.values())
+        init_params = estimator.init_params if need_init else None
+        scan = _scan(dask, X_chunks, weight_chunks, init_params, n_init, K, random_state)
+        if sample_weight is not None and scan.n_positive < K:
+            raise ValueError(
+                f"sample_weight has {scan.n_positive} positive entries but n_components = "
+                f"{K}: each component needs data. Give positive weight to "
+                "more samples or decrease n_components."
+            )
 
-    run_pass = _DaskPass(dask, X_chunks, weight_chunks)
-    best = None
-    for init in range(n_init):
-        monitor.on_init_begin(init)
-        if do_init:
-            # The initialisers run in memory on the sample drawn by the scan pass
-            # (nothing is drawn when every *_init is given: only X.dtype is read).
-            _, rows, weights = scan.samples[init % len(scan.samples)] if scan.samples else (None, X, None)
-            runner = None if not scan.samples else _SampleRunner(rows)
-            weights = None if sample_weight is None else weights
-            params = estimator._initial_params(runner, rows, weights, model, inits, random_state)
-            lower_bound = -np.inf
-        else:
-            params = estimator._fitted_params(X.dtype)
-            lower_bound = estimator.lower_bound_
-        run = _run_em(estimator, run_pass, model, params, lower_bound, monitor, X.dtype)
-        if best is None or estimator.max_iter == 0 or run["lower_bound"] > best["lower_bound"]:
-            best = run
+        run_pass = _DaskPass(dask, X_chunks, weight_chunks)
+        best = None
+        for init in range(n_init):
+            monitor.on_init_begin(init)
+            if do_init:
+                # The initialisers run in memory on the sample drawn by the scan pass
+                # (nothing is drawn when every *_init is given: only X.dtype is read).
+                _, rows, weights = scan.samples[init % len(scan.samples)] if scan.samples else (None, X, None)
+                runner = None if not scan.samples else _SampleRunner(rows)
+                weights = None if sample_weight is None else weights
+                params = estimator._initial_params(runner, rows, weights, model, inits, random_state)
+                lower_bound = -np.inf
+            else:
+                params = estimator._fitted_params(X.dtype)
+                lower_bound = estimator.lower_bound_
+            run = _run_em(estimator, run_pass, model, params, lower_bound, monitor, X.dtype)
+            if best is None or estimator.max_iter == 0 or run["lower_bound"] > best["lower_bound"]:
+                best = run
 
     if not best["converged"] and estimator.max_iter > 0:
         warnings.warn(
             "Best performing initialization did not converge. Try different init "
             "parameters, or increase max_iter, tol, or check for degenerate data.",
             ConvergenceWarning,
+            stacklevel=2,
         )
     estimator._set_params_attributes(model, best["params"])
     estimator.converged_ = best["converged"]
@@ -386,7 +391,9 @@ def _run_em(estimator, run_pass, model, params, lower_bound, monitor, dtype):
             converged = True
             break
     monitor.on_init_end(lower_bound, converged)
-    return dict(params=params, lower_bound=lower_bound, lower_bounds=lower_bounds, n_iter=n_iter, converged=converged)
+    return dict(
+        params=params, lower_bound=lower_bound, lower_bounds=lower_bounds, n_iter=n_iter, converged=converged
+    )
 
 
 # -- inference -------------------------------------------------------------------
@@ -432,7 +439,9 @@ def estimate(estimator, X, want):
         return X.map_blocks(_estimate_chunk, pk, want, drop_axis=1, dtype=np.intp, meta=np.empty(0, np.intp))
     if want == "proba":
         chunks = (X.chunks[0], (estimator.n_components,))
-        return X.map_blocks(_estimate_chunk, pk, want, chunks=chunks, dtype=dtype, meta=np.empty((0, 0), dtype))
+        return X.map_blocks(
+            _estimate_chunk, pk, want, chunks=chunks, dtype=dtype, meta=np.empty((0, 0), dtype)
+        )
     return X.map_blocks(_estimate_chunk, pk, None, drop_axis=1, dtype=dtype, meta=np.empty(0, dtype))
 
 

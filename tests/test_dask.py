@@ -119,7 +119,9 @@ def test_sample_weight_dask_array(client, data):
         X, X_dask, "diag", sample_weight=weight, dask_weight=da.from_array(weight, chunks=250)
     )
     assert_same_model(fitted, reference)
-    assert fitted.score(X_dask, sample_weight=weight) == pytest.approx(reference.score(X, sample_weight=weight))
+    assert fitted.score(X_dask, sample_weight=weight) == pytest.approx(
+        reference.score(X, sample_weight=weight)
+    )
 
 
 def test_lazy_predictions_equal_numpy(client, data):
@@ -199,8 +201,11 @@ def test_random_from_data_draws_rows_by_weight(client):
         assert len(set(rows)) == 5
 
 
-def test_client_memory_stays_far_below_data_size(client):
+def test_client_memory_stays_far_below_data_size(client, monkeypatch):
     psutil = pytest.importorskip("psutil")
+    # The initialisation sample is the one thing of many rows that reaches the
+    # client (100,000 rows by default); keep it small next to X here.
+    monkeypatch.setattr(_dask, "INIT_SAMPLE_SIZE", 10_000)
     process = psutil.Process()
     n_samples, n_features = 2_000_000, 8
     chunk_rows = 250_000
@@ -243,7 +248,10 @@ def test_client_memory_stays_far_below_data_size(client):
 
 def test_worker_killed_mid_fit_gives_same_model(client, monkeypatch):
     rng = da.random.default_rng(7)
-    X = rng.standard_normal((60_000, 4), chunks=(5_000, 4)) + rng.integers(0, 2, (60_000, 1), chunks=(5_000, 1)) * 5
+    X = (
+        rng.standard_normal((60_000, 4), chunks=(5_000, 4))
+        + rng.integers(0, 2, (60_000, 1), chunks=(5_000, 1)) * 5
+    )
     params = dict(n_components=2, tol=0, max_iter=6, init_params="random_from_data", random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
