@@ -97,7 +97,7 @@ def timed_fit(estimator, X, cpu=False):
 
 def load_average():
     try:
-        return "%.2f %.2f %.2f" % os.getloadavg()
+        return " ".join(f"{value:.2f}" for value in os.getloadavg())
     except OSError:  # pragma: no cover
         return "n/a"
 

@@ -20,10 +20,10 @@ from skgmm._em import (
     MixtureParams,
     PassKernel,
     block_em_stats,  # noqa: F401  (re-exported for drivers built on this module)
-    group_em_stats,
-    group_resp_stats,
     block_resp_stats,  # noqa: F401  (re-exported)
     estimate_weighted_log_prob,  # noqa: F401  (re-exported)
+    group_em_stats,
+    group_resp_stats,
     normalise_log_prob,
     prepare_pass,
 )
