@@ -279,7 +279,8 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training data, one row per sample.
+            Training data, one row per sample. NaN entries are missing values,
+            fitted by exact EM on the observed coordinates of each row.
         y : Ignored
             Not used, present for API consistency by convention.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -301,7 +302,8 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training data, one row per sample.
+            Training data, one row per sample. NaN entries are missing values,
+            fitted by exact EM on the observed coordinates of each row.
         y : Ignored
             Not used, present for API consistency by convention.
         sample_weight : array-like of shape (n_samples,), default=None

@@ -98,7 +98,7 @@ class GaussianMixtureImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimat
     >>> X = np.array([[1.0, 2.0], [2.0, 4.1], [3.0, 5.9], [4.0, np.nan]])
     >>> imputer = GaussianMixtureImputer(random_state=0).fit(X)
     >>> imputer.transform(X)[3].round(1)
-    array([4. , 8. ])
+    array([4. , 7.9])
     """
 
     _parameter_constraints: dict = {
