@@ -98,7 +98,11 @@ def child(args):
     with PeakAnonymous() as peak:
         try:
             model = Mixture(
-                args.components, init_params="random_from_data", max_iter=args.max_iter, tol=0.0, random_state=0
+                args.components,
+                init_params="random_from_data",
+                max_iter=args.max_iter,
+                tol=0.0,
+                random_state=0,
             ).fit(X)
             result.update(ok=True, lower_bound=float(model.lower_bound_), means_0=model.means_[0].tolist())
         except MemoryError as error:
@@ -112,7 +116,9 @@ def child(args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rows", type=int, default=20_000_000)
     parser.add_argument("--features", type=int, default=8)
     parser.add_argument("--components", type=int, default=4)
@@ -132,16 +138,31 @@ def main(argv=None):
             write_file(path, args.rows, args.features)
             print(f"wrote {path} in {time.perf_counter() - start:.0f} s")
         size_mib = os.path.getsize(path) / 2**20
-        print(f"file: {args.rows} x {args.features} float64 = {size_mib:.0f} MiB; "
-              f"private memory capped at {args.limit_mb} MiB (RLIMIT_DATA); K={args.components}, "
-              f"{args.max_iter} EM iterations\n")
-        print("| library | result | time | RssAnon after imports | peak RssAnon | peak RSS (incl. file pages) |")
+        print(
+            f"file: {args.rows} x {args.features} float64 = {size_mib:.0f} MiB; "
+            f"private memory capped at {args.limit_mb} MiB (RLIMIT_DATA); K={args.components}, "
+            f"{args.max_iter} EM iterations\n"
+        )
+        print(
+            "| library | result | time | RssAnon after imports | peak RssAnon | peak RSS (incl. file pages) |"
+        )
         print("|---|---|---|---|---|---|")
         results = {}
         for library in ("skgmm", "sklearn"):
-            command = [sys.executable, __file__, "--child", library, "--path", path,
-                       "--limit-mb", str(args.limit_mb), "--components", str(args.components),
-                       "--max-iter", str(args.max_iter)]
+            command = [
+                sys.executable,
+                __file__,
+                "--child",
+                library,
+                "--path",
+                path,
+                "--limit-mb",
+                str(args.limit_mb),
+                "--components",
+                str(args.components),
+                "--max-iter",
+                str(args.max_iter),
+            ]
             # One malloc arena: per-thread arenas reserve 64 MiB of address space each.
             # OpenBLAS reserves a buffer per thread: one thread, for both libraries.
             env = {**os.environ, "MALLOC_ARENA_MAX": "1", "OPENBLAS_NUM_THREADS": "1"}
@@ -154,13 +175,17 @@ def main(argv=None):
             result = json.loads(lines[-1])
             results[library] = result
             outcome = f"fitted, lower bound {result['lower_bound']:.4f}" if result["ok"] else result["error"]
-            print(f"| {library} | {outcome} | {result['seconds']:.1f} s | {result['baseline_anon_mib']:.0f} MiB | "
-                  f"{result['peak_anon_mib']:.0f} MiB | "
-                  f"{result['peak_rss_mib']:.0f} MiB |")
+            print(
+                f"| {library} | {outcome} | {result['seconds']:.1f} s | {result['baseline_anon_mib']:.0f} MiB | "
+                f"{result['peak_anon_mib']:.0f} MiB | "
+                f"{result['peak_rss_mib']:.0f} MiB |"
+            )
         if "skgmm" in results and results["skgmm"]["ok"]:
             growth = results["skgmm"]["peak_anon_mib"] - results["skgmm"]["baseline_anon_mib"]
-            print(f"\nskgmm's private memory grew by {growth:.0f} MiB while fitting, "
-                  f"{growth / size_mib:.1%} of the file size.")
+            print(
+                f"\nskgmm's private memory grew by {growth:.0f} MiB while fitting, "
+                f"{growth / size_mib:.1%} of the file size."
+            )
 
 
 if __name__ == "__main__":

@@ -38,9 +38,12 @@ def make_mixture(n_samples, n_features, n_components, seed, separation=4.0):
     covariances = np.einsum("kij,klj->kil", mixing, mixing) + 0.1 * np.eye(n_features)
     labels = rng.randint(n_components, size=n_samples)
     chol = np.linalg.cholesky(covariances)
-    X = means[labels] + np.einsum("kij,nj->nki", chol, rng.normal(size=(n_samples, n_features)))[
-        np.arange(n_samples), labels
-    ]
+    X = (
+        means[labels]
+        + np.einsum("kij,nj->nki", chol, rng.normal(size=(n_samples, n_features)))[
+            np.arange(n_samples), labels
+        ]
+    )
     return X, labels, means, covariances
 
 
@@ -71,7 +74,21 @@ def degradation(args):
     fractions = [0.0, 0.1, 0.2, 0.3, 0.4]
     rows = []
     for fraction in fractions:
-        stats = {key: [] for key in ("em_mean", "em_cov", "em_ari", "oracle_ari", "mi_ari", "mi_mean", "cc_mean", "cc_rows", "em_s", "mi_s")}
+        stats = {
+            key: []
+            for key in (
+                "em_mean",
+                "em_cov",
+                "em_ari",
+                "oracle_ari",
+                "mi_ari",
+                "mi_mean",
+                "cc_mean",
+                "cc_rows",
+                "em_s",
+                "mi_s",
+            )
+        }
         for seed in range(args.seeds):
             X, labels, means, covariances = make_mixture(args.n_samples, d, K, seed)
             X_missing = mcar(X, fraction, seed + 100)
@@ -83,8 +100,11 @@ def degradation(args):
             stats["em_cov"].append(cov_error)
             stats["em_ari"].append(adjusted_rand_score(labels, em.predict(X_missing)))
             oracle = GaussianMixtureEM(
-                K, max_iter=0, weights_init=np.bincount(labels, minlength=K) / len(labels),
-                means_init=means, precisions_init=np.linalg.inv(covariances),
+                K,
+                max_iter=0,
+                weights_init=np.bincount(labels, minlength=K) / len(labels),
+                means_init=means,
+                precisions_init=np.linalg.inv(covariances),
             ).fit(X_missing)
             stats["oracle_ari"].append(adjusted_rand_score(labels, oracle.predict(X_missing)))
             start = time.perf_counter()
@@ -101,9 +121,13 @@ def degradation(args):
             else:
                 stats["cc_mean"].append(np.nan)
         rows.append((fraction, {key: float(np.mean(value)) for key, value in stats.items()}))
-    print(f"\n## MCAR degradation (n={args.n_samples}, d={d}, K={K}, full covariances, mean of {args.seeds} seeds)\n")
-    print("| missing | skgmm EM: max mean error | max cov error | ARI | oracle ARI | "
-          "mean-impute + sklearn: mean error | ARI | complete rows: n | mean error | time skgmm / sklearn-MI |")
+    print(
+        f"\n## MCAR degradation (n={args.n_samples}, d={d}, K={K}, full covariances, mean of {args.seeds} seeds)\n"
+    )
+    print(
+        "| missing | skgmm EM: max mean error | max cov error | ARI | oracle ARI | "
+        "mean-impute + sklearn: mean error | ARI | complete rows: n | mean error | time skgmm / sklearn-MI |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for fraction, s in rows:
         print(
@@ -141,7 +165,9 @@ def imputation(args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--n-samples", type=int, default=3000)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--part", choices=["all", "degradation", "imputation"], default="all")

@@ -31,7 +31,9 @@ def make_stream(n_samples, n_features, n_components, seed, separation=1.5, cente
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--n-samples", type=int, default=1_000_000)
     parser.add_argument("--n-features", type=int, default=8)
     parser.add_argument("--n-components", type=int, default=8)
@@ -79,12 +81,18 @@ def main(argv=None):
         sk_seconds = time.perf_counter() - start
         sk_score = reference.score(X_test)
         gap = (batch_score - sk_score) / abs(batch_score)
-        print(f"| sklearn fit ({reference.n_iter_} passes) | {sk_score:.4f} | {gap:+.2%} | {sk_seconds:.1f} s |")
-        print(f"\ntime ratios: sklearn fit / partial_fit pass = {sk_seconds / online_seconds:.1f}x, "
-              f"skgmm fit / partial_fit pass = {batch_seconds / online_seconds:.1f}x")
+        print(
+            f"| sklearn fit ({reference.n_iter_} passes) | {sk_score:.4f} | {gap:+.2%} | {sk_seconds:.1f} s |"
+        )
+        print(
+            f"\ntime ratios: sklearn fit / partial_fit pass = {sk_seconds / online_seconds:.1f}x, "
+            f"skgmm fit / partial_fit pass = {batch_seconds / online_seconds:.1f}x"
+        )
     gap = (batch_score - checkpoints[1.0]) / abs(batch_score)
-    print(f"\none pass of partial_fit is within {abs(gap):.3%} of batch fit (criterion: 1%): "
-          f"{'PASS' if abs(gap) < 0.01 else 'FAIL'}")
+    print(
+        f"\none pass of partial_fit is within {abs(gap):.3%} of batch fit (criterion: 1%): "
+        f"{'PASS' if abs(gap) < 0.01 else 'FAIL'}"
+    )
 
 
 if __name__ == "__main__":

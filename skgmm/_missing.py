@@ -28,13 +28,15 @@ out of fitting.
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from skgmm._covariance import CovarianceModel
-from skgmm._drivers import BlockRunner, em_pass, estimate_log_prob_resp
+from skgmm._drivers import em_pass, estimate_log_prob_resp
 from skgmm._em import (
     MixtureParams,
     PassKernel,
@@ -43,7 +45,7 @@ from skgmm._em import (
     normalise_log_prob,
     prepare_pass,
 )
-from skgmm._stats import SufficientStats
+from skgmm._stats import SufficientStats, merge_stats
 from skgmm._typing import FloatArray
 
 LOG_2PI = math.log(2 * math.pi)
@@ -145,9 +147,7 @@ class MissingLayout:
         column_means = np.nanmean(X, axis=0) if X.shape[0] else np.zeros(X.shape[1])
         X_filled = np.where(np.isnan(X), column_means.astype(X.dtype), X)
         if self.empty_rows.size:
-            sample_weight = (
-                np.ones(len(X), dtype=X.dtype) if sample_weight is None else sample_weight.copy()
-            )
+            sample_weight = np.ones(len(X), dtype=X.dtype) if sample_weight is None else sample_weight.copy()
             sample_weight[self.empty_rows] = 0
         return X_filled, sample_weight
 
@@ -160,9 +160,7 @@ def check_missing_layout(layout: MissingLayout, X, n_components: int) -> None:
             f"n_components = {n_components}: rows whose values are all missing (NaN) "
             "carry no information. Drop them or decrease n_components."
         )
-    unobserved = np.flatnonzero(
-        [np.isnan(X[:, j]).all() for j in range(X.shape[1])] if X.shape[0] else []
-    )
+    unobserved = np.flatnonzero([np.isnan(X[:, j]).all() for j in range(X.shape[1])] if X.shape[0] else [])
     if unobserved.size:
         raise ValueError(
             f"Features {unobserved.tolist()} have no observed value (all NaN): their "
@@ -196,7 +194,9 @@ def full_covariances(model: CovarianceModel, params: MixtureParams, n_components
     """Covariances of every component as a (K, d, d) float64 stack."""
     covariances = params.covariances
     if covariances is None:
-        covariances = model.covariances_from_precisions_cholesky(np.asarray(params.precisions_cholesky, np.float64))
+        covariances = model.covariances_from_precisions_cholesky(
+            np.asarray(params.precisions_cholesky, np.float64)
+        )
     covariances = np.asarray(covariances, np.float64)
     if model.name == "tied":
         return np.broadcast_to(covariances, (n_components, *covariances.shape))
@@ -342,6 +342,37 @@ def _complete_weights(sample_weight, unit):
 
 
 # -- drivers ----------------------------------------------------------------
+_CONTROLLER = None
+
+
+def single_threaded_blas():
+    """A BLAS limit of one thread, from a controller built once per process.
+
+    The per-pattern factorisations and products are tiny: BLAS threads only
+    add wake-up latency (milliseconds per call on a busy machine), and a new
+    ``threadpool_limits`` would scan the loaded libraries on every pass.
+    """
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=1, user_api="blas")
+
+
+def map_units(n_units, unit_fn, n_threads):
+    """``unit_fn(i)`` for every unit, in contiguous groups on threads; results in unit order."""
+    n_threads = max(1, min(n_threads, n_units))
+    bounds = np.linspace(0, n_units, n_threads + 1).round().astype(int)
+    groups = [range(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+
+    def run(group):
+        return [unit_fn(index) for index in group]
+
+    if len(groups) <= 1:
+        return [result for group in groups for result in run(group)]
+    with ThreadPoolExecutor(len(groups)) as executor:
+        return [result for results in executor.map(run, groups) for result in results]
+
+
 def fit_pass(runner, X, sample_weight, model, params, layout: MissingLayout | None) -> SufficientStats:
     """One EM pass over ``X``: the engine's pass, or the exact missing-data pass.
 
@@ -352,19 +383,23 @@ def fit_pass(runner, X, sample_weight, model, params, layout: MissingLayout | No
     """
     if layout is None:
         return em_pass(runner, X, sample_weight, prepare_pass(model, params, X.dtype))
-    mk = prepare_missing_pass(model, params, X.dtype, layout.observed)
     n_complete = len(layout.complete_units)
     units = layout.complete_units + layout.missing_units
 
-    def run(block):
-        index = block.start
+    def run(index):
         if index < n_complete:
             unit = units[index]
             return block_em_stats(mk.engine, _complete_rows(X, unit), _complete_weights(sample_weight, unit))
         return missing_unit_stats(mk, units[index], X, sample_weight)
 
-    with BlockRunner(len(units), 1, n_threads=runner.n_threads) as unit_runner:
-        return unit_runner.reduce(run)
+    with single_threaded_blas():
+        mk = prepare_missing_pass(model, params, X.dtype, layout.observed)
+        results = map_units(len(units), run, runner.n_threads)
+    # Merged in unit order, so the result does not depend on the threads.
+    total = results[0]
+    for result in results[1:]:
+        total = merge_stats(total, result)
+    return total
 
 
 def log_prob_resp(runner, X, model, params, layout: MissingLayout | None, want="log_resp"):
@@ -377,15 +412,10 @@ def log_prob_resp(runner, X, model, params, layout: MissingLayout | None, want="
     """
     if layout is None:
         return estimate_log_prob_resp(runner, X, prepare_pass(model, params, X.dtype), want=want)
-    mk = prepare_missing_pass(model, params, X.dtype, layout.observed)
-    n_components = mk.means.shape[0]
-    weighted = np.empty((X.shape[0], n_components), dtype=np.float64)
-    weighted[layout.empty_rows] = mk.log_weights
     n_complete = len(layout.complete_units)
     units = layout.complete_units + layout.missing_units
 
-    def run(block):
-        index = block.start
+    def run(index):
         unit = units[index]
         if index < n_complete:
             log_prob, _, _ = estimate_weighted_log_prob(mk.engine, _complete_rows(X, unit))
@@ -394,9 +424,11 @@ def log_prob_resp(runner, X, model, params, layout: MissingLayout | None, want="
         else:
             weighted[unit[1]] = unit_log_prob(mk, unit[0], X[unit[1]])[0]
 
-    if units:
-        with BlockRunner(len(units), 1, n_threads=runner.n_threads) as unit_runner:
-            unit_runner.for_each(run)
+    with single_threaded_blas():
+        mk = prepare_missing_pass(model, params, X.dtype, layout.observed)
+        weighted = np.empty((X.shape[0], mk.means.shape[0]), dtype=np.float64)
+        weighted[layout.empty_rows] = mk.log_weights
+        map_units(len(units), run, runner.n_threads)
     labels = weighted.argmax(axis=1) if want == "labels" else None
     extra = weighted.astype(X.dtype) if want == "weighted_log_prob" else None
     log_prob_norm, log_resp = normalise_log_prob(weighted)

@@ -18,12 +18,11 @@ from typing import NamedTuple
 import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import validate_data
-from threadpoolctl import ThreadpoolController
 
 from skgmm._covariance import get_covariance_model
 from skgmm._drivers import BlockRunner, choose_block_size
 from skgmm._em import m_step, mean_log_likelihood
-from skgmm._missing import check_missing_layout, fit_pass, missing_layout
+from skgmm._missing import check_missing_layout, fit_pass, missing_layout, single_threaded_blas
 from skgmm._stats import SufficientStats, merge_stats
 from skgmm._validation import FLOAT_DTYPES, check_sample_weight
 
@@ -42,26 +41,10 @@ def step_size(n_steps: int, learning_decay: float, learning_offset: float) -> fl
     return float((n_steps + learning_offset) ** -learning_decay)
 
 
-_CONTROLLER = None
-
-
-def _single_threaded_blas():
-    """A BLAS limit of one thread, from a controller built once per process.
-
-    As in ``MiniBatchKMeans.partial_fit``: the small per-batch products and
-    factorisations are slower with BLAS threads (wake-ups cost milliseconds on
-    a busy machine), and building a new controller per batch scans the loaded
-    libraries every time.
-    """
-    global _CONTROLLER
-    if _CONTROLLER is None:
-        _CONTROLLER = ThreadpoolController()
-    return _CONTROLLER.limit(limits=1, user_api="blas")
-
-
 def partial_fit(estimator, X, sample_weight=None):
     """One stepwise-EM update of ``estimator`` from the batch ``X``; see :func:`_partial_fit`."""
-    with _single_threaded_blas():
+    # Tiny per-batch products: BLAS threads only add latency (as MiniBatchKMeans does).
+    with single_threaded_blas():
         return _partial_fit(estimator, X, sample_weight)
 
 
@@ -132,7 +115,9 @@ def _partial_fit(estimator, X, sample_weight=None):
 
     params = m_step(running, model, estimator.reg_covar, X.dtype)
     estimator._set_params_attributes(model, params)
-    estimator._online_state = OnlineState(running.recentred(params.means.astype(np.float64)), estimator.means_)
+    estimator._online_state = OnlineState(
+        running.recentred(params.means.astype(np.float64)), estimator.means_
+    )
     estimator.n_steps_ += 1
     estimator.n_samples_seen_ += n_samples
     # The batch's mean log-likelihood under the parameters before this step.

@@ -7,15 +7,14 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from skgmm._covariance import COVARIANCE_MODELS, get_covariance_model
 from skgmm._em import normalise_log_prob
 from skgmm._estimator import GaussianMixtureEM
 from skgmm._init import INITIALISERS
-from skgmm._missing import pattern_log_prob, full_covariances, pattern_kernel, prepare_missing_pass
-from skgmm._validation import FLOAT_DTYPES, _fit_context
+from skgmm._missing import full_covariances, pattern_kernel, pattern_log_prob, prepare_missing_pass
+from skgmm._validation import FLOAT_DTYPES, Interval, StrOptions, _fit_context
 
 __all__ = ["GaussianMixtureImputer"]
 
@@ -235,4 +234,3 @@ class GaussianMixtureImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimat
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
         return tags
-

@@ -67,7 +67,9 @@ def test_k1_em_reaches_the_observed_data_maximum_likelihood():
     start_chol[np.diag_indices(d)] = np.log(np.diagonal(start_chol))
     theta0 = np.concatenate([np.nanmean(X, axis=0), start_chol[tril]])
     result = optimize.minimize(
-        lambda theta: -observed_log_likelihood_k1(X, *unpack(theta)), theta0, method="BFGS",
+        lambda theta: -observed_log_likelihood_k1(X, *unpack(theta)),
+        theta0,
+        method="BFGS",
         options={"gtol": 1e-8, "maxiter": 2000},
     )
     mean, covariance = unpack(result.x)
@@ -137,8 +139,13 @@ def test_score_samples_is_the_marginal_density(covariance_type):
         comp = np.array(
             [
                 np.log(gm.weights_[k])
-                + (stats.multivariate_normal(gm.means_[k][obs], covariances[k][np.ix_(obs, obs)]).logpdf(row[obs])
-                   if obs.any() else 0.0)
+                + (
+                    stats.multivariate_normal(gm.means_[k][obs], covariances[k][np.ix_(obs, obs)]).logpdf(
+                        row[obs]
+                    )
+                    if obs.any()
+                    else 0.0
+                )
                 for k in range(3)
             ]
         )
@@ -220,7 +227,10 @@ def test_mcar_degrades_gracefully(fraction):
     ari = adjusted_rand_score(labels, gm.predict(X_missing))
     # The best possible labelling of rows with missing entries: the true model's.
     oracle = GaussianMixtureEM(
-        3, max_iter=0, weights_init=np.full(3, 1 / 3), means_init=centers,
+        3,
+        max_iter=0,
+        weights_init=np.full(3, 1 / 3),
+        means_init=centers,
         precisions_init=np.tile(np.eye(4), (3, 1, 1)),
     ).fit(X_missing)
     oracle_ari = adjusted_rand_score(labels, oracle.predict(X_missing))

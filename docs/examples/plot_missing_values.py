@@ -53,8 +53,10 @@ def ellipses(ax, model, color):
 
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 4.5), sharex=True, sharey=True)
-for ax, model, title in [(axes[0], exact, "skgmm: exact EM on the NaN data"),
-                         (axes[1], naive, "sklearn after mean imputation")]:
+for ax, model, title in [
+    (axes[0], exact, "skgmm: exact EM on the NaN data"),
+    (axes[1], naive, "sklearn after mean imputation"),
+]:
     ax.scatter(*X[complete].T, s=4, color="0.6", label="complete rows")
     if model is naive:
         ax.scatter(*filled[~complete].T, s=4, color="tab:red", label="mean-imputed rows")
