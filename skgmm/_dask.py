@@ -157,13 +157,19 @@ def _top(keys, rows, weights, size):
     return keys[order], rows[order], weights[order]
 
 
-def _scan_chunk(X_chunk, weight_chunk, seed, n_samples, sample_size, by_weight):
+def _scan_chunk(X_chunk, weight_chunk, seed, n_samples, sample_size, by_weight, n_total=None):
     """Check a chunk and draw its candidates for every requested sample.
 
     A row's key is ``log(u) / w`` (``u`` uniform, ``w`` its weight) when
     drawing by weight, else ``log(u)``: the rows with the largest keys over all
     chunks are a draw without replacement, by weight or uniform
     (Efraimidis & Spirakis, 2006).  Rows of weight zero are never drawn.
+
+    For a uniform draw over all ``n_total`` rows, a chunk holds on average
+    ``mu = sample_size * n_rows / n_total`` of the sample, and it sends at most
+    ``2 mu + 64`` candidates (more than 8 standard deviations above ``mu``), not
+    ``sample_size``: at 1e10 rows in 2,500 chunks this cuts what the scan moves
+    from 32 GB to 50 MB, and changes the sample with probability below 1e-15.
     """
     if not np.isfinite(X_chunk).all():
         raise ValueError("Input X contains NaN or infinity.")
@@ -178,6 +184,9 @@ def _scan_chunk(X_chunk, weight_chunk, seed, n_samples, sample_size, by_weight):
             raise ValueError("Negative values in data passed to `sample_weight`")
     rng = np.random.default_rng(seed)
     positive = weight > 0
+    candidates = sample_size
+    if n_total is not None:
+        candidates = min(sample_size, 2 * int(np.ceil(sample_size * n_rows / n_total)) + 64)
     samples = []
     for _ in range(n_samples):
         keys = np.log(rng.random(n_rows))
@@ -185,7 +194,7 @@ def _scan_chunk(X_chunk, weight_chunk, seed, n_samples, sample_size, by_weight):
             with np.errstate(divide="ignore"):
                 keys = keys / weight
         keys[~positive] = -np.inf
-        samples.append(_top(keys, X_chunk, weight, sample_size))
+        samples.append(_top(keys, X_chunk, weight, candidates))
     return ScanSummary(n_rows, float(weight.sum()), int(positive.sum()), sample_size, tuple(samples))
 
 
@@ -293,7 +302,7 @@ def fit_predict(estimator, X, sample_weight=None):
         weight_chunks = _chunk_delayed(sample_weight)
         need_init = do_init and any(value is None for value in inits.values())
         init_params = estimator.init_params if need_init else None
-        scan = _scan(dask, X_chunks, weight_chunks, init_params, n_init, K, random_state)
+        scan = _scan(dask, X_chunks, weight_chunks, init_params, n_init, K, random_state, n_samples)
         if sample_weight is not None and scan.n_positive < K:
             raise ValueError(
                 f"sample_weight has {scan.n_positive} positive entries but n_components = "
@@ -346,7 +355,7 @@ class _SampleRunner(BlockRunner):
         super().__init__(n_rows, choose_block_size(n_rows, 1, n_features), n_threads=1)
 
 
-def _scan(dask, X_chunks, weight_chunks, init_params, n_init, n_components, random_state):
+def _scan(dask, X_chunks, weight_chunks, init_params, n_init, n_components, random_state, n_total):
     """Run the scan pass: checks, counts, and the sample(s) ``init_params`` needs.
 
     'random_from_data' draws ``n_components`` rows by weight from all of X for
@@ -361,9 +370,11 @@ def _scan(dask, X_chunks, weight_chunks, init_params, n_init, n_components, rand
         n_samples, sample_size, by_weight = 1, INIT_SAMPLE_SIZE, False
     seeds = random_state.randint(np.iinfo(np.int32).max, size=len(X_chunks))
     scan_chunk = dask.delayed(_scan_chunk, pure=True)
+    # The cap on candidates per chunk holds for uniform draws over all rows.
+    cap_total = n_total if weight_chunks is None and not by_weight else None
     weight_chunks = weight_chunks or [None] * len(X_chunks)
     parts = [
-        scan_chunk(X, w, int(seed), n_samples, sample_size, by_weight)
+        scan_chunk(X, w, int(seed), n_samples, sample_size, by_weight, cap_total)
         for X, w, seed in zip(X_chunks, weight_chunks, seeds)
     ]
     (scan,) = dask.compute(_tree_reduce(dask, parts, _merge_scans))

@@ -349,3 +349,23 @@ def test_warm_start_on_dask_continues_like_numpy(data):
         fitted = GaussianMixtureEM(**params).fit(X_dask).fit(X_dask)
         reference = GaussianMixtureEM(**params).fit(X).fit(X)
     assert_same_model(fitted, reference)
+
+
+def test_scan_draws_a_uniform_sample_of_distinct_rows(monkeypatch):
+    n_rows, n_chunks, sample_size = 20_000, 20, 2_000
+    monkeypatch.setattr(_dask, "INIT_SAMPLE_SIZE", sample_size)
+    X = np.arange(2.0 * n_rows).reshape(n_rows, 2)  # row i is (2i, 2i + 1)
+    X_chunks = _dask._chunk_delayed(da.from_array(X, chunks=(n_rows // n_chunks, 2)))
+    counts = np.zeros(n_chunks)
+    with dask.config.set(scheduler="synchronous"):
+        for seed in range(5):
+            scan = _dask._scan(dask, X_chunks, None, "kmeans", 1, 3, np.random.RandomState(seed), n_rows)
+            ((_, rows, weights),) = scan.samples
+            index = (rows[:, 0] / 2).astype(int)
+            assert len(np.unique(index)) == sample_size
+            np.testing.assert_array_equal(rows[:, 1], rows[:, 0] + 1)
+            np.testing.assert_array_equal(weights, 1.0)
+            counts += np.bincount(index // (n_rows // n_chunks), minlength=n_chunks)
+    assert scan.n_rows == n_rows and scan.weight_sum == n_rows
+    # 100 rows per chunk and draw on average: 500 over five draws (sd about 21).
+    assert np.all(np.abs(counts - 500) < 100)
