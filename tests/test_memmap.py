@@ -55,3 +55,14 @@ def test_memmap_fit_memory_does_not_grow_with_a_copy_of_x(tmp_path):
     _peak_fit_memory(small)  # warm up lazy imports and caches
     growth = _peak_fit_memory(large) - _peak_fit_memory(small)
     assert growth < 0.35 * (large.nbytes - small.nbytes)
+
+
+def test_memmap_with_missing_values_equals_in_memory_fit(tmp_path):
+    X = np.array(write_mixture(tmp_path / "x.npy", 2_000))
+    X[np.random.RandomState(0).uniform(size=X.shape) < 0.1] = np.nan
+    np.save(tmp_path / "nan.npy", X)
+    mapped = np.load(tmp_path / "nan.npy", mmap_mode="r")
+    a = GaussianMixtureEM(3, random_state=0).fit(mapped)
+    b = GaussianMixtureEM(3, random_state=0).fit(X)
+    np.testing.assert_array_equal(a.means_, b.means_)
+    np.testing.assert_array_equal(a.score_samples(mapped), b.score_samples(X))

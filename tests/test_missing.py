@@ -286,3 +286,22 @@ def test_imputer_keeps_feature_names():
     imputer = GaussianMixtureImputer(random_state=0).set_output(transform="pandas").fit(X)
     out = imputer.transform(X)
     assert list(out.columns) == ["a", "b", "c"] and not out.isna().any().any()
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_missing_pass_does_not_depend_on_threads():
+    from skgmm._missing import fit_pass, missing_layout
+
+    X = with_missing(three_blobs(3_000)[0], 0.2, seed=12)
+    model = get_covariance_model("full")
+    gm = GaussianMixtureEM(3, random_state=0, max_iter=3).fit(X)
+    layout = missing_layout(X, model, 128)
+
+    class Runner:
+        def __init__(self, n_threads):
+            self.n_threads = n_threads
+
+    one = fit_pass(Runner(1), X, None, model, gm._fitted_params(), layout)
+    two = fit_pass(Runner(2), X, None, model, gm._fitted_params(), layout)
+    np.testing.assert_array_equal(one.scatter, two.scatter)
+    assert one.log_likelihood == two.log_likelihood
