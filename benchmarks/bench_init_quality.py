@@ -65,14 +65,17 @@ def compare(X, covariance_type, n_components, n_init, seeds):
     row = {}
     row["sk n1"] = np.nanmedian(
         [
-            total_log_likelihood(GaussianMixture(n_components, covariance_type=covariance_type, random_state=s), X)
+            total_log_likelihood(
+                GaussianMixture(n_components, covariance_type=covariance_type, random_state=s), X
+            )
             for s in range(seeds)
         ]
     )
     row[f"sk n{n_init}"] = np.nanmedian(
         [
             total_log_likelihood(
-                GaussianMixture(n_components, covariance_type=covariance_type, n_init=n_init, random_state=s), X
+                GaussianMixture(n_components, covariance_type=covariance_type, n_init=n_init, random_state=s),
+                X,
             )
             for s in range(seeds)
         ]
@@ -125,9 +128,15 @@ def main(argv=None):
                     tally[key][0 if diff > 0.01 else 2 if diff < -0.01 else 1] += 1
                 values = [row[c] for c in columns] + [d1, dn]
                 if args.markdown:
-                    print(f"| {name} | {covariance_type} | {k} | " + " | ".join(f"{v:.2f}" for v in values) + " |")
+                    print(
+                        f"| {name} | {covariance_type} | {k} | "
+                        + " | ".join(f"{v:.2f}" for v in values)
+                        + " |"
+                    )
                 else:
-                    print(f"{name:>14} {covariance_type:>14} {k:>14} " + " ".join(f"{v:14.2f}" for v in values))
+                    print(
+                        f"{name:>14} {covariance_type:>14} {k:>14} " + " ".join(f"{v:14.2f}" for v in values)
+                    )
     print()
     for key, (better, equal, worse) in tally.items():
         print(f"{key}: skgmm better {better}, equal {equal}, worse {worse}")

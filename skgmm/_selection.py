@@ -10,7 +10,6 @@ import numpy as np
 from joblib import Parallel, delayed
 from scipy.special import xlogy
 from sklearn.base import BaseEstimator, ClusterMixin, DensityMixin
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -313,7 +312,8 @@ class GaussianMixtureIC(ClusterMixin, DensityMixin, BaseEstimator):
             return list(range(1, int(self.n_components) + 1))
         values = np.asarray(self.n_components).ravel()
         if values.size == 0 or not all(
-            isinstance(v, Integral | np.integer) and not isinstance(v, bool) and v >= 1 for v in values.tolist()
+            isinstance(v, Integral | np.integer) and not isinstance(v, bool) and v >= 1
+            for v in values.tolist()
         ):
             raise ValueError(
                 f"n_components must be a positive int or a non-empty list of positive ints, got {self.n_components!r}."
@@ -321,7 +321,9 @@ class GaussianMixtureIC(ClusterMixin, DensityMixin, BaseEstimator):
         return sorted({int(v) for v in values})
 
     def _check_covariance_types(self):
-        values = [self.covariance_type] if isinstance(self.covariance_type, str) else list(self.covariance_type)
+        values = (
+            [self.covariance_type] if isinstance(self.covariance_type, str) else list(self.covariance_type)
+        )
         unknown = [v for v in values if v not in COVARIANCE_MODELS]
         if not values or unknown:
             raise ValueError(
@@ -470,7 +472,9 @@ class GaussianMixtureIC(ClusterMixin, DensityMixin, BaseEstimator):
         return self.best_estimator_.icl(X)
 
 
-def _fit_candidates(X, sample_weight, n_components, covariance_types, init_params, partition, seeds, settings):
+def _fit_candidates(
+    X, sample_weight, n_components, covariance_types, init_params, partition, seeds, settings
+):
     """Fit every covariance type at one number of components.
 
     Each start's responsibilities are drawn once and shared by all the
@@ -559,7 +563,9 @@ def _results_table(candidates, criterion):
     table = {
         "param_n_components": np.array([c["n_components"] for c in candidates], dtype=int),
         "param_covariance_type": np.array([c["covariance_type"] for c in candidates], dtype=object),
-        "params": [{"n_components": c["n_components"], "covariance_type": c["covariance_type"]} for c in candidates],
+        "params": [
+            {"n_components": c["n_components"], "covariance_type": c["covariance_type"]} for c in candidates
+        ],
     }
     for name in ("bic", "aic", "icl", "log_likelihood"):
         table[name] = np.array([c.get(name, np.nan) for c in candidates], dtype=float)

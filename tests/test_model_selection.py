@@ -131,7 +131,9 @@ def test_cross_validate_with_criterion_scorers(three_blobs):
     cv = KFold(3, shuffle=True, random_state=0)
     result = cross_validate(GaussianMixtureEM(3, random_state=0), X, cv=cv, scoring=CRITERION_SCORERS)
     for (train, test), bic in zip(cv.split(X), result["test_bic"]):
-        assert bic == pytest.approx(-GaussianMixtureEM(3, random_state=0).fit(X[train]).bic(X[test]), rel=1e-10)
+        assert bic == pytest.approx(
+            -GaussianMixtureEM(3, random_state=0).fit(X[train]).bic(X[test]), rel=1e-10
+        )
     assert np.all(result["test_icl"] <= result["test_bic"] + 1e-9)
 
 
@@ -265,7 +267,9 @@ def test_ic_best_estimator_parameters_reproduce_its_fit(fitted_ic):
 @pytest.mark.parametrize("criterion", ["aic", "icl"])
 def test_ic_other_criteria_choose_their_minimum(three_blobs, criterion):
     X, _ = three_blobs
-    ic = GaussianMixtureIC(n_components=4, covariance_type=["full", "diag"], criterion=criterion, random_state=0)
+    ic = GaussianMixtureIC(
+        n_components=4, covariance_type=["full", "diag"], criterion=criterion, random_state=0
+    )
     ic.fit(X)
     assert ic.best_index_ == int(np.nanargmin(ic.cv_results_[criterion]))
     assert ic.criterion_ == pytest.approx(getattr(ic, criterion)(X), rel=1e-10)
@@ -273,7 +277,9 @@ def test_ic_other_criteria_choose_their_minimum(three_blobs, criterion):
 
 def test_ic_results_do_not_depend_on_n_jobs(three_blobs):
     X, _ = three_blobs
-    kwargs = dict(n_components=3, covariance_type=["tied", "diag"], n_init=2, init_params="kmeans", random_state=0)
+    kwargs = dict(
+        n_components=3, covariance_type=["tied", "diag"], n_init=2, init_params="kmeans", random_state=0
+    )
     serial = GaussianMixtureIC(**kwargs).fit(X)
     parallel = GaussianMixtureIC(**kwargs, n_jobs=2).fit(X)
     assert_allclose(serial.cv_results_["bic"], parallel.cv_results_["bic"], rtol=1e-12)
@@ -305,7 +311,9 @@ def test_ic_sample_weight_criteria(three_blobs):
 def test_ic_candidate_failures_rank_last():
     # 'full' with reg_covar=0 cannot fit 4 components to 8 points in 3-d
     X = np.random.RandomState(0).normal(size=(8, 3))
-    ic = GaussianMixtureIC(n_components=[1, 4], covariance_type=["full", "spherical"], reg_covar=0.0, random_state=0)
+    ic = GaussianMixtureIC(
+        n_components=[1, 4], covariance_type=["full", "spherical"], reg_covar=0.0, random_state=0
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ic.fit(X)

@@ -82,7 +82,9 @@ skewed = np.vstack(
     [np.exp(rng.normal(scale=0.5, size=(300, 2))) + offset for offset in ([0, 0], [8, 0], [4, 8])]
 )
 by_bic = GaussianMixtureIC(n_components=8, covariance_type="full", random_state=0).fit(skewed)
-by_icl = GaussianMixtureIC(n_components=8, covariance_type="full", criterion="icl", random_state=0).fit(skewed)
+by_icl = GaussianMixtureIC(n_components=8, covariance_type="full", criterion="icl", random_state=0).fit(
+    skewed
+)
 print("BIC chooses", by_bic.n_components_, "components; ICL chooses", by_icl.n_components_)
 
 fig, axes = plt.subplots(1, 2, figsize=(9, 4), sharey=True)
@@ -90,6 +92,7 @@ for ax, model, name in zip(axes, [by_bic, by_icl], ["BIC", "ICL"]):
     ax.scatter(skewed[:, 0], skewed[:, 1], c=model.predict(skewed), s=6, cmap="tab10")
     ax.set_title(f"{name}: {model.n_components_} components")
 fig.tight_layout()
+
 
 # %%
 # The same question by cross-validation, with several scores at once: the
