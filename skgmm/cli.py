@@ -343,6 +343,41 @@ class FitResult:
     n_candidates: int = 1
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    singular: list[tuple[int, str]] = field(default_factory=list)
+
+
+def singular_components(model) -> list[int]:
+    """Components whose covariance the data leave singular, propped up by ``reg_covar`` alone.
+
+    Such a component sits on a point, a line or a plane (duplicated or
+    discretised values): its density, hence the likelihood and the BIC, is
+    spuriously large. R's mclust reports no BIC for such fits; the command line
+    likewise passes over them when it chooses a model.
+
+    Parameters
+    ----------
+    model : fitted GaussianMixtureEM
+        The mixture.
+
+    Returns
+    -------
+    components : list of int
+        The singular components (empty for a sound fit).
+    """
+    from skgmm.plotting import full_covariances
+
+    n_components, n_features = model.means_.shape
+    covariances = full_covariances(model.covariances_, model.covariance_type, n_components, n_features)
+    spread = np.linalg.eigvalsh(covariances) - model.reg_covar  # what the data contribute
+    tolerance = np.sqrt(np.finfo(model.means_.dtype).eps)
+    # Singular: flat in some direction compared with its own widest one, or a
+    # point compared with the widest component of the mixture.
+    widest = max(float(spread.max()), 0.0)
+    return [
+        k
+        for k in range(n_components)
+        if spread[k].min() <= tolerance * max(spread[k].max(), 0.0) or spread[k].max() <= tolerance * widest
+    ]
 
 
 def _parse_n_components(value: str) -> str | int:
@@ -417,14 +452,40 @@ def _fit_selector(X, weights, ks, covs, options, args, progress) -> FitResult:
     try:
         grid, table = _criterion_table(selector.cv_results_, "bic")
     except (AttributeError, ValueError):
-        grid, table = None, None
-    return FitResult(model, grid, table, len(ks) * len(covs))
+        return FitResult(model, None, None, len(ks) * len(covs))
+    # Pass over singular fits, best first, refitting each runner-up alone (the
+    # selector keeps only its best model); a few refits at most.
+    ranked = sorted(
+        (value, int(k), cov)
+        for cov, values in table.items()
+        for k, value in zip(grid, values)
+        if np.isfinite(value)
+    )
+    singular, chosen = [], None
+    for _value, k, cov in ranked[:10]:
+        if (k, cov) == (model.n_components, model.covariance_type):
+            candidate = model
+        else:
+            refit = skgmm.GaussianMixtureIC(
+                n_components=[k], covariance_type=[cov], criterion="bic", **options, **extra
+            ).fit(X, sample_weight=weights)
+            candidate = refit.best_estimator_
+            table[cov][np.searchsorted(grid, k)] = _bic(candidate, X, weights)
+        if not singular_components(candidate):
+            chosen = candidate
+            break
+        singular.append((k, cov))
+    for k, cov in singular:
+        table[cov][np.searchsorted(grid, k)] = np.nan
+    result = FitResult(model if chosen is None else chosen, grid, table, len(ks) * len(covs))
+    result.singular = singular
+    return result
 
 
 def _fit_grid(X, weights, ks, covs, options, args, progress) -> FitResult:
     """Choose by BIC over a grid of plain :class:`GaussianMixtureEM` fits."""
     table = {cov: np.full(len(ks), np.nan) for cov in covs}
-    best, best_bic = None, np.inf
+    best, best_bic, singular = None, np.inf, []
     for j, cov in enumerate(covs):
         for i, k in enumerate(ks):
             if progress:
@@ -436,14 +497,29 @@ def _fit_grid(X, weights, ks, covs, options, args, progress) -> FitResult:
                 if args.verbose:
                     print(f"  K={k} {cov}: skipped ({exc})", file=sys.stderr)
                 continue
-            table[cov][i] = bic = _bic(model, X, weights)
+            bic = _bic(model, X, weights)
+            is_singular = bool(singular_components(model))
             if args.verbose:
-                print(f"  K={k:<2d} {cov:<9s} BIC {bic:12.3f}  iterations {model.n_iter_}", file=sys.stderr)
+                note = "  (singular: passed over)" if is_singular else ""
+                print(
+                    f"  K={k:<2d} {cov:<9s} BIC {bic:12.3f}  iterations {model.n_iter_}{note}",
+                    file=sys.stderr,
+                )
+            if is_singular:
+                singular.append((k, cov, bic, model))
+                continue
+            table[cov][i] = bic
             if bic < best_bic:
                 best, best_bic = model, bic
+    if best is None and singular:  # every candidate is singular: keep the best of them
+        k, cov, bic, best = min(singular, key=lambda entry: entry[2])
+        table[cov][ks.index(k)] = bic
+        singular = [entry for entry in singular if entry[3] is not best]
     if best is None:
         raise CLIError("no candidate model could be fitted")
-    return FitResult(best, np.asarray(ks), table, len(ks) * len(covs))
+    result = FitResult(best, np.asarray(ks), table, len(ks) * len(covs))
+    result.singular = [(k, cov) for k, cov, bic, model in singular if bic < best_bic]
+    return result
 
 
 def _bic(model, X, weights) -> float:
@@ -508,6 +584,12 @@ def summary(result: FitResult, table: Table, verbose: bool = False) -> str:
     )
     if result.table is not None and result.n_candidates > 1:
         lines.extend(_criterion_lines(result, verbose))
+    if result.singular:
+        passed = ", ".join(f"K={k} {cov}" for k, cov in result.singular)
+        lines.append(
+            f"passed over, with a lower BIC but singular (a component with no spread in some direction, "
+            f"held up by reg_covar alone): {passed}"
+        )
     shown = n_features if verbose else min(n_features, 6)
     header = f"{'component':>9s}  {'weight':>7s}  " + "  ".join(f"{_short(n):>12s}" for n in names[:shown])
     lines.append("means:" if shown == n_features else f"means (first {shown} of {n_features} features):")

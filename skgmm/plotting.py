@@ -410,7 +410,7 @@ def _criterion_table(cv_results, criterion: str):
     ks = ks.astype(int)
     grid = np.unique(ks)
     table = {}
-    for cov in dict.fromkeys(covs.astype(str)):
+    for cov in dict.fromkeys(str(c) for c in covs):
         values = np.full(len(grid), np.nan)
         rows = covs.astype(str) == cov
         values[np.searchsorted(grid, ks[rows])] = results[key][rows].astype(float)

@@ -366,3 +366,38 @@ def test_plot_features(tmp_path, capsys):
         capsys, "fit", str(data), "-k", "2", "--plot", str(figure), "--plot-features", "c", "z"
     )
     assert status == 1 and "no feature 'z'; features are a, b, c" in err
+
+
+def _with_duplicates():
+    # 20 identical rows: a component can sit on them with zero spread, so its
+    # likelihood (and BIC) is unbounded, held up by reg_covar alone.
+    rng = np.random.RandomState(0)
+    return np.vstack([rng.normal(size=(150, 2)), np.tile([6.0, 6.0], (20, 1))])
+
+
+@pytest.mark.filterwarnings("ignore:Components .* collapsed")
+def test_singular_components():
+    X = _with_duplicates()
+    gm = GaussianMixtureEM(2, random_state=0).fit(X)
+    on_duplicates = int(np.argmin(np.linalg.norm(gm.means_ - [6.0, 6.0], axis=1)))
+    assert cli.singular_components(gm) == [on_duplicates]
+    assert cli.singular_components(GaussianMixtureEM(1, random_state=0).fit(X[:150])) == []
+    for covariance_type in ("diag", "spherical"):
+        gm = GaussianMixtureEM(2, covariance_type=covariance_type, random_state=0).fit(X)
+        assert len(cli.singular_components(gm)) == 1
+
+
+@pytest.mark.parametrize("use_selector", [True, False])
+def test_auto_passes_over_singular_fits(tmp_path, capsys, monkeypatch, use_selector):
+    if not use_selector:
+        monkeypatch.delattr(skgmm, "GaussianMixtureIC", raising=False)
+    elif not hasattr(skgmm, "GaussianMixtureIC"):
+        pytest.skip("GaussianMixtureIC not available")
+    data = _write_csv(tmp_path / "d.csv", _with_duplicates())
+    model_path = tmp_path / "m.joblib"
+    status, out, err = _run(
+        capsys, "fit", str(data), "--max-components", "3", "-c", "diag", "-o", str(model_path)
+    )
+    assert status == 0, err
+    assert "passed over, with a lower BIC but singular" in out
+    assert cli.singular_components(joblib.load(model_path)) == []
