@@ -74,12 +74,12 @@ class GaussianMixtureIC(ClusterMixin, DensityMixin, BaseEstimator):
     max_iter : int, default=100
         Maximum number of EM iterations of each fit.
 
-    n_init : int, default=1
+    n_init : int, default=2
         Starts per candidate; each candidate keeps its best fit. With
         ``init_params='hierarchical'`` the first start is the hierarchical
         one and the others are 'kmeans' starts (the hierarchical one would
-        only repeat), so ``n_init=2`` keeps the better of mclust's and
-        scikit-learn's starts.
+        only repeat), so the default keeps the better of mclust's and
+        scikit-learn's starts for every candidate.
 
     init_params : {'hierarchical', 'kmeans', 'k-means++', 'random', \
             'random_from_data'}, default='hierarchical'
@@ -187,7 +187,7 @@ class GaussianMixtureIC(ClusterMixin, DensityMixin, BaseEstimator):
         tol=1e-3,
         reg_covar=1e-6,
         max_iter=100,
-        n_init=1,
+        n_init=2,
         init_params="hierarchical",
         random_state=None,
         n_jobs=None,

@@ -230,7 +230,7 @@ def test_ic_table_holds_every_candidate(fitted_ic):
 
 def test_ic_table_criteria_are_those_of_the_candidates(three_blobs):
     X, _ = three_blobs
-    ic = GaussianMixtureIC(n_components=[2, 3], covariance_type=["diag"], random_state=0).fit(X)
+    ic = GaussianMixtureIC(n_components=[2, 3], covariance_type=["diag"], n_init=1, random_state=0).fit(X)
     for i, params in enumerate(ic.cv_results_["params"]):
         gm = GaussianMixtureEM(**params, init_params="hierarchical", random_state=0).fit(X)
         assert ic.cv_results_["bic"][i] == pytest.approx(gm.bic(X), rel=1e-8)
@@ -369,7 +369,11 @@ EXPECTED_FAILED_CHECKS = {
 
 
 @parametrize_with_checks(
-    [GaussianMixtureIC(n_components=(1, 2, 3), covariance_type=("full", "spherical"), random_state=0)],
+    [
+        GaussianMixtureIC(
+            n_components=(1, 2, 3), covariance_type=("full", "spherical"), n_init=1, random_state=0
+        )
+    ],
     expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
 )
 def test_sklearn_compatible_selector(estimator, check):
