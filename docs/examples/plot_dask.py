@@ -31,7 +31,10 @@ centres = np.array([[0.0, 0.0], [4.0, 1.0], [1.0, 4.0]])
 scales = np.array([[1.0, 0.4], [0.5, 1.2], [0.8, 0.8]])
 rng = da.random.default_rng(0)
 n_samples, chunk_rows = 600_000, 100_000
-component = rng.choice(3, size=n_samples, p=[0.5, 0.3, 0.2], chunks=chunk_rows)
+# Components 0, 1, 2 with probabilities 0.5, 0.3, 0.2. (Dask's ``choice`` with
+# ``p=`` draws anew at every compute, so use uniform draws, which do not.)
+uniform = rng.random(n_samples, chunks=chunk_rows)
+component = (uniform > 0.5).astype(int) + (uniform > 0.8)
 noise = rng.standard_normal((n_samples, 2), chunks=(chunk_rows, 2))
 
 
