@@ -344,6 +344,7 @@ class FitResult:
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
     singular: list[tuple[int, str]] = field(default_factory=list)
+    runners_up_checked: bool = True
 
 
 def singular_components(model) -> list[int]:
@@ -454,15 +455,19 @@ def _fit_selector(X, weights, ks, covs, options, args, progress) -> FitResult:
     except (AttributeError, ValueError):
         return FitResult(model, None, None, len(ks) * len(covs))
     # Pass over singular fits, best first, refitting each runner-up alone (the
-    # selector keeps only its best model); a few refits at most.
+    # selector keeps only its best model). On small data, the three runners-up
+    # shown in the summary are checked too; a dozen refits at most.
     ranked = sorted(
         (value, int(k), cov)
         for cov, values in table.items()
         for k, value in zip(grid, values)
         if np.isfinite(value)
     )
-    singular, chosen = [], None
-    for _value, k, cov in ranked[:10]:
+    check_runners_up = X.size <= 1_000_000
+    singular, passed_over, chosen, n_sound = [], [], None, 0
+    for _value, k, cov in ranked[:12]:
+        if chosen is not None and (not check_runners_up or n_sound == 3):
+            break
         if (k, cov) == (model.n_components, model.covariance_type):
             candidate = model
         else:
@@ -471,14 +476,22 @@ def _fit_selector(X, weights, ks, covs, options, args, progress) -> FitResult:
             ).fit(X, sample_weight=weights)
             candidate = refit.best_estimator_
             table[cov][np.searchsorted(grid, k)] = _bic(candidate, X, weights)
-        if not singular_components(candidate):
+        if singular_components(candidate):
+            singular.append((k, cov))
+            if chosen is None:
+                passed_over.append((k, cov))
+        elif chosen is None:
             chosen = candidate
-            break
-        singular.append((k, cov))
+        else:
+            n_sound += 1
+    if chosen is None:  # every candidate looked at is singular: keep the selector's choice
+        chosen, passed_over = model, []
+        singular = [entry for entry in singular if entry != (model.n_components, model.covariance_type)]
     for k, cov in singular:
         table[cov][np.searchsorted(grid, k)] = np.nan
-    result = FitResult(model if chosen is None else chosen, grid, table, len(ks) * len(covs))
-    result.singular = singular
+    result = FitResult(chosen, grid, table, len(ks) * len(covs))
+    result.singular = passed_over
+    result.runners_up_checked = check_runners_up
     return result
 
 
@@ -615,7 +628,8 @@ def _criterion_lines(result: FitResult, verbose: bool) -> list[str]:
     best = entries[0][0]
     if not verbose:
         others = ", ".join(f"K={k} {cov} (+{value - best:.1f})" for value, k, cov in entries[1:4])
-        return [f"next best by BIC: {others}"] if others else []
+        note = "" if result.runners_up_checked else " (not checked for singular fits)"
+        return [f"next best by BIC{note}: {others}"] if others else []
     lines = ["BIC (lower is better):", f"{'K':>4s}  " + "  ".join(f"{cov:>12s}" for cov in result.table)]
     for i, k in enumerate(result.grid):
         cells = "  ".join(f"{values[i]:12.2f}" for values in result.table.values())
