@@ -399,8 +399,9 @@ class GaussianMixtureIC(ClusterMixin, DensityMixin, BaseEstimator):
 
         Returns
         -------
-        resp : ndarray of shape (n_samples, n_components_)
-            Posterior probability of each component for each sample.
+        resp : ndarray of shape (n_samples, n_components)
+            Posterior probability of each component (of the chosen mixture)
+            for each sample.
         """
         X = self._validated(X)
         return self.best_estimator_.predict_proba(X)
