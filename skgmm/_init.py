@@ -63,11 +63,13 @@ def init_hierarchical(X, sample_weight, n_components, random_state):
 def hierarchical_partitions(X, sample_weight, n_components_list, random_state):
     """Labels of ``n_components`` clusters, for each given number, from one tree.
 
-    As mclust does by default, the rows are first put on their scaled principal
-    components (``hcUse = "SVD"``: centred, rotated, every direction scaled to
-    unit variance), then merged two clusters at a time by the classification
-    likelihood of spherical, equal-volume Gaussians, which is Ward's criterion
-    (mclust's ``EII`` agglomeration).  The tree does not depend on the number
+    The rows are first standardised (mclust's ``hcUse = "STD"``: centred, each
+    feature scaled to unit variance), then merged two clusters at a time by the
+    classification likelihood of spherical, equal-volume Gaussians, which is
+    Ward's criterion (mclust's ``EII`` agglomeration).  Standardising rather
+    than whitening (mclust's default ``"SVD"``) keeps the axes, which diagonal
+    models rely on, and does not amplify directions of tiny variance; it found
+    better maxima in ``benchmarks/INIT_QUALITY.md``.  The tree does not depend on the number
     of components, so one tree gives the start of every candidate.  Only rows
     of positive weight take part, at most ``HIERARCHICAL_SUBSET`` of them
     (drawn by weight when there are more); the rest get label -1 and join in at
@@ -95,7 +97,7 @@ def hierarchical_partitions(X, sample_weight, n_components_list, random_state):
             p = np.asarray(sample_weight[rows], dtype=np.float64)
             p = p / p.sum()
         rows = np.sort(random_state.choice(rows, size=HIERARCHICAL_SUBSET, replace=False, p=p))
-    tree = linkage(_scaled_principal_components(X[rows]), method="ward")
+    tree = linkage(_standardised(X[rows]), method="ward")
     # cut_tree cannot cut a one-row tree; larger cuts than rows are not asked for
     # (the estimator checks n_samples >= n_components first).
     cuts = np.zeros((len(rows), len(n_components_list)), dtype=np.intp)
@@ -110,16 +112,13 @@ def hierarchical_partitions(X, sample_weight, n_components_list, random_state):
     return partitions
 
 
-def _scaled_principal_components(X):
-    """Rows on their principal axes, each axis scaled to unit variance."""
+def _standardised(X):
+    """Rows on standardised variables: centred, each feature of unit variance."""
     X = np.asarray(X, dtype=np.float64)
-    centred = X - X.mean(axis=0)
-    left, singular, _ = np.linalg.svd(centred, full_matrices=False)
-    # Directions of (numerically) zero variance carry no information.
-    keep = singular > singular[0] * 1e-8 if singular.size and singular[0] > 0 else np.zeros(0, bool)
-    if not np.any(keep):
-        return np.zeros((len(X), 1))
-    return left[:, keep] * np.sqrt(len(X))
+    scale = X.std(axis=0)
+    # Constant features carry no information (and must not divide by zero).
+    scale[scale <= np.finfo(np.float64).tiny] = 1.0
+    return (X - X.mean(axis=0)) / scale
 
 
 def _labels_at(n_samples, indices):
