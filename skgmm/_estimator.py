@@ -77,8 +77,9 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
         - 'random_from_data': one random data point per component.
         - 'hierarchical': mclust's start, a cut of a model-based hierarchical
           agglomeration (Ward's criterion) of (at most 2000) standardised
-          rows; deterministic on smaller data, so ``n_init > 1`` repeats it. It often finds better maxima than 'kmeans'; it is
-          the default of :class:`~skgmm.GaussianMixtureIC`.
+          rows; deterministic on smaller data, so ``n_init > 1`` repeats it.
+          It often finds better maxima than 'kmeans'; it is the default of
+          :class:`~skgmm.GaussianMixtureIC`.
 
         With ``sample_weight``, every method draws by weight.
 
