@@ -209,6 +209,18 @@ def stats_from_resp(runner, X, sample_weight, resp, model, n_components) -> Suff
     return run_pass(means)
 
 
+def _log_normalise_columns(log_prob):
+    """Log-normaliser per column of (n_components, n_rows); normalises in place."""
+    col_max = log_prob.max(axis=0)
+    col_max[~np.isfinite(col_max)] = 0
+    log_prob -= col_max
+    with np.errstate(under="ignore", divide="ignore"):
+        log_norm = np.log(np.exp(log_prob).sum(axis=0))
+    log_prob -= log_norm
+    log_norm += col_max
+    return log_norm
+
+
 def estimate_log_prob_resp(runner, X, pk: PassKernel, want="log_resp"):
     """Per-row log-likelihood and, as asked, log-responsibilities or labels.
 
@@ -237,12 +249,18 @@ def estimate_log_prob_resp(runner, X, pk: PassKernel, want="log_resp"):
             weighted = pk.model.weighted_log_prob_block(pk.kernel, X[block], pk.origin, pk.log_weights, work)
             if want == "weighted_log_prob":
                 extra[block] = weighted
-            if want == "labels":
-                extra[block] = weighted.argmax(axis=1)
-            norm, log_resp = normalise_log_prob(weighted)
-            log_prob_norm[block] = norm
+            if weighted.T.flags.c_contiguous:
+                # component-major block: reduce over components along contiguous rows
+                by_component = weighted.T
+                if want == "labels":
+                    extra[block] = by_component.argmax(axis=0)
+                log_prob_norm[block] = _log_normalise_columns(by_component)
+            else:
+                if want == "labels":
+                    extra[block] = weighted.argmax(axis=1)
+                log_prob_norm[block], _ = normalise_log_prob(weighted)
             if want == "log_resp":
-                extra[block] = log_resp
+                extra[block] = weighted
 
     runner.for_each_group(run)
     return log_prob_norm, extra
