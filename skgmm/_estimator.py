@@ -12,13 +12,13 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from skgmm import _dask
+from skgmm import _online as online
 from skgmm._callbacks import monitor_for
 from skgmm._covariance import get_covariance_model
 from skgmm._degenerate import EmptyComponentGuard, check_data_scale
 from skgmm._drivers import BlockRunner, choose_block_size, stats_from_resp
 from skgmm._em import MixtureParams, estimate_parameters, m_step, mean_log_likelihood
 from skgmm._init import INITIALISERS
-from skgmm import _online as online
 from skgmm._missing import check_missing_layout, fit_pass, log_prob_resp, missing_layout
 from skgmm._validation import (
     FLOAT_DTYPES,
@@ -369,6 +369,7 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
                     "Best performing initialization did not converge. Try different init "
                     "parameters, or increase max_iter, tol, or check for degenerate data.",
                     ConvergenceWarning,
+                    stacklevel=2,
                 )
             guard.warn_if_empty(best["params"])
             self._set_params_attributes(model, best["params"])

@@ -361,20 +361,12 @@ def test_ic_recovers_true_number_and_covariance_type():
 
 
 # -- scikit-learn's estimator checks ------------------------------------------
-EXPECTED_FAILED_CHECKS = {
-    # As for GaussianMixtureEM (tests/test_common.py): the starts depend on row
-    # order and count, so weighted and repeated rows start differently.
-    "check_sample_weight_equivalence_on_dense_data": "starts depend on row order and count",
-}
-
-
 @parametrize_with_checks(
     [
         GaussianMixtureIC(
             n_components=(1, 2, 3), covariance_type=("full", "spherical"), n_init=1, random_state=0
         )
     ],
-    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
 )
 def test_sklearn_compatible_selector(estimator, check):
     check(estimator)
