@@ -5,13 +5,9 @@ Build it (from the repository root) with::
     pip install ".[docs]"
     sphinx-build -W -b html docs docs/_build/html
 
-Two pages are written here at build time so that they follow the code and the
-other pages without hand editing:
-
-- ``api.rst`` lists every public name (``__all__``) of skgmm and of its public
-  modules, for autosummary to document from the docstrings;
-- the "Topics" toctree of ``user_guide.rst`` lists every other page found in
-  this folder (pages added by other work appear without editing this file).
+``api.rst`` is written here at build time: it lists every public name
+(``__all__``) of skgmm and of its public modules, for autosummary to document
+from the docstrings, so the reference follows the code without hand editing.
 """
 
 from __future__ import annotations
@@ -19,7 +15,6 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
-import re
 import sys
 from pathlib import Path
 
@@ -71,17 +66,6 @@ sphinx_gallery_conf = {
 }
 
 # -- generated pages -----------------------------------------------------------
-# Pages of this folder that are not "topics" of the user guide.
-CORE_PAGES = {
-    "index",
-    "getting_started",
-    "user_guide",
-    "cli",
-    "api",
-    "changelog",
-    "glossary",
-    "sg_execution_times",
-}
 
 # Public modules documented in the API reference, in this order, when importable.
 API_MODULES = [
@@ -153,36 +137,4 @@ def _write_api_page() -> None:
         path.write_text(text)
 
 
-def _topic_pages() -> list[str]:
-    pages = []
-    for path in sorted(HERE.iterdir()):
-        if path.suffix == ".rst" and path.stem not in CORE_PAGES and not path.stem.startswith("_"):
-            pages.append(path.stem)
-    # The two guarantees the guide leans on come first.
-    order = {"guarantees": 0, "model_selection": 1}
-    return sorted(pages, key=lambda page: (order.get(page, 2), page))
-
-
-def _link_optional_page(match) -> str:
-    """``[[page|text]]`` becomes a link to ``page`` if it exists, else a pointer to the topics."""
-    page, text = match.group(1), match.group(2)
-    if (HERE / f"{page}.rst").exists():
-        return f":doc:`{text} <{page}>`"
-    return "the topic pages at the end of this guide"
-
-
-def _insert_topics(app, docname, source):
-    if docname != "user_guide":
-        return
-    source[0] = re.sub(r"\[\[(\w+)\|([^\]]+)\]\]", _link_optional_page, source[0])
-    pages = _topic_pages()
-    entries = "\n".join(f"   {page}" for page in pages) if pages else ""
-    toctree = ".. toctree::\n   :maxdepth: 1\n\n" + entries if pages else "(No further topic pages yet.)"
-    source[0] = source[0].replace(".. skgmm-topics::", toctree)
-
-
 _write_api_page()
-
-
-def setup(app):
-    app.connect("source-read", _insert_topics)
