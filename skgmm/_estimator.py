@@ -333,7 +333,7 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
         n_init = self.n_init if do_init else 1
         random_state = check_random_state(self.random_state)
         monitor = monitor_for(self.verbose, self.verbose_interval)
-        block_size = choose_block_size(n_samples, self.n_components, n_features)
+        block_size = choose_block_size(n_samples, self.n_components, n_features, X.dtype)
         # NaN marks a missing value: exact EM over the observed coordinates.
         layout = missing_layout(X, model, block_size)
         X_init, weight_init = X, sample_weight
@@ -477,7 +477,7 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
         X = X.astype(dtype, copy=False)
         n_samples, n_features = X.shape
         model = get_covariance_model(self.covariance_type)
-        block_size = choose_block_size(n_samples, self.n_components, n_features)
+        block_size = choose_block_size(n_samples, self.n_components, n_features, X.dtype)
         layout = missing_layout(X, model, block_size)
         with BlockRunner(n_samples, block_size) as runner:
             return log_prob_resp(runner, X, model, self._fitted_params(dtype), layout, want=want)
