@@ -75,17 +75,22 @@ def _responsibilities_by_component(log_resp, sample_weight):
     row weights, in place, and returns the summed weighted log-likelihood.
     """
     col_max = log_resp.max(axis=0)
-    col_max[~np.isfinite(col_max)] = 0
+    infinite = ~np.isfinite(col_max)
+    if infinite.any():
+        col_max[infinite] = 0
     log_resp -= col_max
     with np.errstate(under="ignore", divide="ignore"):
         resp = np.exp(log_resp, out=log_resp)
         norm = resp.sum(axis=0)
         log_norm = np.log(norm)
+        # one multiply of the (n_components, n_rows) block by w / norm
+        scale = np.reciprocal(norm, out=norm)
     log_norm += col_max
-    resp /= norm
+    if sample_weight is not None:
+        scale *= sample_weight
+    resp *= scale
     if sample_weight is None:
         return float(log_norm.sum(dtype=np.float64))
-    resp *= sample_weight
     return float(np.dot(sample_weight, log_norm.astype(np.float64)))
 
 

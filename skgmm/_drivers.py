@@ -104,7 +104,8 @@ class BlockRunner:
         # synchronisation (and collapse on a loaded machine).
         self._stack.enter_context(_blas_controller().limit(limits=1, user_api="blas"))
         if self.n_threads > 1:
-            self._executor = self._stack.enter_context(ThreadPoolExecutor(self.n_threads))
+            # the calling thread runs the first group itself (see _map)
+            self._executor = self._stack.enter_context(ThreadPoolExecutor(self.n_threads - 1))
         return self
 
     def __exit__(self, *exc_info):
@@ -120,6 +121,20 @@ class BlockRunner:
         bounds = np.linspace(0, len(self.slices), self.n_threads + 1).round().astype(int)
         return [self.slices[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
 
+    def _map(self, fn, groups) -> list:
+        """``[fn(group) for group in groups]``, the groups run in parallel.
+
+        The calling thread runs the first group while the workers run the
+        others: handing every group to the pool let one worker take two
+        groups in a row before the other woke up (measured: passes of a
+        few milliseconds ran no faster on 2 threads than on 1).
+        """
+        if self._executor is None or len(groups) == 1:
+            return [fn(group) for group in groups]
+        futures = [self._executor.submit(fn, group) for group in groups[1:]]
+        first = fn(groups[0])
+        return [first] + [future.result() for future in futures]
+
     def reduce(self, block_fn: Callable[[slice], SufficientStats]) -> SufficientStats:
         """Apply ``block_fn`` to every block and merge the results in row order."""
 
@@ -129,11 +144,7 @@ class BlockRunner:
                 result = merge_stats(result, block_fn(block))
             return result
 
-        groups = self._groups()
-        if self._executor is None or len(groups) == 1:
-            results = [run(group) for group in groups]
-        else:
-            results = list(self._executor.map(run, groups))
+        results = self._map(run, self._groups())
         total = results[0]
         for result in results[1:]:
             total = merge_stats(total, result)
@@ -141,11 +152,7 @@ class BlockRunner:
 
     def reduce_groups(self, group_fn: Callable[[list[slice]], SufficientStats]) -> SufficientStats:
         """Apply ``group_fn`` to each thread's run of blocks; merge in row order."""
-        groups = self._groups()
-        if self._executor is None or len(groups) == 1:
-            results = [group_fn(group) for group in groups]
-        else:
-            results = list(self._executor.map(group_fn, groups))
+        results = self._map(group_fn, self._groups())
         total = results[0]
         for result in results[1:]:
             total = merge_stats(total, result)
@@ -153,26 +160,16 @@ class BlockRunner:
 
     def for_each_group(self, group_fn: Callable[[list[slice]], None]) -> None:
         """Apply ``group_fn`` to each thread's run of blocks (it writes its own output)."""
-        groups = self._groups()
-        if self._executor is None or len(groups) == 1:
-            for group in groups:
-                group_fn(group)
-        else:
-            list(self._executor.map(group_fn, groups))
+        self._map(group_fn, self._groups())
 
     def for_each(self, block_fn: Callable[[slice], None]) -> None:
         """Apply ``block_fn`` to every block (it writes its own output)."""
-        groups = self._groups()
 
         def run(group):
             for block in group:
                 block_fn(block)
 
-        if self._executor is None or len(groups) == 1:
-            for group in groups:
-                run(group)
-        else:
-            list(self._executor.map(run, groups))
+        self._map(run, self._groups())
 
 
 def _weight_block(sample_weight, block):
