@@ -428,10 +428,8 @@ def fit_table(table: Table, args: argparse.Namespace, progress: Progress | None 
             model = GaussianMixtureEM(ks[0], covariance_type=covs[0], n_init=args.n_init or 1, **options)
             model.fit(X, sample_weight=weights)
             result = FitResult(model)
-        elif hasattr(skgmm, "GaussianMixtureIC"):
-            result = _fit_selector(X, weights, ks, covs, options, args, progress)
         else:
-            result = _fit_grid(X, weights, ks, covs, options, args, progress)
+            result = _fit_selector(X, weights, ks, covs, options, args, progress)
     result.seconds = time.perf_counter() - start
     messages = dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught)
     result.warnings = list(messages)
@@ -492,46 +490,6 @@ def _fit_selector(X, weights, ks, covs, options, args, progress) -> FitResult:
     result = FitResult(chosen, grid, table, len(ks) * len(covs))
     result.singular = passed_over
     result.runners_up_checked = check_runners_up
-    return result
-
-
-def _fit_grid(X, weights, ks, covs, options, args, progress) -> FitResult:
-    """Choose by BIC over a grid of plain :class:`GaussianMixtureEM` fits."""
-    table = {cov: np.full(len(ks), np.nan) for cov in covs}
-    best, best_bic, singular = None, np.inf, []
-    for j, cov in enumerate(covs):
-        for i, k in enumerate(ks):
-            if progress:
-                progress.set_candidate(f"candidate {j * len(ks) + i + 1}/{len(ks) * len(covs)}: K={k} {cov}")
-            model = GaussianMixtureEM(k, covariance_type=cov, n_init=args.n_init or 1, **options)
-            try:
-                model.fit(X, sample_weight=weights)
-            except ValueError as exc:  # a degenerate candidate is skipped, not fatal
-                if args.verbose:
-                    print(f"  K={k} {cov}: skipped ({exc})", file=sys.stderr)
-                continue
-            bic = _bic(model, X, weights)
-            is_singular = bool(singular_components(model))
-            if args.verbose:
-                note = "  (singular: passed over)" if is_singular else ""
-                print(
-                    f"  K={k:<2d} {cov:<9s} BIC {bic:12.3f}  iterations {model.n_iter_}{note}",
-                    file=sys.stderr,
-                )
-            if is_singular:
-                singular.append((k, cov, bic, model))
-                continue
-            table[cov][i] = bic
-            if bic < best_bic:
-                best, best_bic = model, bic
-    if best is None and singular:  # every candidate is singular: keep the best of them
-        k, cov, bic, best = min(singular, key=lambda entry: entry[2])
-        table[cov][ks.index(k)] = bic
-        singular = [entry for entry in singular if entry[3] is not best]
-    if best is None:
-        raise CLIError("no candidate model could be fitted")
-    result = FitResult(best, np.asarray(ks), table, len(ks) * len(covs))
-    result.singular = [(k, cov) for k, cov, bic, model in singular if bic < best_bic]
     return result
 
 

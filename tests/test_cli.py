@@ -184,8 +184,6 @@ def test_fit_quiet_prints_nothing(tmp_path, capsys, blobs):
 
 
 def test_fit_with_missing_values(tmp_path, capsys, blobs):
-    if not cli._supports_missing_values(GaussianMixtureEM()):
-        pytest.skip("GaussianMixtureEM does not take missing values")
     X = blobs.copy()
     X[::10, 1] = np.nan
     data = _write_csv(tmp_path / "d.csv", X)
@@ -387,12 +385,7 @@ def test_singular_components():
         assert len(cli.singular_components(gm)) == 1
 
 
-@pytest.mark.parametrize("use_selector", [True, False])
-def test_auto_passes_over_singular_fits(tmp_path, capsys, monkeypatch, use_selector):
-    if not use_selector:
-        monkeypatch.delattr(skgmm, "GaussianMixtureIC", raising=False)
-    elif not hasattr(skgmm, "GaussianMixtureIC"):
-        pytest.skip("GaussianMixtureIC not available")
+def test_auto_passes_over_singular_fits(tmp_path, capsys):
     data = _write_csv(tmp_path / "d.csv", _with_duplicates())
     model_path = tmp_path / "m.joblib"
     status, out, err = _run(

@@ -190,7 +190,6 @@ def test_criterion_display_from_cv_results(pyplot):
         CriterionDisplay.from_cv_results(results, criterion="icl")
 
 
-@pytest.mark.skipif(not hasattr(skgmm, "GaussianMixtureIC"), reason="GaussianMixtureIC not available")
 def test_criterion_display_from_selector(pyplot, blobs):
     selector = skgmm.GaussianMixtureIC(
         n_components=[1, 2, 3], covariance_type=["full", "diag"], random_state=0
