@@ -48,13 +48,15 @@ def _peak_fit_memory(X):
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_memmap_fit_memory_does_not_grow_with_a_copy_of_x(tmp_path):
     # numpy reports its allocations to tracemalloc. Doubling the rows of the
-    # file may add per-row outputs (labels: 8 bytes a row against 64 for X)
-    # but no copy of X: a copy would add at least the added file size.
+    # file may add per-row arrays (initial labels, final labels, per-row
+    # log-likelihoods: 8 bytes a row each against 64 for X, whose lifetimes
+    # overlap differently with thread timing) but no copy of X: a copy would
+    # add at least the added file size.
     small = write_mixture(tmp_path / "small.npy", 150_000)
     large = write_mixture(tmp_path / "large.npy", 300_000)
     _peak_fit_memory(small)  # warm up lazy imports and caches
     growth = _peak_fit_memory(large) - _peak_fit_memory(small)
-    assert growth < 0.35 * (large.nbytes - small.nbytes)
+    assert growth < 0.6 * (large.nbytes - small.nbytes)
 
 
 def test_memmap_with_missing_values_equals_in_memory_fit(tmp_path):
