@@ -39,7 +39,7 @@ from threadpoolctl import threadpool_limits
 from skgmm._callbacks import monitor_for
 from skgmm._covariance import get_covariance_model
 from skgmm._drivers import BlockRunner, choose_block_size, em_pass, estimate_log_prob_resp
-from skgmm._em import m_step, mean_log_likelihood, prepare_pass
+from skgmm._em import prepare_pass
 from skgmm._stats import merge_stats
 
 #: Rows drawn (uniformly among rows of positive weight) for the 'kmeans',
@@ -356,7 +356,9 @@ def fit_predict(estimator, X, sample_weight=None):
             else:
                 params = estimator._fitted_params(X.dtype)
                 lower_bound = estimator.lower_bound_
-            run = _run_em(estimator, run_pass, model, params, lower_bound, monitor, X.dtype)
+            run = estimator._run_em(
+                lambda p: run_pass(prepare_pass(model, p, X.dtype)), model, params, lower_bound, monitor, X.dtype
+            )
             if best is None or estimator.max_iter == 0 or run["lower_bound"] > best["lower_bound"]:
                 best = run
 
@@ -412,30 +414,6 @@ def _scan(dask, X_chunks, weight_chunks, init_params, n_init, n_components, rand
     # Rows of weight zero fill a sample only when too few rows have weight.
     samples = tuple((k[k > -np.inf], r[k > -np.inf], w[k > -np.inf]) for k, r, w in scan.samples)
     return scan._replace(samples=samples)
-
-
-def _run_em(estimator, run_pass, model, params, lower_bound, monitor, dtype):
-    """EM iterations from ``params``: one pass (one ``compute``) each."""
-    lower_bounds = []
-    converged = False
-    n_iter = 0
-    if estimator.max_iter == 0:
-        return dict(params=params, lower_bound=-np.inf, lower_bounds=[], n_iter=0, converged=False)
-    for n_iter in range(1, estimator.max_iter + 1):
-        previous = lower_bound
-        stats = run_pass(prepare_pass(model, params, dtype))
-        params = m_step(stats, model, estimator.reg_covar, dtype)
-        lower_bound = mean_log_likelihood(stats)
-        lower_bounds.append(lower_bound)
-        change = lower_bound - previous
-        monitor.on_iteration_end(n_iter, lower_bound, change)
-        if abs(change) < estimator.tol:
-            converged = True
-            break
-    monitor.on_init_end(lower_bound, converged)
-    return dict(
-        params=params, lower_bound=lower_bound, lower_bounds=lower_bounds, n_iter=n_iter, converged=converged
-    )
 
 
 # -- inference -------------------------------------------------------------------

@@ -360,7 +360,15 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
                 else:
                     params = self._fitted_params(X.dtype)
                     lower_bound = self.lower_bound_
-                run = self._run_em(runner, X, sample_weight, model, params, lower_bound, monitor, layout, guard)
+                run = self._run_em(
+                    lambda p: fit_pass(runner, X, sample_weight, model, p, layout),
+                    model,
+                    params,
+                    lower_bound,
+                    monitor,
+                    X.dtype,
+                    guard,
+                )
                 if best is None or self.max_iter == 0 or run["lower_bound"] > best["lower_bound"]:
                     best = run
 
@@ -383,8 +391,13 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
             _, self.labels_ = log_prob_resp(runner, X, model, best["params"], layout, want="labels")
         return self.labels_
 
-    def _run_em(self, runner, X, sample_weight, model, params, lower_bound, monitor, layout=None, guard=None):
-        """EM iterations from ``params``; each pass is one fused E+M sweep."""
+    def _run_em(self, run_pass, model, params, lower_bound, monitor, dtype, guard=None):
+        """EM iterations from ``params``.
+
+        ``run_pass(params)`` returns the sufficient statistics of one fused E+M
+        sweep over the data; the in-memory, missing-value and Dask drivers
+        differ only in that function.
+        """
         lower_bounds = []
         converged = False
         n_iter = 0
@@ -394,8 +407,8 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
             return dict(params=params, lower_bound=-np.inf, lower_bounds=[], n_iter=0, converged=False)
         for n_iter in range(1, self.max_iter + 1):
             previous = lower_bound
-            stats = fit_pass(runner, X, sample_weight, model, params, layout)
-            params = m_step(stats, model, self.reg_covar, X.dtype)
+            stats = run_pass(params)
+            params = m_step(stats, model, self.reg_covar, dtype)
             # Components left without data are re-seeded (see skgmm._degenerate).
             params, reseeded = (params, []) if guard is None else guard.recover(params)
             lower_bound = mean_log_likelihood(stats)

@@ -385,12 +385,9 @@ def _parse_n_components(value: str) -> str | int:
     if value == "auto":
         return value
     try:
-        k = int(value)
-    except ValueError:
+        return _positive_int(value)
+    except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(f"expected 'auto' or a positive integer, got {value!r}") from None
-    if k < 1:
-        raise argparse.ArgumentTypeError(f"expected 'auto' or a positive integer, got {value!r}")
-    return k
 
 
 def fit_table(table: Table, args: argparse.Namespace, progress: Progress | None = None) -> FitResult:
