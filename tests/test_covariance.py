@@ -116,9 +116,15 @@ def _naive_stats(covariance_type, params, X, sample_weight):
     return float(np.dot(w, log_norm)), resp.sum(0), x_sum, scatter
 
 
+#: 4: the few-feature sums; 16: one whitening product; 37 and 70: the
+#: 'full' whitening split into 2 and 4 slices of uneven width.
+KERNEL_FEATURES = [4, 16, 37, 70]
+
+
+@pytest.mark.parametrize("n_features", KERNEL_FEATURES)
 @pytest.mark.parametrize("weighted", [False, True])
-def test_fused_block_stats_match_naive(covariance_type, weighted):
-    X = _data(n_samples=203, n_features=4, seed=7)
+def test_fused_block_stats_match_naive(covariance_type, weighted, n_features):
+    X = _data(n_samples=203, n_features=n_features, seed=7)
     model, params = _random_params(covariance_type, X.shape[1], seed=2)
     sample_weight = np.random.RandomState(0).uniform(0, 3, len(X)) if weighted else None
     stats = block_em_stats(prepare_pass(model, params, X.dtype), X, sample_weight)
@@ -143,6 +149,17 @@ def test_fused_kernel_matches_generic_path(covariance_type):
     assert_allclose(fused[1], generic[1], rtol=1e-12)
     assert_allclose(fused_x, generic[2], rtol=1e-10, atol=1e-9)
     assert_allclose(fused_s, generic[3], rtol=1e-10, atol=1e-9)
+
+
+@pytest.mark.parametrize("n_features", KERNEL_FEATURES)
+def test_weighted_log_prob_block_matches_log_prob(covariance_type, n_features):
+    """The blocked kernel's log densities (predict, score) equal the generic ones."""
+    X = _data(n_samples=131, n_features=n_features, seed=12)
+    model, params = _random_params(covariance_type, n_features, seed=3)
+    pk = prepare_pass(model, params, X.dtype)
+    blocked = model.weighted_log_prob_block(pk.kernel, X, pk.origin, pk.log_weights, {})
+    expected = _log_prob(model, params, X) + np.log(params.weights)
+    assert_allclose(blocked, expected, rtol=1e-12, atol=1e-10)
 
 
 def test_m_step_matches_sklearn_one_iteration(covariance_type):
@@ -180,12 +197,13 @@ def test_far_from_origin_data_keep_their_covariances():
         assert_allclose(far.means - 1e5, near.means, atol=1e-6, err_msg=covariance_type)
 
 
+@pytest.mark.parametrize("n_features", [3, 37])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_resp_stats_match_naive(covariance_type, weighted):
+def test_resp_stats_match_naive(covariance_type, weighted, n_features):
     """Statistics of given responsibilities (the initialisation pass)."""
     from skgmm._em import group_resp_stats
 
-    X = _data(n_samples=120, n_features=3, seed=8)
+    X = _data(n_samples=120, n_features=n_features, seed=8)
     model, params = _random_params(covariance_type, X.shape[1], seed=6)
     rng = np.random.RandomState(0)
     resp = rng.dirichlet(np.ones(N_COMPONENTS), size=len(X))
