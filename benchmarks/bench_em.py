@@ -12,6 +12,7 @@ Examples
 python benchmarks/bench_em.py                 # full grid (< 10 min on 2 cores)
 python benchmarks/bench_em.py --only grid     # per-iteration grid only
 python benchmarks/bench_em.py --scale 0.1     # smaller n, for a smoke run
+python benchmarks/bench_em.py --only grid --configs 1,6 --repeats 5   # two rows, more repeats
 """
 
 from __future__ import annotations
@@ -193,6 +194,10 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=None, help="override the repeats of every config")
     parser.add_argument("--e2e-repeats", type=int, default=1)
     parser.add_argument(
+        "--configs", type=lambda text: [int(i) for i in text.split(",")], default=None,
+        help="comma-separated 0-based rows of the grid to run (default: all)",
+    )
+    parser.add_argument(
         "--sklearn-blas-threads", type=int, default=None,
         help="limit scikit-learn's BLAS threads (default: its own); 1 is fairer on a loaded machine",
     )
@@ -216,7 +221,8 @@ def main(argv=None):
             print(f"- {dtype}, {threads} BLAS thread(s): {rate:.1f} GFLOP/s")
     if "grid" in parts:
         rows = []
-        for n, d, K, covariance, dtype, iters, repeats in GRID:
+        selected = GRID if args.configs is None else [GRID[i] for i in args.configs]
+        for n, d, K, covariance, dtype, iters, repeats in selected:
             n = max(1000, int(n * args.scale))
             rows.append(bench_config(n, d, K, covariance, dtype, iters, args.repeats or repeats))
             print(f"  done {n}x{d} K={K} {covariance} {dtype}: ratio {rows[-1]['ratio']:.1f}  "

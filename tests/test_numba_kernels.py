@@ -1,0 +1,111 @@
+"""The compiled 'full' kernels against numpy, and the engine with and without them."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from skgmm import _compiled
+from skgmm._covariance import _rows_of, get_covariance_model
+from skgmm._em import prepare_pass
+
+from .test_covariance import _data, _random_params
+
+kernels = pytest.importorskip("skgmm._numba_kernels", reason="numba is not installed")
+
+
+def _stacked(n_components, n_features, n_rows, bounds, dtype, seed=0):
+    """Whitened rows in the stacked slice layout, and the same per component."""
+    rng = np.random.RandomState(seed)
+    per_component = rng.normal(size=(n_components, n_features, n_rows)).astype(dtype)
+    whitened = np.zeros((n_components * n_features + 1, n_rows), dtype)
+    rows_of = _rows_of(bounds, n_components, kernels.TILE)
+    for k in range(n_components):
+        whitened[rows_of[k, :n_features]] = per_component[k]
+    return whitened, rows_of, per_component
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 2e-5)])
+@pytest.mark.parametrize("n_features, bounds", [(3, [0, 3]), (8, [0, 3, 8]), (13, [0, 4, 7, 10, 13])])
+def test_kernels_match_numpy(dtype, rtol, n_features, bounds):
+    n_components, n_rows = 3, 97
+    whitened, rows_of, y = _stacked(n_components, n_features, n_rows, bounds, dtype)
+    assert rows_of.shape[1] % kernels.TILE == 0
+
+    maha = np.empty((n_components, n_rows), dtype)
+    kernels.sum_squares(whitened, rows_of, maha)
+    assert_allclose(maha, (y.astype(np.float64) ** 2).sum(axis=1), rtol=rtol)
+
+    resp = np.random.RandomState(1).uniform(0, 2, size=(n_components, n_rows)).astype(dtype)
+    padded = rows_of.shape[1]
+    scatter = np.full((n_components, padded, padded), np.nan, dtype)
+    resp_y_sum = np.full((n_components, padded), np.nan, dtype)
+    kernels.weighted_scatter(whitened, rows_of, resp, scatter, resp_y_sum)
+    y64, r64 = y.astype(np.float64), resp.astype(np.float64)
+    assert_allclose(scatter[:, :n_features, :n_features], np.einsum("kb,kib,kjb->kij", r64, y64, y64), rtol=rtol, atol=rtol)
+    assert_allclose(resp_y_sum[:, :n_features], np.einsum("kb,kib->ki", r64, y64), rtol=rtol, atol=rtol)
+    # the padding features read the zero row
+    assert np.all(scatter[:, n_features:] == 0) and np.all(resp_y_sum[:, n_features:] == 0)
+
+
+def test_kernels_propagate_nan():
+    whitened, rows_of, _ = _stacked(2, 4, 16, [0, 4], np.float64)
+    whitened[1, 5] = np.nan
+    maha = np.empty((2, 16))
+    kernels.sum_squares(whitened, rows_of, maha)
+    assert np.isnan(maha[0, 5]) and np.isfinite(np.delete(maha[0], 5)).all()
+    scatter, resp_y_sum = np.empty((2, 4, 4)), np.empty((2, 4))
+    kernels.weighted_scatter(whitened, rows_of, np.ones((2, 16)), scatter, resp_y_sum)
+    assert np.isnan(scatter[0, 1]).all() and np.isfinite(scatter[1]).all()
+
+
+def _full_block_sums(X, weights, seed):
+    model, params = _random_params("full", X.shape[1], seed=seed)
+    pk = prepare_pass(model, params, X.dtype)
+    sums = model.em_block_sums(pk.kernel, X, pk.origin, pk.log_weights, weights, {})
+    resp = np.random.RandomState(seed).dirichlet(np.ones(len(params.weights)), size=len(X)).astype(X.dtype)
+    resp_sums = model.resp_block_sums(pk.kernel, X, pk.origin, resp, None, {})
+    log_prob = model.weighted_log_prob_block(pk.kernel, X, pk.origin, pk.log_weights, {})
+    finished = model.finish_sums(pk.kernel, sums[2], sums[3])
+    return sums[0], sums[1], *finished, *model.finish_sums(pk.kernel, *resp_sums), log_prob.copy()
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-11), (np.float32, 1e-4)])
+@pytest.mark.parametrize("n_features", [2, 5, 16, 37])
+def test_engine_same_with_and_without_compiled_kernels(dtype, rtol, n_features, monkeypatch):
+    X = _data(n_samples=250, n_features=n_features, seed=4).astype(dtype)
+    weights = np.random.RandomState(3).uniform(0.2, 2.0, len(X)).astype(dtype)
+    assert _compiled.compiled_kernels() is not None
+    compiled = _full_block_sums(X, weights, seed=n_features)
+    monkeypatch.setitem(_compiled._state, "kernels", None)
+    reference = _full_block_sums(X, weights, seed=n_features)
+    for name, got, expected in zip(["ll", "resp_sum", "x_sum", "scatter", "init x_sum", "init scatter", "log_prob"], compiled, reference):
+        assert_allclose(got, expected, rtol=rtol, atol=rtol * np.abs(expected).max(), err_msg=name)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fit_same_with_and_without_compiled_kernels(dtype, monkeypatch):
+    from skgmm import GaussianMixtureEM
+
+    from .conftest import mixture_10d
+
+    X = mixture_10d(n_samples=3000, seed=1)[0].astype(dtype)
+    params = dict(n_components=4, covariance_type="full", tol=0, max_iter=20, random_state=0)
+    compiled = GaussianMixtureEM(**params).fit(X)
+    monkeypatch.setitem(_compiled._state, "kernels", None)
+    reference = GaussianMixtureEM(**params).fit(X)
+    rtol = 1e-9 if dtype == np.float64 else 1e-3
+    for name in ("weights_", "means_", "covariances_", "lower_bound_"):
+        assert_allclose(getattr(compiled, name), getattr(reference, name), rtol=rtol, atol=rtol, err_msg=name)
+
+
+def test_numba_can_be_switched_off(monkeypatch):
+    monkeypatch.setenv("SKGMM_NUMBA", "0")
+    monkeypatch.delitem(_compiled._state, "kernels", raising=False)
+    assert _compiled.compiled_kernels() is None
+    model, params = _random_params("full", 6)
+    assert prepare_pass(model, params, np.float64).kernel.arrays["rows_of"] is None
+    monkeypatch.delenv("SKGMM_NUMBA")
+    monkeypatch.delitem(_compiled._state, "kernels")
+    assert _compiled.compiled_kernels() is kernels
+    assert get_covariance_model("full").prepare(params.means, params.precisions_cholesky, np.float64).arrays["rows_of"] is not None
