@@ -124,5 +124,17 @@ def machine_description():
     ]
     return (
         f"{cpu}, {os.cpu_count()} logical CPUs; Python {platform.python_version()}, "
-        f"numpy {numpy.__version__}, scikit-learn {sklearn.__version__}; BLAS: {'; '.join(blas)}"
+        f"numpy {numpy.__version__}, scikit-learn {sklearn.__version__}; BLAS: {'; '.join(blas)}; "
+        f"skgmm 'full' kernels: {kernels_description()}"
     )
+
+
+def kernels_description():
+    """Whether skgmm runs its compiled (numba) kernels or its numpy code."""
+    from skgmm._compiled import compiled_kernels
+
+    if compiled_kernels() is None:
+        return "numpy (numba missing or SKGMM_NUMBA=0)"
+    import numba
+
+    return f"compiled, numba {numba.__version__}"
