@@ -27,24 +27,22 @@ from skgmm._typing import FloatArray
 
 LOG_2PI = math.log(2 * math.pi)
 
-#: Up to this many features the 'full' kernel sums ``r y y^T`` with einsum
-#: dot products instead of a BLAS rank-k update (measured on 2 cores: 2x faster
-#: at d=2, equal at d=4, slower above).
+#: Without the compiled kernels, up to this many features the 'full' kernel
+#: sums ``r y y^T`` with einsum dot products instead of a BLAS rank-k update
+#: (measured on 2 cores: 2x faster at d=2, equal at d=4, slower above).
 SMALL_SCATTER_FEATURES = 4
 
 #: The 'full' whitening product is split into slices of about this many
 #: output features, each one product that skips the zero part of the
 #: triangular precision factors (n slices do (n + 1) / 2n of the dense flops).
-#: Measured on 2 cores, per row of the whole fused kernel: 8 % faster at d=32
-#: to 64 (float64), 14 % at d=64 (float32), 15 % at d=128; nothing at d=16,
-#: where gathering the slices costs what the product saves.
+#: numpy path, per row of the whole fused kernel on 2 cores: 8 % faster at
+#: d=32 to 64 (float64), 14 % at d=64 (float32), 15 % at d=128; nothing at
+#: d=16, where gathering the slices costs what the product saves.
 FEATURES_PER_SLICE = 16
-MAX_WHITENING_SLICES = 8
-
-
-#: With the compiled kernels, which read the slices in place, slices can be
-#: narrower: 4 features (d=16: the product 1.3x faster than one slice).
+#: The compiled kernels read the slices in place, so slices can be narrower
+#: (d=16: the product 1.3x faster than in one piece).
 COMPILED_FEATURES_PER_SLICE = 4
+MAX_WHITENING_SLICES = 8
 
 
 def _whitening_bounds(n_features: int, compiled: bool) -> list[int]:

@@ -109,3 +109,11 @@ def test_numba_can_be_switched_off(monkeypatch):
     monkeypatch.delitem(_compiled._state, "kernels")
     assert _compiled.compiled_kernels() is kernels
     assert get_covariance_model("full").prepare(params.means, params.precisions_cholesky, np.float64).arrays["rows_of"] is not None
+
+
+def test_broken_numba_falls_back_to_numpy_with_a_warning(tmp_path, monkeypatch):
+    (tmp_path / "broken_kernels.py").write_text("raise RuntimeError('cannot cache function')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.warns(RuntimeWarning, match="numpy code instead"):
+        assert _compiled._load("broken_kernels") is None
+    assert _compiled._load("no_such_module_for_skgmm") is None
