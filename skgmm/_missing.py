@@ -137,19 +137,27 @@ class MissingLayout:
         return self.n_samples - self.empty_rows.size
 
     def initialisation_data(self, X, sample_weight):
-        """Data for the initialisers: ``X`` with NaN replaced by column means.
+        """Data for the initialisers (see :func:`initialisation_data`)."""
+        return initialisation_data(X, sample_weight, self.empty_rows)
 
-        Initialisers (k-means and friends) need complete data; the column means
-        of the observed values are a neutral fill, and the EM iterations that
-        follow use the exact missing-data likelihood.  Rows with no observed
-        value get weight 0, so they do not move the starting point.
-        """
-        column_means = np.nanmean(X, axis=0) if X.shape[0] else np.zeros(X.shape[1])
-        X_filled = np.where(np.isnan(X), column_means.astype(X.dtype), X)
-        if self.empty_rows.size:
-            sample_weight = np.ones(len(X), dtype=X.dtype) if sample_weight is None else sample_weight.copy()
-            sample_weight[self.empty_rows] = 0
-        return X_filled, sample_weight
+
+def initialisation_data(X, sample_weight, empty_rows=None):
+    """Data for the initialisers: ``X`` with NaN replaced by column means.
+
+    Initialisers (k-means and friends) need complete data; the column means
+    of the observed values are a neutral fill, and the EM iterations that
+    follow use the exact missing-data likelihood.  Rows with no observed
+    value (``empty_rows``, found if None) get weight 0, so they do not move
+    the starting point.
+    """
+    if empty_rows is None:
+        empty_rows = np.flatnonzero(np.isnan(X).all(axis=1)) if X.shape[1] else np.array([], dtype=np.intp)
+    column_means = np.nanmean(X, axis=0) if X.shape[0] else np.zeros(X.shape[1])
+    X_filled = np.where(np.isnan(X), column_means.astype(X.dtype), X)
+    if empty_rows.size:
+        sample_weight = np.ones(len(X), dtype=X.dtype) if sample_weight is None else sample_weight.copy()
+        sample_weight[empty_rows] = 0
+    return X_filled, sample_weight
 
 
 def check_missing_layout(layout: MissingLayout, X, n_components: int) -> None:
@@ -160,6 +168,11 @@ def check_missing_layout(layout: MissingLayout, X, n_components: int) -> None:
             f"n_components = {n_components}: rows whose values are all missing (NaN) "
             "carry no information. Drop them or decrease n_components."
         )
+    check_observed_features(X)
+
+
+def check_observed_features(X) -> None:
+    """Raise ValueError if a feature has no observed value."""
     unobserved = np.flatnonzero([np.isnan(X[:, j]).all() for j in range(X.shape[1])] if X.shape[0] else [])
     if unobserved.size:
         raise ValueError(

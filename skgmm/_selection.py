@@ -19,6 +19,7 @@ from skgmm._drivers import BlockRunner, choose_block_size, stats_from_resp
 from skgmm._em import estimate_parameters
 from skgmm._estimator import GaussianMixtureEM
 from skgmm._init import INITIALISERS, hierarchical_partitions
+from skgmm._missing import check_observed_features, has_missing, initialisation_data
 from skgmm._validation import FLOAT_DTYPES, PARAMETER_CONSTRAINTS, _fit_context, check_sample_weight
 
 CRITERIA = ("bic", "aic", "icl")
@@ -39,6 +40,11 @@ class GaussianMixtureIC(ClusterMixin, DensityMixin, BaseEstimator):
     agglomeration (``init_params='hierarchical'``) is one tree cut at every
     number of components, and every start (initial responsibilities) of a
     given number of components is shared by the covariance types.
+
+    NaN entries of ``X`` are missing values, as for
+    :class:`~skgmm.GaussianMixtureEM`: starts are drawn from the data with
+    each feature's missing entries filled by its mean, and every candidate is
+    fitted, and its criterion computed, on the observed values only.
 
     Read more in the :ref:`User Guide <model_selection>`.
 
@@ -212,7 +218,7 @@ class GaussianMixtureIC(ClusterMixin, DensityMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training data, one row per sample.
+            Training data, one row per sample. NaN entries are missing values.
         y : Ignored
             Not used, present for API consistency by convention.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -233,7 +239,7 @@ class GaussianMixtureIC(ClusterMixin, DensityMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training data, one row per sample.
+            Training data, one row per sample. NaN entries are missing values.
         y : Ignored
             Not used, present for API consistency by convention.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -244,9 +250,15 @@ class GaussianMixtureIC(ClusterMixin, DensityMixin, BaseEstimator):
         labels : ndarray of shape (n_samples,)
             Component labels.
         """
-        X = validate_data(self, X, dtype=FLOAT_DTYPES, ensure_min_samples=2)
+        X = validate_data(self, X, dtype=FLOAT_DTYPES, ensure_min_samples=2, ensure_all_finite="allow-nan")
         sample_weight = check_sample_weight(sample_weight, X, 1)
-        n_usable = len(X) if sample_weight is None else int(np.count_nonzero(sample_weight))
+        # NaN marks a missing value: starts come from mean-filled data (rows
+        # with nothing observed weigh 0), the fits use the exact likelihood.
+        X_init, weight_init = X, sample_weight
+        if has_missing(X):
+            check_observed_features(X)
+            X_init, weight_init = initialisation_data(X, sample_weight)
+        n_usable = len(X) if weight_init is None else int(np.count_nonzero(weight_init))
         all_components = self._check_n_components()
         n_components_list = [k for k in all_components if k <= n_usable]
         if not n_components_list:
@@ -262,13 +274,14 @@ class GaussianMixtureIC(ClusterMixin, DensityMixin, BaseEstimator):
         seeds = random_state.randint(np.iinfo(np.int32).max, size=(len(n_components_list), self.n_init))
         partitions = None
         if self.init_params == "hierarchical":
-            partitions = hierarchical_partitions(X, sample_weight, n_components_list, random_state)
+            partitions = hierarchical_partitions(X_init, weight_init, n_components_list, random_state)
 
         settings = dict(tol=self.tol, reg_covar=self.reg_covar, max_iter=self.max_iter)
         per_k = Parallel(n_jobs=self.n_jobs, verbose=self.verbose)(
             delayed(_fit_candidates)(
                 X,
                 sample_weight,
+                (X_init, weight_init),
                 k,
                 covariance_types,
                 self.init_params,
@@ -332,10 +345,16 @@ class GaussianMixtureIC(ClusterMixin, DensityMixin, BaseEstimator):
             )
         return list(dict.fromkeys(values))
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # NaN entries are missing values, as for GaussianMixtureEM.
+        tags.input_tags.allow_nan = True
+        return tags
+
     # -- the chosen model -------------------------------------------------
     def _validated(self, X):
         check_is_fitted(self)
-        return validate_data(self, X, reset=False, dtype=FLOAT_DTYPES)
+        return validate_data(self, X, reset=False, dtype=FLOAT_DTYPES, ensure_all_finite="allow-nan")
 
     def score_samples(self, X):
         """Log-likelihood of each sample under the chosen mixture.
@@ -474,20 +493,22 @@ class GaussianMixtureIC(ClusterMixin, DensityMixin, BaseEstimator):
 
 
 def _fit_candidates(
-    X, sample_weight, n_components, covariance_types, init_params, partition, seeds, settings
+    X, sample_weight, init_data, n_components, covariance_types, init_params, partition, seeds, settings
 ):
     """Fit every covariance type at one number of components.
 
-    Each start's responsibilities are drawn once and shared by all the
-    covariance types; each candidate keeps its best start.
+    Each start's responsibilities are drawn once, on ``init_data`` (X and its
+    weights, with missing values filled), and shared by all the covariance
+    types; each candidate keeps its best start.
     """
+    X_init, weight_init = init_data
     starts = []
     for i, seed in enumerate(seeds):
         if partition is not None and i == 0:
             starts.append(("hierarchical", int(seed), partition))
             continue
         method = "kmeans" if init_params == "hierarchical" else init_params
-        resp = INITIALISERS[method](X, sample_weight, n_components, np.random.RandomState(seed))
+        resp = INITIALISERS[method](X_init, weight_init, n_components, np.random.RandomState(seed))
         starts.append((method, int(seed), resp))
 
     results = []
@@ -502,7 +523,7 @@ def _fit_candidates(
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 try:
-                    estimator.set_params(**_initial_values(X, sample_weight, resp, estimator))
+                    estimator.set_params(**_initial_values(X_init, weight_init, resp, estimator))
                     estimator.fit(X, sample_weight=sample_weight)
                 except (ValueError, np.linalg.LinAlgError) as error:
                     best["error"] = best["error"] or str(error)

@@ -394,3 +394,14 @@ def test_auto_passes_over_singular_fits(tmp_path, capsys):
     assert status == 0, err
     assert "passed over, with a lower BIC but singular" in out
     assert cli.singular_components(joblib.load(model_path)) == []
+
+
+def test_fit_chooses_the_model_with_missing_values(tmp_path, capsys, blobs):
+    """The default fit (K and covariance type chosen by BIC) uses the observed values."""
+    X = blobs.copy()
+    X[::10, 1] = np.nan
+    data = _write_csv(tmp_path / "d.csv", X)
+    status, out, err = _run(capsys, "fit", str(data), "--max-components", "4")
+    assert status == 0, err
+    assert "12 missing values" in out
+    assert "model: 3 components" in out

@@ -370,3 +370,40 @@ def test_ic_recovers_true_number_and_covariance_type():
 )
 def test_sklearn_compatible_selector(estimator, check):
     check(estimator)
+
+
+# -- missing values -------------------------------------------------------------
+def test_ic_with_missing_values_recovers_the_mixture():
+    X, _ = well_separated_mixture(3, 4, "full", seed=3)
+    rng = np.random.RandomState(0)
+    X_nan = X.copy()
+    X_nan[rng.uniform(size=X.shape) < 0.1] = np.nan
+    X_nan[:3] = np.nan  # rows with nothing observed carry no information
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ic = GaussianMixtureIC(n_components=[2, 3, 4], covariance_type=["full", "diag"], random_state=0)
+        ic.fit(X_nan)
+    assert (ic.n_components_, ic.covariance_type_) == (3, "full")
+    # criteria are those of the observed-data likelihood of the chosen mixture
+    assert ic.criterion_ == pytest.approx(ic.best_estimator_.bic(X_nan), rel=1e-10)
+    assert_allclose(ic.score_samples(X_nan), ic.best_estimator_.score_samples(X_nan))
+    assert ic.predict(X_nan).shape == (len(X),)
+    # close to the mixture fitted on the complete data
+    complete = GaussianMixtureEM(3, covariance_type="full", random_state=0).fit(X)
+    order = [int(np.argmin(np.linalg.norm(complete.means_ - m, axis=1))) for m in ic.means_]
+    assert sorted(order) == [0, 1, 2]
+    assert_allclose(ic.means_, complete.means_[order], atol=0.3)
+
+
+def test_ic_rejects_a_feature_with_no_observed_value():
+    X, _ = well_separated_mixture(2, 3, "diag", seed=1)
+    X[:, 1] = np.nan
+    with pytest.raises(ValueError, match=r"Features \[1\] have no observed value"):
+        GaussianMixtureIC(n_components=2, random_state=0).fit(X)
+
+
+def test_ic_counts_only_rows_with_an_observed_value():
+    X = np.full((6, 2), np.nan)
+    X[:2] = [[0.0, 1.0], [1.0, 0.0]]
+    with pytest.raises(ValueError, match="exceeds the 2 samples"):
+        GaussianMixtureIC(n_components=[3], random_state=0).fit(X)
