@@ -70,6 +70,17 @@ def make_estimators(n_components, covariance_type, init, max_iter):
     )
 
 
+def warm_up(n_components, covariance_type, X):
+    """One small fit of each library on ``X[:2000]``, untimed.
+
+    What a process pays once (imports, numba loading or compiling skgmm's
+    kernels for X's dtype) then never lands in ``t(1)`` or ``t(1 + iters)``.
+    """
+    sample = X[:2000]
+    for estimator in make_estimators(n_components, covariance_type, explicit_init(sample, n_components, covariance_type), 2):
+        timed_fit(estimator, sample)
+
+
 #: BLAS threads for scikit-learn's fits (None: its default). Set by --sklearn-blas-threads.
 SKLEARN_BLAS_THREADS = [None]
 

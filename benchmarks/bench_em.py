@@ -38,6 +38,7 @@ from _common import (  # noqa: E402
     make_estimators,
     make_mixture,
     timed_fit,
+    warm_up,
 )
 
 #: (n, d, K, covariance, dtype, iters, repeats): the targets of issue #3.
@@ -69,6 +70,7 @@ def flops_per_iteration(n, d, K, covariance):
 def bench_config(n, d, K, covariance, dtype, iters, repeats, seed=0):
     X = make_mixture(n, d, K, seed=seed, dtype=np.dtype(dtype))
     init = explicit_init(X, K, covariance, seed=seed)
+    warm_up(K, covariance, X)
     per_iter = {"sklearn": [], "skgmm": []}
     cpu_iter = {"sklearn": [], "skgmm": []}
     lower_bounds = {}
@@ -157,6 +159,7 @@ def bench_end_to_end(n, d, K, repeats):
     from skgmm import GaussianMixtureEM
 
     X = make_mixture(n, d, K, seed=1)
+    warm_up(K, "full", X)
     times = {"sklearn": [], "skgmm": []}
     info = {}
     for _ in range(repeats):

@@ -29,6 +29,7 @@ from _common import (  # noqa: E402
     make_estimators,
     make_mixture,
     timed_fit,
+    warm_up,
 )
 
 
@@ -65,6 +66,7 @@ def main(argv=None):
     rows = []
     for n in ns:
         X = make_mixture(n, args.d, args.K)
+        warm_up(args.K, args.cov, X)
         # small n: more iterations and repeats, so that noise does not swamp the difference
         scale = max(1, min(5, 1_000_000 // n))
         iters, repeats = args.iters * scale, args.repeats * scale
