@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
+from skgmm._covariance import exp_floor
 from skgmm._em import (
     MixtureParams,
     PassKernel,
@@ -225,12 +226,14 @@ def stats_from_resp(runner, X, sample_weight, resp, model, n_components) -> Suff
 def _log_normalise_columns(log_prob):
     """Log-normaliser per column of (n_components, n_rows); normalises in place."""
     col_max = log_prob.max(axis=0)
+    impossible = col_max == -np.inf  # no component can produce the row
     col_max[~np.isfinite(col_max)] = 0
     log_prob -= col_max
-    with np.errstate(under="ignore", divide="ignore"):
-        log_norm = np.log(np.exp(log_prob).sum(axis=0))
+    with np.errstate(under="ignore"):
+        log_norm = np.log(np.exp(np.maximum(log_prob, exp_floor(log_prob.dtype))).sum(axis=0))
     log_prob -= log_norm
     log_norm += col_max
+    log_norm[impossible] = -np.inf
     return log_norm
 
 
