@@ -111,6 +111,12 @@ def exp_floor(dtype) -> float:
     return float(np.log(np.finfo(dtype).tiny)) + 20
 
 
+def exp_above_floor(log_values, out=None):
+    """``exp(max(log_values, exp_floor))``; ``out=log_values`` works in place."""
+    clipped = np.maximum(log_values, exp_floor(log_values.dtype), out=out)
+    return np.exp(clipped, out=clipped)
+
+
 def log_normalise_rows(weighted_log_prob) -> tuple[FloatArray, FloatArray]:
     """Log-normaliser per row and log-responsibilities (in place, log space).
 
@@ -125,8 +131,7 @@ def log_normalise_rows(weighted_log_prob) -> tuple[FloatArray, FloatArray]:
     row_max[~np.isfinite(row_max)] = 0
     log_resp = weighted_log_prob
     log_resp -= row_max[:, None]
-    with np.errstate(under="ignore"):
-        log_norm = np.log(np.exp(np.maximum(log_resp, exp_floor(log_resp.dtype))).sum(axis=1))
+    log_norm = np.log(exp_above_floor(log_resp).sum(axis=1))
     log_resp -= log_norm[:, None]
     log_norm += row_max
     log_norm[impossible] = -np.inf
@@ -146,13 +151,11 @@ def _responsibilities_by_component(log_resp, sample_weight):
         impossible = col_max == -np.inf  # no component can produce the row
         col_max[infinite] = 0
     log_resp -= col_max
-    np.maximum(log_resp, exp_floor(log_resp.dtype), out=log_resp)
-    with np.errstate(under="ignore", divide="ignore"):
-        resp = np.exp(log_resp, out=log_resp)
-        norm = resp.sum(axis=0)
-        log_norm = np.log(norm)
-        # one multiply of the (n_components, n_rows) block by w / norm
-        scale = np.reciprocal(norm, out=norm)
+    resp = exp_above_floor(log_resp, out=log_resp)
+    norm = resp.sum(axis=0)  # >= 1, or >= exp_floor for impossible rows
+    log_norm = np.log(norm)
+    # one multiply of the (n_components, n_rows) block by w / norm
+    scale = np.reciprocal(norm, out=norm)
     log_norm += col_max
     if impossible is not None:
         log_norm[impossible] = -np.inf
@@ -281,9 +284,7 @@ class CovarianceModel(ABC):
         log_prob, cache = self.log_prob(kernel, Xc)
         log_prob += log_weights
         log_norm, wresp = log_normalise_rows(log_prob)
-        np.maximum(wresp, exp_floor(wresp.dtype), out=wresp)
-        with np.errstate(under="ignore"):
-            np.exp(wresp, out=wresp)
+        exp_above_floor(wresp, out=wresp)
         if sample_weight is None:
             log_likelihood = float(log_norm.sum(dtype=np.float64))
         else:

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from skgmm._covariance import exp_floor
+from skgmm._covariance import exp_above_floor
 from skgmm._em import (
     MixtureParams,
     PassKernel,
@@ -229,8 +229,7 @@ def _log_normalise_columns(log_prob):
     impossible = col_max == -np.inf  # no component can produce the row
     col_max[~np.isfinite(col_max)] = 0
     log_prob -= col_max
-    with np.errstate(under="ignore"):
-        log_norm = np.log(np.exp(np.maximum(log_prob, exp_floor(log_prob.dtype))).sum(axis=0))
+    log_norm = np.log(exp_above_floor(log_prob).sum(axis=0))
     log_prob -= log_norm
     log_norm += col_max
     log_norm[impossible] = -np.inf

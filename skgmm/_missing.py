@@ -35,7 +35,7 @@ from typing import NamedTuple
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from skgmm._covariance import CovarianceModel, exp_floor
+from skgmm._covariance import CovarianceModel, exp_above_floor
 from skgmm._drivers import em_pass, estimate_log_prob_resp
 from skgmm._em import (
     MixtureParams,
@@ -319,9 +319,7 @@ def missing_unit_stats(mk: MissingKernel, unit, X, sample_weight) -> SufficientS
     pattern_index, rows = unit
     log_prob, cache = unit_log_prob(mk, pattern_index, X[rows])
     log_prob_norm, log_resp = normalise_log_prob(log_prob)
-    np.maximum(log_resp, exp_floor(log_resp.dtype), out=log_resp)
-    with np.errstate(under="ignore"):
-        wresp = np.exp(log_resp, out=log_resp)
+    wresp = exp_above_floor(log_resp, out=log_resp)
     if sample_weight is None:
         log_likelihood, weight_sum = float(log_prob_norm.sum()), float(rows.size)
     else:
