@@ -13,6 +13,14 @@ from .test_covariance import _data, _random_params
 kernels = pytest.importorskip("skgmm._numba_kernels", reason="numba is not installed")
 
 
+@pytest.fixture
+def compiled(monkeypatch):
+    """The engine with its compiled kernels, even under SKGMM_NUMBA=0."""
+    monkeypatch.delenv("SKGMM_NUMBA", raising=False)
+    monkeypatch.delitem(_compiled._state, "kernels", raising=False)
+    assert _compiled.compiled_kernels() is kernels
+
+
 def _stacked(n_components, n_features, n_rows, bounds, dtype, seed=0):
     """Whitened rows in the stacked slice layout, and the same per component."""
     rng = np.random.RandomState(seed)
@@ -71,32 +79,32 @@ def _full_block_sums(X, weights, seed):
 
 @pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-11), (np.float32, 1e-4)])
 @pytest.mark.parametrize("n_features", [2, 5, 16, 37])
-def test_engine_same_with_and_without_compiled_kernels(dtype, rtol, n_features, monkeypatch):
+def test_engine_same_with_and_without_compiled_kernels(dtype, rtol, n_features, compiled, monkeypatch):
     X = _data(n_samples=250, n_features=n_features, seed=4).astype(dtype)
     weights = np.random.RandomState(3).uniform(0.2, 2.0, len(X)).astype(dtype)
-    assert _compiled.compiled_kernels() is not None
-    compiled = _full_block_sums(X, weights, seed=n_features)
+    with_kernels = _full_block_sums(X, weights, seed=n_features)
     monkeypatch.setitem(_compiled._state, "kernels", None)
     reference = _full_block_sums(X, weights, seed=n_features)
-    for name, got, expected in zip(["ll", "resp_sum", "x_sum", "scatter", "init x_sum", "init scatter", "log_prob"], compiled, reference):
+    names = ["ll", "resp_sum", "x_sum", "scatter", "init x_sum", "init scatter", "log_prob"]
+    for name, got, expected in zip(names, with_kernels, reference):
         assert_allclose(got, expected, rtol=rtol, atol=rtol * np.abs(expected).max(), err_msg=name)
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_fit_same_with_and_without_compiled_kernels(dtype, monkeypatch):
+def test_fit_same_with_and_without_compiled_kernels(dtype, compiled, monkeypatch):
     from skgmm import GaussianMixtureEM
 
     from .conftest import mixture_10d
 
     X = mixture_10d(n_samples=3000, seed=1)[0].astype(dtype)
     params = dict(n_components=4, covariance_type="full", tol=0, max_iter=20, random_state=0)
-    compiled = GaussianMixtureEM(**params).fit(X)
+    with_kernels = GaussianMixtureEM(**params).fit(X)
     monkeypatch.setitem(_compiled._state, "kernels", None)
     reference = GaussianMixtureEM(**params).fit(X)
     rtol = 1e-9 if dtype == np.float64 else 1e-3
     for name in ("weights_", "means_", "covariances_", "lower_bound_"):
-        assert_allclose(getattr(compiled, name), getattr(reference, name), rtol=rtol, atol=rtol, err_msg=name)
+        assert_allclose(getattr(with_kernels, name), getattr(reference, name), rtol=rtol, atol=rtol, err_msg=name)
 
 
 def test_numba_can_be_switched_off(monkeypatch):
@@ -112,6 +120,7 @@ def test_numba_can_be_switched_off(monkeypatch):
 
 
 def test_broken_numba_falls_back_to_numpy_with_a_warning(tmp_path, monkeypatch):
+    monkeypatch.delenv("SKGMM_NUMBA", raising=False)
     (tmp_path / "broken_kernels.py").write_text("raise RuntimeError('cannot cache function')\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.warns(RuntimeWarning, match="numpy code instead"):
