@@ -443,15 +443,18 @@ def _fit_selector(X, weights, ks, covs, options, args, progress) -> FitResult:
     selector = skgmm.GaussianMixtureIC(
         n_components=ks, covariance_type=covs, criterion="bic", **options, **extra
     )
-    selector.fit(X, sample_weight=weights)
+    model_warnings = _fit_recording_warnings(selector, X, weights)
     model = selector.best_estimator_
     try:
         grid, table = _criterion_table(selector.cv_results_, "bic")
     except (AttributeError, ValueError):
+        _reissue(model_warnings)
         return FitResult(model, None, None, len(ks) * len(covs))
     # Pass over singular fits, best first, refitting each runner-up alone (the
-    # selector keeps only its best model). On small data, the three runners-up
-    # shown in the summary are checked too; a dozen refits at most.
+    # selector keeps only its best model). On small data every candidate may be
+    # looked at (tiny data put many singular fits first), and the three
+    # runners-up shown in the summary are checked too; on large data a dozen
+    # refits at most.
     ranked = sorted(
         (value, int(k), cov)
         for cov, values in table.items()
@@ -460,15 +463,16 @@ def _fit_selector(X, weights, ks, covs, options, args, progress) -> FitResult:
     )
     check_runners_up = X.size <= 1_000_000
     singular, passed_over, chosen, n_sound = [], [], None, 0
-    for _value, k, cov in ranked[:12]:
+    for _value, k, cov in ranked if check_runners_up else ranked[:12]:
         if chosen is not None and (not check_runners_up or n_sound == 3):
             break
         if (k, cov) == (model.n_components, model.covariance_type):
-            candidate = model
+            candidate, candidate_warnings = model, model_warnings
         else:
             refit = skgmm.GaussianMixtureIC(
                 n_components=[k], covariance_type=[cov], criterion="bic", **options, **extra
-            ).fit(X, sample_weight=weights)
+            )
+            candidate_warnings = _fit_recording_warnings(refit, X, weights)
             candidate = refit.best_estimator_
             table[cov][np.searchsorted(grid, k)] = _bic(candidate, X, weights)
         if singular_components(candidate):
@@ -476,18 +480,32 @@ def _fit_selector(X, weights, ks, covs, options, args, progress) -> FitResult:
             if chosen is None:
                 passed_over.append((k, cov))
         elif chosen is None:
-            chosen = candidate
+            chosen, chosen_warnings = candidate, candidate_warnings
         else:
             n_sound += 1
     if chosen is None:  # every candidate looked at is singular: keep the selector's choice
-        chosen, passed_over = model, []
+        chosen, chosen_warnings, passed_over = model, model_warnings, []
         singular = [entry for entry in singular if entry != (model.n_components, model.covariance_type)]
+    _reissue(chosen_warnings)  # only the chosen model's, not those of the fits passed over
     for k, cov in singular:
         table[cov][np.searchsorted(grid, k)] = np.nan
     result = FitResult(chosen, grid, table, len(ks) * len(covs))
     result.singular = passed_over
     result.runners_up_checked = check_runners_up
     return result
+
+
+def _fit_recording_warnings(selector, X, weights) -> list:
+    """Fit ``selector`` and return the warnings it raised, instead of showing them."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        selector.fit(X, sample_weight=weights)
+    return caught
+
+
+def _reissue(caught) -> None:
+    for warning in caught:
+        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
 
 
 def _bic(model, X, weights) -> float:

@@ -405,3 +405,15 @@ def test_fit_chooses_the_model_with_missing_values(tmp_path, capsys, blobs):
     assert status == 0, err
     assert "12 missing values" in out
     assert "model: 3 components" in out
+
+
+def test_tiny_data_choose_a_sound_model_and_show_only_its_warnings(tmp_path, capsys):
+    """On 8 rows every K >= 3 fit is singular and ranks first by BIC: all are passed over."""
+    X = [[1, 2], [1.1, 2.1], [5, 6], [5.2, 6.1], [0.9, 2.2], [5.1, 5.9], [1.2, 1.9], [4.9, 6.3]]
+    data = _write_csv(tmp_path / "tiny.csv", X, ["a", "b"])
+    status, out, err = _run(capsys, "fit", str(data))
+    assert status == 0, err
+    assert "model: 2 components" in out
+    assert "passed over" in out
+    # the warnings of the singular fits passed over are not the chosen model's
+    assert "DegenerateDataWarning" not in err
