@@ -68,6 +68,16 @@ def _rows_of(bounds, n_components, tile):
     return rows_of
 
 
+def _compiled_rows(kernel):
+    """The kernel's row table when the compiled kernels run here, else None.
+
+    A kernel prepared where numba runs may be used where it does not (a Dask
+    worker without it): the numpy code then handles the same slices.
+    """
+    rows_of = kernel.arrays["rows_of"]
+    return None if rows_of is None or compiled_kernels() is None else rows_of
+
+
 class _WhitenedBlock(NamedTuple):
     """Scratch arrays of one block of the 'full' kernels (views of a thread's buffers)."""
 
@@ -507,7 +517,7 @@ class FullCovariance(CovarianceModel):
     def _whiten_block(self, kernel, X_block, origin, work) -> _WhitenedBlock:
         n_rows, n_features = X_block.shape
         bounds = kernel.arrays["bounds"]
-        rows_of = kernel.arrays["rows_of"]
+        rows_of = _compiled_rows(kernel)
         n_components = kernel.means_c.shape[0]
         dtype = kernel.arrays["constant"].dtype
         n_sums = n_features if rows_of is None else rows_of.shape[1]
@@ -539,7 +549,7 @@ class FullCovariance(CovarianceModel):
     @staticmethod
     def _weighted_log_prob_into(kernel, block, log_weights):
         log_resp = block.log_resp
-        rows_of = kernel.arrays["rows_of"]
+        rows_of = _compiled_rows(kernel)
         if rows_of is not None:
             compiled_kernels().sum_squares(block.whitened, rows_of, log_resp)
         else:
@@ -553,7 +563,7 @@ class FullCovariance(CovarianceModel):
     def _white_sums(kernel, block, resp):
         """``sum r y`` and ``sum r y y^T`` per component; may overwrite ``resp``."""
         n_features = len(kernel.arrays["cov_chol"][0])
-        rows_of = kernel.arrays["rows_of"]
+        rows_of = _compiled_rows(kernel)
         scatter, weighted = block.scatter, block.weighted
         if rows_of is not None:
             compiled_kernels().weighted_scatter(block.whitened, rows_of, resp, scatter, block.white_sum)

@@ -126,3 +126,16 @@ def test_broken_numba_falls_back_to_numpy_with_a_warning(tmp_path, monkeypatch):
     with pytest.warns(RuntimeWarning, match="numpy code instead"):
         assert _compiled._load("broken_kernels") is None
     assert _compiled._load("no_such_module_for_skgmm") is None
+
+
+def test_kernel_prepared_with_numba_runs_without_it(compiled, monkeypatch):
+    """A pass kernel made where numba runs (a Dask client) also works where it does not."""
+    X = _data(n_samples=120, n_features=13, seed=5)
+    model, params = _random_params("full", 13, seed=2)
+    pk = prepare_pass(model, params, X.dtype)
+    assert pk.kernel.arrays["rows_of"] is not None
+    expected = model.em_block_sums(pk.kernel, X, pk.origin, pk.log_weights, None, {})
+    monkeypatch.setitem(_compiled._state, "kernels", None)
+    got = model.em_block_sums(pk.kernel, X, pk.origin, pk.log_weights, None, {})
+    for a, b in zip(got, expected):
+        assert_allclose(a, b, rtol=1e-11, atol=1e-11)
