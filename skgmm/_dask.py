@@ -173,7 +173,11 @@ def _scan_chunk(X_chunk, weight_chunk, seed, n_samples, sample_size, by_weight, 
     from 32 GB to 50 MB, and changes the sample with probability below 1e-15.
     """
     if not np.isfinite(X_chunk).all():
-        raise ValueError("Input X contains NaN or infinity.")
+        raise ValueError(
+            "Input X contains NaN or infinity. Missing values (NaN) are supported for NumPy "
+            "input only: compute the Dask array (X.compute()) if it fits in memory, or impute "
+            "or drop the incomplete rows first."
+        )
     n_rows = X_chunk.shape[0]
     if weight_chunk is None:
         weight = np.ones(n_rows, dtype=np.float64)
