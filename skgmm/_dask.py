@@ -26,6 +26,7 @@ Post-fit methods map the same kernel over the chunks lazily.
 
 from __future__ import annotations
 
+import functools
 import uuid
 import warnings
 from typing import NamedTuple
@@ -38,6 +39,13 @@ from threadpoolctl import threadpool_limits
 
 from skgmm._callbacks import monitor_for
 from skgmm._covariance import get_covariance_model
+from skgmm._degenerate import (
+    FeatureMoments,
+    block_moments,
+    check_feature_scale,
+    merge_moments,
+    summarise_moments,
+)
 from skgmm._drivers import BlockRunner, choose_block_size, em_pass, estimate_log_prob_resp
 from skgmm._em import prepare_pass
 from skgmm._stats import merge_stats
@@ -148,6 +156,7 @@ class ScanSummary(NamedTuple):
     n_positive: int
     sample_size: int
     samples: tuple
+    moments: FeatureMoments  # for the data-scale checks of skgmm._degenerate
 
 
 def _top(keys, rows, weights, size):
@@ -200,7 +209,8 @@ def _scan_chunk(X_chunk, weight_chunk, seed, n_samples, sample_size, by_weight, 
                 keys = keys / weight
         keys[~positive] = -np.inf
         samples.append(_top(keys, X_chunk, weight, candidates))
-    return ScanSummary(n_rows, float(weight.sum()), int(positive.sum()), sample_size, tuple(samples))
+    moments = block_moments(X_chunk, None if weight_chunk is None else weight)
+    return ScanSummary(n_rows, float(weight.sum()), int(positive.sum()), sample_size, tuple(samples), moments)
 
 
 def _merge_scans(parts):
@@ -215,6 +225,7 @@ def _merge_scans(parts):
         sum(part.n_positive for part in parts),
         size,
         tuple(samples),
+        functools.reduce(merge_moments, (part.moments for part in parts)),
     )
 
 
@@ -338,6 +349,8 @@ def fit_predict(estimator, X, sample_weight=None):
         need_init = do_init and any(value is None for value in inits.values())
         init_params = estimator.init_params if need_init else None
         scan = _scan(dask, X_chunks, weight_chunks, init_params, n_init, K, random_state, n_samples)
+        _, variance, spread = summarise_moments(scan.moments)
+        check_feature_scale(variance, spread, n_samples, X.dtype, estimator.reg_covar)
         if sample_weight is not None and scan.n_positive < K:
             raise ValueError(
                 f"sample_weight has {scan.n_positive} positive entries but n_components = "

@@ -18,6 +18,7 @@ Two things scikit-learn's ``GaussianMixture`` does silently and we do not:
 from __future__ import annotations
 
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 
@@ -36,6 +37,33 @@ class DegenerateDataWarning(UserWarning):
     Raised for a ``reg_covar`` that dominates the variance of the data, and
     for mixture components that ended up with no data.
     """
+
+
+class FeatureMoments(NamedTuple):
+    """Per-feature weight total, mean, centred second moment, minimum and maximum (float64)."""
+
+    total: np.ndarray
+    mean: np.ndarray
+    m2: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+
+
+def block_moments(block, w=None) -> FeatureMoments:
+    """Moments of a block of rows (NaN entries left out), in float64."""
+    return FeatureMoments(*_block_moments(np.asarray(block, dtype=np.float64), w))
+
+
+def merge_moments(a: FeatureMoments, b: FeatureMoments) -> FeatureMoments:
+    """Moments of two sets of rows together (Chan-Golub-LeVeque update)."""
+    n_features = a.total.shape[0]
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported by the caller
+        delta = b.mean - a.mean
+        total = a.total + b.total
+        share = np.divide(b.total, total, out=np.zeros(n_features), where=total > 0)
+        mean = a.mean + delta * share
+        m2 = a.m2 + b.m2 + delta * delta * a.total * share
+    return FeatureMoments(total, mean, m2, np.fmin(a.low, b.low), np.fmax(a.high, b.high))
 
 
 def feature_variances(X, sample_weight=None):
@@ -60,30 +88,23 @@ def feature_variances(X, sample_weight=None):
         Largest absolute deviation of an observed value from the mean.
     """
     n_features = X.shape[1]
-    total = np.zeros(n_features)
-    mean = np.zeros(n_features)
-    m2 = np.zeros(n_features)
-    low = np.full(n_features, np.inf)
-    high = np.full(n_features, -np.inf)
+    zeros = np.zeros(n_features)
+    moments = FeatureMoments(zeros, zeros, zeros, np.full(n_features, np.inf), np.full(n_features, -np.inf))
     for start in range(0, len(X), _VARIANCE_BLOCK_ROWS):
         stop = start + _VARIANCE_BLOCK_ROWS
-        block = np.asarray(X[start:stop], dtype=np.float64)
         w = None if sample_weight is None else np.asarray(sample_weight[start:stop], dtype=np.float64)
-        with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported by the caller
-            block_total, block_mean, block_m2, block_low, block_high = _block_moments(block, w)
-            delta = block_mean - mean
-            new_total = total + block_total
-            share = np.divide(block_total, new_total, out=np.zeros(n_features), where=new_total > 0)
-            mean = mean + delta * share
-            m2 = m2 + block_m2 + delta * delta * total * share
-        total = new_total
-        low = np.fmin(low, block_low)
-        high = np.fmax(high, block_high)
+        moments = merge_moments(moments, block_moments(X[start:stop], w))
+    return summarise_moments(moments)
+
+
+def summarise_moments(moments: FeatureMoments):
+    """``mean, variance, spread`` of :func:`feature_variances` from merged moments."""
+    total, mean, m2 = moments.total, moments.mean, moments.m2
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         # inf - inf in an overflowing feature gives NaN: report it as inf.
         variance = np.where(total > 0, np.where(np.isnan(m2), np.inf, m2 / total), np.nan)
         mean = np.where(total > 0, mean, np.nan)
-        spread = np.maximum(high - mean, mean - low)
+        spread = np.maximum(moments.high - mean, mean - moments.low)
     return mean, variance, spread
 
 
@@ -154,15 +175,26 @@ def check_data_scale(X, sample_weight, reg_covar):
         a non-constant feature: the regularisation, not the data, then decides
         the covariances.
     """
-    mean, variance, spread = feature_variances(X, sample_weight)
-    dtype_max = np.finfo(X.dtype).max
+    _, variance, spread = feature_variances(X, sample_weight)
+    check_feature_scale(variance, spread, len(X), X.dtype, reg_covar)
+    return variance
+
+
+def check_feature_scale(variance, spread, n_samples, dtype, reg_covar):
+    """The checks of :func:`check_data_scale`, from the features' variance and spread.
+
+    Drivers that see the data in pieces (Dask) merge :func:`block_moments`
+    and call this with the result of :func:`summarise_moments`.
+    """
+    dtype = np.dtype(dtype)
+    dtype_max = np.finfo(dtype).max
     # Sums of squared deviations are formed in X's dtype by the engine and by k-means.
     observed = ~np.isnan(variance)
     with np.errstate(over="ignore", invalid="ignore"):
-        too_large = observed & (~np.isfinite(variance) | (spread**2 * len(X) > dtype_max / 16))
+        too_large = observed & (~np.isfinite(variance) | (spread**2 * n_samples > dtype_max / 16))
     if np.any(too_large):
         raise ValueError(
-            f"X has values too large for {X.dtype.name}: squared deviations of feature(s) "
+            f"X has values too large for {dtype.name}: squared deviations of feature(s) "
             f"{np.flatnonzero(too_large).tolist()} overflow. Scale the data, for example "
             "with sklearn.preprocessing.StandardScaler, before fitting."
         )
@@ -185,9 +217,8 @@ def check_data_scale(X, sample_weight, reg_covar):
             "sklearn.preprocessing.StandardScaler) or set reg_covar to about 1e-6 "
             "times the data's variance.",
             DegenerateDataWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
-    return variance
 
 
 def empty_components(weights, weight_total, dtype):

@@ -371,3 +371,29 @@ def test_scan_draws_a_uniform_sample_of_distinct_rows(monkeypatch):
     assert scan.n_rows == n_rows and scan.weight_sum == n_rows
     # 100 rows per chunk and draw on average: 500 over five draws (sd about 21).
     assert np.all(np.abs(counts - 500) < 100)
+
+
+def _scale_cases():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(600, 3))
+    constant = X.copy()
+    constant[:, 1] = 2.5
+    tiny = X.copy()
+    tiny[:, 2] *= 1e-4
+    huge = X * 1e160
+    return [
+        (constant, dict(reg_covar=0.0), pytest.raises(ValueError, match=r"Feature\(s\) \[1\] of X are constant")),
+        (tiny, dict(), pytest.warns(UserWarning, match=r"reg_covar=1e-06 is larger than .* feature\(s\) \[2\]")),
+        (huge, dict(), pytest.raises(ValueError, match="too large for float64")),
+    ]
+
+
+@pytest.mark.parametrize("index", range(3))
+def test_data_scale_checks_as_for_numpy(index):
+    """The data-scale checks of skgmm._degenerate run on Dask input too, from merged chunk moments."""
+    X, params, numpy_expectation = _scale_cases()[index]
+    with numpy_expectation:
+        GaussianMixtureEM(2, random_state=0, max_iter=5, **params).fit(X)
+    _, _, dask_expectation = _scale_cases()[index]
+    with dask.config.set(scheduler="synchronous"), dask_expectation:
+        GaussianMixtureEM(2, random_state=0, max_iter=5, **params).fit(da.from_array(X, chunks=(170, -1)))
