@@ -40,6 +40,7 @@ from threadpoolctl import threadpool_limits
 from skgmm._callbacks import monitor_for
 from skgmm._covariance import get_covariance_model
 from skgmm._degenerate import (
+    EmptyComponentGuard,
     FeatureMoments,
     block_moments,
     check_feature_scale,
@@ -351,6 +352,9 @@ def fit_predict(estimator, X, sample_weight=None):
         scan = _scan(dask, X_chunks, weight_chunks, init_params, n_init, K, random_state, n_samples)
         _, variance, spread = summarise_moments(scan.moments)
         check_feature_scale(variance, spread, n_samples, X.dtype, estimator.reg_covar)
+        guard = DaskEmptyComponentGuard(
+            dask, X, sample_weight, model, estimator.reg_covar, variance, scan.weight_sum, K
+        )
         if sample_weight is not None and scan.n_positive < K:
             raise ValueError(
                 f"sample_weight has {scan.n_positive} positive entries but n_components = "
@@ -374,7 +378,13 @@ def fit_predict(estimator, X, sample_weight=None):
                 params = estimator._fitted_params(X.dtype)
                 lower_bound = estimator.lower_bound_
             run = estimator._run_em(
-                lambda p: run_pass(prepare_pass(model, p, X.dtype)), model, params, lower_bound, monitor, X.dtype
+                lambda p: run_pass(prepare_pass(model, p, X.dtype)),
+                model,
+                params,
+                lower_bound,
+                monitor,
+                X.dtype,
+                guard,
             )
             if best is None or estimator.max_iter == 0 or run["lower_bound"] > best["lower_bound"]:
                 best = run
@@ -386,6 +396,7 @@ def fit_predict(estimator, X, sample_weight=None):
             ConvergenceWarning,
             stacklevel=2,
         )
+    guard.warn_if_empty(best["params"])
     estimator._set_params_attributes(model, best["params"])
     estimator.converged_ = best["converged"]
     estimator.n_iter_ = best["n_iter"]
@@ -431,6 +442,79 @@ def _scan(dask, X_chunks, weight_chunks, init_params, n_init, n_components, rand
     # Rows of weight zero fill a sample only when too few rows have weight.
     samples = tuple((k[k > -np.inf], r[k > -np.inf], w[k > -np.inf]) for k, r, w in scan.samples)
     return scan._replace(samples=samples)
+
+
+# -- empty components ------------------------------------------------------------
+class DaskEmptyComponentGuard(EmptyComponentGuard):
+    """:class:`~skgmm._degenerate.EmptyComponentGuard` over persisted Dask chunks.
+
+    Both run only when a component has lost its data:
+
+    * the worst-explained rows: each chunk sends its ``n_components + 8``
+      worst rows (with their global index, so ties break as on NumPy input)
+      and the client merges them;
+    * whether the data has at least ``n_components`` distinct rows: each chunk
+      sends at most that many of its distinct rows (once per fit).
+    """
+
+    def __init__(self, dask, X, sample_weight, model, reg_covar, data_variance, weight_total, n_components):
+        self.dask = dask
+        self.X_chunks = _chunk_delayed(X)
+        self.weight_chunks = _chunk_delayed(sample_weight) or [None] * len(self.X_chunks)
+        self.offsets = np.concatenate([[0], np.cumsum(X.chunks[0])[:-1]]).astype(int)
+        self.dtype = X.dtype
+        self.model = model
+        self.reg_covar = reg_covar
+        self.data_variance = data_variance
+        self.weight_total = float(weight_total)
+        self.n_components = n_components
+        self.reseeded: set[int] = set()
+
+    @property
+    def n_distinct(self):
+        """The number of distinct rows if below ``n_components``, else None (enough)."""
+        if not hasattr(self, "_n_distinct_below"):
+            limit = self.n_components
+            distinct = self.dask.delayed(_chunk_distinct_rows, pure=True)
+            with threadpool_limits(limits=1, user_api="blas"):
+                parts = self.dask.compute(*(distinct(X, w, limit) for X, w in zip(self.X_chunks, self.weight_chunks)))
+            count = len(np.unique(np.concatenate(parts), axis=0))
+            # Below the limit every chunk sent all its distinct rows: the count is exact.
+            self._n_distinct_below = count if count < limit else None
+        return self._n_distinct_below
+
+    def worst_rows(self, params):
+        pk = prepare_pass(self.model, params, self.dtype)
+        n_candidates = len(params.weights) + 8
+        worst = self.dask.delayed(_chunk_worst_rows, pure=True)
+        parts = [
+            worst(X, w, pk, int(offset), n_candidates)
+            for X, w, offset in zip(self.X_chunks, self.weight_chunks, self.offsets)
+        ]
+        with threadpool_limits(limits=1, user_api="blas"):
+            parts = self.dask.compute(*parts)
+        log_prob, index, rows = (np.concatenate(column) for column in zip(*parts))
+        for position in np.lexsort((index, log_prob)):
+            yield tuple(rows[position])
+
+
+def _chunk_distinct_rows(X_chunk, weight_chunk, limit):
+    """At most ``limit`` distinct rows of positive weight of a chunk."""
+    rows = np.asarray(X_chunk, np.float64)
+    if weight_chunk is not None:
+        rows = rows[np.asarray(weight_chunk) > 0]
+    return np.unique(rows, axis=0)[:limit]
+
+
+def _chunk_worst_rows(X_chunk, weight_chunk, pk, offset, n_candidates):
+    """The ``n_candidates`` rows of a chunk with the lowest finite log-likelihood."""
+    log_prob = np.asarray(_estimate_chunk(X_chunk, pk, None), np.float64)
+    usable = np.isfinite(log_prob)
+    if weight_chunk is not None:
+        usable &= np.asarray(weight_chunk) > 0
+    candidates = np.flatnonzero(usable)
+    chosen = candidates[np.lexsort((candidates, log_prob[candidates]))[:n_candidates]]
+    return log_prob[chosen], chosen + offset, np.asarray(X_chunk[chosen], np.float64)
 
 
 # -- inference -------------------------------------------------------------------

@@ -267,6 +267,7 @@ class EmptyComponentGuard:
         self.reg_covar = reg_covar
         self.data_variance = data_variance
         self.X = X
+        self.dtype = X.dtype
         self.sample_weight = sample_weight
         self.model = model
         self.weight_total = float(len(X) if sample_weight is None else sample_weight.sum(dtype=np.float64))
@@ -279,9 +280,25 @@ class EmptyComponentGuard:
 
     @property
     def n_distinct(self):
+        """Distinct rows of positive weight (None where a driver cannot tell cheaply)."""
         if self._n_distinct is None:
             self._n_distinct = _n_distinct_rows(self.X, self.sample_weight)
         return self._n_distinct
+
+    def worst_rows(self, params: MixtureParams):
+        """Rows of positive weight and finite log-likelihood under ``params``, worst first.
+
+        Ties keep row order.  Yields each row as a tuple of floats.
+        """
+        log_prob = np.asarray(self.score_rows(params), np.float64)
+        # Rows that cannot carry a component (zero weight, no observed value) go last.
+        log_prob = np.where(np.isnan(log_prob), np.inf, log_prob)
+        if self.sample_weight is not None:
+            log_prob = np.where(self.sample_weight > 0, log_prob, np.inf)
+        for index in np.argsort(log_prob, kind="stable"):
+            row = tuple(np.asarray(self.X[index], np.float64))
+            if np.isfinite(log_prob[index]) and np.all(np.isfinite(row)):
+                yield row
 
     def recover(self, params: MixtureParams) -> tuple[MixtureParams, list[int]]:
         """Re-seed the empty components of ``params`` that may be re-seeded.
@@ -293,37 +310,33 @@ class EmptyComponentGuard:
         reseeded : list of int
             The components re-seeded now.
         """
-        dtype = self.X.dtype
+        dtype = self.dtype
         empty = [
             k for k in empty_components(params.weights, self.weight_total, dtype) if k not in self.reseeded
         ]
         n_components = len(params.weights)
-        if not empty or self.n_distinct < n_components:
+        if not empty or (self.n_distinct is not None and self.n_distinct < n_components):
             return params, []
-        log_prob = np.asarray(self.score_rows(params), np.float64)
-        # Rows that cannot carry a component (zero weight, no observed value) go last.
-        log_prob = np.where(np.isnan(log_prob), np.inf, log_prob)
-        if self.sample_weight is not None:
-            log_prob = np.where(self.sample_weight > 0, log_prob, np.inf)
-        worst = np.argsort(log_prob, kind="stable")
 
         weights = np.asarray(params.weights, np.float64).copy()
         means = np.asarray(params.means, np.float64).copy()
         covariances = np.asarray(params.covariances, np.float64).copy()
         kept = np.setdiff1d(np.arange(n_components), empty)
         kept_weights = weights[kept] / weights[kept].sum()
-        taken = [tuple(row) for row in means[kept]]
-        candidates = iter(worst)
+        taken = [np.asarray(row) for row in means[kept]]
+        # A row "at" a mean: equal up to the rounding of a mean of duplicated rows.
+        scale = np.ones(means.shape[1]) if self.data_variance is None else np.sqrt(self.data_variance)
+        tolerance = np.sqrt(np.finfo(dtype).eps) * np.nan_to_num(scale, nan=0.0)
+        candidates = self.worst_rows(params)
         done = []
         for k in empty:
             # The worst-explained rows, skipping any already at a component's mean.
-            for index in candidates:
-                row = tuple(np.asarray(self.X[index], np.float64))
-                if np.isfinite(log_prob[index]) and np.all(np.isfinite(row)) and row not in taken:
+            for row in candidates:
+                if not any(np.all(np.abs(np.subtract(row, mean)) <= tolerance) for mean in taken):
                     break
             else:
                 break
-            taken.append(row)
+            taken.append(np.asarray(row))
             means[k] = row
             if self.model.name != "tied":
                 covariances[k] = np.tensordot(kept_weights, covariances[kept], axes=1)
@@ -359,7 +372,7 @@ class EmptyComponentGuard:
         # Identical points leave a scatter of rounding size only: at most about
         # eps * |mean - origin|^2, the engine's sums being centred on the mixture
         # mean, plus the rounding of reg_covar.
-        eps = 100 * np.finfo(self.X.dtype).eps
+        eps = 100 * np.finfo(self.dtype).eps
         weights = np.asarray(params.weights, np.float64)
         means = np.asarray(params.means, np.float64)
         origin = weights @ means / weights.sum()
@@ -369,7 +382,7 @@ class EmptyComponentGuard:
 
     def warn_if_empty(self, params: MixtureParams) -> None:
         """Warn about components of the final model that hold no data or one point."""
-        empty = empty_components(params.weights, self.weight_total, self.X.dtype)
+        empty = empty_components(params.weights, self.weight_total, self.dtype)
         collapsed = self.collapsed_components(params, empty)
         if collapsed.size:
             warnings.warn(
@@ -382,10 +395,13 @@ class EmptyComponentGuard:
                 stacklevel=4,
             )
         if empty.size:
+            distinct = (
+                "" if self.n_distinct is None else f"; the data has {self.n_distinct} distinct samples for "
+                f"{len(params.weights)} components"
+            )
             warnings.warn(
                 f"Components {empty.tolist()} of the fitted mixture received no data "
-                f"(weight ~0); the data has {self.n_distinct} distinct samples for "
-                f"{len(params.weights)} components. Decrease n_components or check the "
+                f"(weight ~0){distinct}. Decrease n_components or check the "
                 "data for duplicated points.",
                 DegenerateDataWarning,
                 stacklevel=4,

@@ -397,3 +397,59 @@ def test_data_scale_checks_as_for_numpy(index):
     _, _, dask_expectation = _scale_cases()[index]
     with dask.config.set(scheduler="synchronous"), dask_expectation:
         GaussianMixtureEM(2, random_state=0, max_iter=5, **params).fit(da.from_array(X, chunks=(170, -1)))
+
+
+# -- empty components ---------------------------------------------------------------
+_FAR_START_PRECISIONS = {
+    "full": np.tile(np.eye(2), (3, 1, 1)),
+    "tied": np.eye(2),
+    "diag": np.ones((3, 2)),
+    "spherical": np.ones(3),
+}
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_empty_component_is_reseeded_as_for_numpy(covariance_type):
+    """A start with one mean far from all data: re-seeded on the same row as on NumPy input."""
+    from skgmm import DegenerateDataWarning
+
+    X, _ = make_blobs(n_samples=300, n_features=2, centers=[[0, 0], [10, 0], [0, 10]], random_state=0)
+    params = dict(
+        n_components=3,
+        covariance_type=covariance_type,
+        means_init=[[0, 0], [5, 5], [1e3, 1e3]],
+        precisions_init=_FAR_START_PRECISIONS[covariance_type],
+    )
+    message = r"Components \[2\] lost all their data during EM and were re-seeded"
+    with pytest.warns(DegenerateDataWarning, match=message):
+        reference = GaussianMixtureEM(**params).fit(X)
+    with dask.config.set(scheduler="synchronous"), pytest.warns(DegenerateDataWarning, match=message):
+        fitted = GaussianMixtureEM(**params).fit(da.from_array(X, chunks=(70, -1)))
+    assert_same_model(fitted, reference)
+    assert np.all(fitted.weights_ > 0.3)
+
+
+def test_too_few_distinct_rows_on_dask_warn_without_crashing():
+    from skgmm import DegenerateDataWarning
+
+    X = np.repeat([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]], 10, axis=0)
+    init = dict(means_init=[[0, 0], [1, 1], [2, 2], [50, 50]], precisions_init=np.tile(np.eye(2), (4, 1, 1)))
+    with dask.config.set(scheduler="synchronous"), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fitted = GaussianMixtureEM(4, **init).fit(da.from_array(X, chunks=(7, -1)))
+    messages = [str(w.message) for w in caught if issubclass(w.category, DegenerateDataWarning)]
+    assert any("received no data" in m and "3 distinct samples for 4 components" in m for m in messages), messages
+    assert not any("re-seeded" in m for m in messages), messages
+    assert fitted.weights_[3] < 1e-12
+
+
+def test_empty_component_is_reseeded_on_a_cluster(client):
+    from skgmm import DegenerateDataWarning
+
+    X, _ = make_blobs(n_samples=300, n_features=2, centers=[[0, 0], [10, 0], [0, 10]], random_state=0)
+    params = dict(n_components=3, means_init=[[0, 0], [5, 5], [1e3, 1e3]], precisions_init=_FAR_START_PRECISIONS["full"])
+    with pytest.warns(DegenerateDataWarning, match="re-seeded"):
+        reference = GaussianMixtureEM(**params).fit(X)
+    with pytest.warns(DegenerateDataWarning, match="re-seeded"):
+        fitted = GaussianMixtureEM(**params).fit(da.from_array(X, chunks=(70, -1)))
+    assert_same_model(fitted, reference)
