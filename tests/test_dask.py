@@ -417,6 +417,7 @@ def test_empty_component_is_reseeded_as_for_numpy(covariance_type):
     params = dict(
         n_components=3,
         covariance_type=covariance_type,
+        weights_init=[1 / 3] * 3,  # every *_init given: the same start on both paths
         means_init=[[0, 0], [5, 5], [1e3, 1e3]],
         precisions_init=_FAR_START_PRECISIONS[covariance_type],
     )
@@ -433,7 +434,11 @@ def test_too_few_distinct_rows_on_dask_warn_without_crashing():
     from skgmm import DegenerateDataWarning
 
     X = np.repeat([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]], 10, axis=0)
-    init = dict(means_init=[[0, 0], [1, 1], [2, 2], [50, 50]], precisions_init=np.tile(np.eye(2), (4, 1, 1)))
+    init = dict(
+        weights_init=[0.25] * 4,
+        means_init=[[0, 0], [1, 1], [2, 2], [50, 50]],
+        precisions_init=np.tile(np.eye(2), (4, 1, 1)),
+    )
     with dask.config.set(scheduler="synchronous"), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         fitted = GaussianMixtureEM(4, **init).fit(da.from_array(X, chunks=(7, -1)))
@@ -447,7 +452,12 @@ def test_empty_component_is_reseeded_on_a_cluster(client):
     from skgmm import DegenerateDataWarning
 
     X, _ = make_blobs(n_samples=300, n_features=2, centers=[[0, 0], [10, 0], [0, 10]], random_state=0)
-    params = dict(n_components=3, means_init=[[0, 0], [5, 5], [1e3, 1e3]], precisions_init=_FAR_START_PRECISIONS["full"])
+    params = dict(
+        n_components=3,
+        weights_init=[1 / 3] * 3,
+        means_init=[[0, 0], [5, 5], [1e3, 1e3]],
+        precisions_init=_FAR_START_PRECISIONS["full"],
+    )
     with pytest.warns(DegenerateDataWarning, match="re-seeded"):
         reference = GaussianMixtureEM(**params).fit(X)
     with pytest.warns(DegenerateDataWarning, match="re-seeded"):
