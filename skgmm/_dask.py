@@ -448,7 +448,8 @@ def _scan(dask, X_chunks, weight_chunks, init_params, n_init, n_components, rand
 class DaskEmptyComponentGuard(EmptyComponentGuard):
     """:class:`~skgmm._degenerate.EmptyComponentGuard` over persisted Dask chunks.
 
-    Both run only when a component has lost its data:
+    What the guard needs from the data is computed on the workers, and only
+    when a component has lost its data:
 
     * the worst-explained rows: each chunk sends its ``n_components + 8``
       worst rows (with their global index, so ties break as on NumPy input)
