@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from skgmm._covariance import exp_above_floor
+from skgmm._covariance import exp_above_floor, log_normalise_rows
 from skgmm._em import (
     MixtureParams,
     PassKernel,
@@ -25,7 +25,6 @@ from skgmm._em import (
     estimate_weighted_log_prob,  # noqa: F401  (re-exported)
     group_em_stats,
     group_resp_stats,
-    normalise_log_prob,
     prepare_pass,
 )
 from skgmm._stats import SufficientStats, merge_stats
@@ -273,7 +272,7 @@ def estimate_log_prob_resp(runner, X, pk: PassKernel, want="log_resp"):
             else:
                 if want == "labels":
                     extra[block] = weighted.argmax(axis=1)
-                log_prob_norm[block], _ = normalise_log_prob(weighted)
+                log_prob_norm[block], _ = log_normalise_rows(weighted)
             if want == "log_resp":
                 extra[block] = weighted
 

@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from skgmm._covariance import CovarianceModel, Kernel, log_normalise_rows
+from skgmm._covariance import CovarianceModel, Kernel
 from skgmm._stats import SufficientStats
 from skgmm._typing import FloatArray
 
@@ -58,18 +58,6 @@ def estimate_weighted_log_prob(pk: PassKernel, X_block):
     log_prob, cache = pk.model.log_prob(pk.kernel, Xc)
     log_prob += pk.log_weights
     return log_prob, cache, Xc
-
-
-def normalise_log_prob(weighted_log_prob) -> tuple[FloatArray, FloatArray]:
-    """Log-normaliser per row and log-responsibilities (in place, log space).
-
-    Returns
-    -------
-    log_prob_norm : ndarray of shape (n_rows,)
-    log_resp : ndarray of shape (n_rows, n_components)
-        ``weighted_log_prob`` itself, normalised in place.
-    """
-    return log_normalise_rows(weighted_log_prob)
 
 
 def _accumulate(pk: PassKernel, X, sample_weight, blocks, block_sums, work=None) -> SufficientStats:

@@ -35,14 +35,13 @@ from typing import NamedTuple
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from skgmm._covariance import CovarianceModel, exp_above_floor
+from skgmm._covariance import CovarianceModel, exp_above_floor, log_normalise_rows
 from skgmm._drivers import em_pass, estimate_log_prob_resp
 from skgmm._em import (
     MixtureParams,
     PassKernel,
     block_em_stats,
     estimate_weighted_log_prob,
-    normalise_log_prob,
     prepare_pass,
 )
 from skgmm._stats import SufficientStats, merge_stats
@@ -318,7 +317,7 @@ def missing_unit_stats(mk: MissingKernel, unit, X, sample_weight) -> SufficientS
     """E-step and centred statistics of one group of incomplete rows."""
     pattern_index, rows = unit
     log_prob, cache = unit_log_prob(mk, pattern_index, X[rows])
-    log_prob_norm, log_resp = normalise_log_prob(log_prob)
+    log_prob_norm, log_resp = log_normalise_rows(log_prob)
     wresp = exp_above_floor(log_resp, out=log_resp)
     if sample_weight is None:
         log_likelihood, weight_sum = float(log_prob_norm.sum()), float(rows.size)
@@ -443,7 +442,7 @@ def log_prob_resp(runner, X, model, params, layout: MissingLayout | None, want="
         map_units(len(units), run, runner.n_threads)
     labels = weighted.argmax(axis=1) if want == "labels" else None
     extra = weighted.astype(X.dtype) if want == "weighted_log_prob" else None
-    log_prob_norm, log_resp = normalise_log_prob(weighted)
+    log_prob_norm, log_resp = log_normalise_rows(weighted)
     if want == "labels":
         extra = labels
     elif want == "log_resp":

@@ -9,8 +9,7 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from skgmm._covariance import COVARIANCE_MODELS, get_covariance_model
-from skgmm._em import normalise_log_prob
+from skgmm._covariance import COVARIANCE_MODELS, get_covariance_model, log_normalise_rows
 from skgmm._estimator import GaussianMixtureEM
 from skgmm._init import INITIALISERS
 from skgmm._missing import full_covariances, pattern_kernel, pattern_log_prob, prepare_missing_pass
@@ -209,7 +208,7 @@ class GaussianMixtureImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimat
         if observed_mask.any():
             pattern = pattern_kernel(covariances, observed_mask)
             log_prob, (_, whitened) = pattern_log_prob(mk, pattern, X_rows)
-            _, log_resp = normalise_log_prob(log_prob)
+            _, log_resp = log_normalise_rows(log_prob)
             resp = np.exp(log_resp)
             conditional_means = mk.means[:, None, missing] + np.matmul(whitened, pattern.gain)
             conditional_covariance = pattern.conditional_covariance
