@@ -656,12 +656,29 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
         icl : float
             The lower the better.
         """
+        return self._information_criteria(X)["icl"]
+
+    def _information_criteria(self, X, sample_weight=None) -> dict:
+        """Log-likelihood, parameter count, BIC, AIC and ICL on (weighted) X, in one pass.
+
+        A row of weight ``w`` counts as ``w`` rows, in the log-likelihood, the
+        entropy and the ``log n`` of BIC; without weights BIC, AIC and ICL are
+        those of :meth:`bic`, :meth:`aic` and :meth:`icl`.
+        """
         log_prob_norm, log_resp = self._estimate(X, want="log_resp")
         log_resp = log_resp.astype(np.float64)
         with np.errstate(under="ignore"):
             resp = np.exp(log_resp)
         # 0 log 0 = 0: rows with no responsibility for a component add nothing.
-        entropy = -float(np.multiply(resp, log_resp, out=np.zeros_like(resp), where=resp > 0).sum())
-        n_samples = len(log_prob_norm)
-        log_likelihood = float(np.sum(log_prob_norm, dtype=np.float64))
-        return -2 * log_likelihood + self._n_parameters() * math.log(n_samples) + 2 * entropy
+        entropy_rows = -np.multiply(resp, log_resp, out=np.zeros_like(resp), where=resp > 0).sum(axis=1)
+        weights = np.ones(len(log_prob_norm)) if sample_weight is None else np.asarray(sample_weight, np.float64)
+        log_likelihood = float(weights @ np.asarray(log_prob_norm, np.float64))
+        n_parameters = self._n_parameters()
+        bic = -2 * log_likelihood + n_parameters * math.log(weights.sum())
+        return dict(
+            log_likelihood=log_likelihood,
+            n_parameters=n_parameters,
+            bic=bic,
+            aic=-2 * log_likelihood + 2 * n_parameters,
+            icl=bic + 2 * float(weights @ entropy_rows),
+        )

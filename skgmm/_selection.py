@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import math
 import warnings
 from numbers import Integral
 
 import numpy as np
 from joblib import Parallel, delayed
-from scipy.special import xlogy
 from sklearn.base import BaseEstimator, ClusterMixin, DensityMixin
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import StrOptions
@@ -536,7 +534,7 @@ def _fit_candidates(
                 )
                 best.update(estimator=estimator, error="", warnings=caught)
         if best["estimator"] is not None:
-            best.update(_criteria(best["estimator"], X, sample_weight))
+            best.update(best["estimator"]._information_criteria(X, sample_weight))
         results.append(best)
     return results
 
@@ -559,24 +557,6 @@ def _initial_values(X, sample_weight, resp, estimator):
     # Rows left out of a subset start carry no responsibility; the weights of
     # the others still sum to one.
     return dict(weights_init=weights / weights.sum(), means_init=means, precisions_init=precisions)
-
-
-def _criteria(estimator, X, sample_weight):
-    """BIC, AIC, ICL and log-likelihood of a fitted candidate on (weighted) X."""
-    log_prob = estimator.score_samples(X).astype(np.float64)
-    resp = estimator.predict_proba(X).astype(np.float64)
-    entropy_rows = -xlogy(resp, resp).sum(axis=1)  # 0 log 0 = 0
-    weights = np.ones(len(X)) if sample_weight is None else np.asarray(sample_weight, np.float64)
-    log_likelihood = float(weights @ log_prob)
-    n_parameters = estimator._n_parameters()
-    bic = -2 * log_likelihood + n_parameters * math.log(weights.sum())
-    return dict(
-        log_likelihood=log_likelihood,
-        n_parameters=n_parameters,
-        bic=bic,
-        aic=-2 * log_likelihood + 2 * n_parameters,
-        icl=bic + 2 * float(weights @ entropy_rows),
-    )
 
 
 def _results_table(candidates, criterion):

@@ -512,9 +512,7 @@ def _bic(model, X, weights) -> float:
     """BIC, counting a row of weight w as w rows when there are weights."""
     if weights is None:
         return float(model.bic(X))
-    total = float(np.sum(weights))
-    log_likelihood = float(np.dot(weights, model.score_samples(X)))
-    return -2 * log_likelihood + model._n_parameters() * math.log(total)
+    return model._information_criteria(X, weights)["bic"]
 
 
 # -- printing -----------------------------------------------------------------
