@@ -28,11 +28,9 @@ from __future__ import annotations
 
 import functools
 import uuid
-import warnings
 from typing import NamedTuple
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
@@ -338,7 +336,7 @@ def fit_predict(estimator, X, sample_weight=None):
     model = get_covariance_model(estimator.covariance_type)
     inits = estimator._check_initial_parameters(model, n_features)
     do_init = not (estimator.warm_start and hasattr(estimator, "converged_"))
-    n_init = estimator.n_init if do_init else 1
+    n_init = estimator.n_init if do_init else 0  # 0: continue from the fitted model
     random_state = check_random_state(estimator.random_state)
     monitor = monitor_for(estimator.verbose, estimator.verbose_interval)
 
@@ -362,46 +360,24 @@ def fit_predict(estimator, X, sample_weight=None):
                 "more samples or decrease n_components."
             )
 
-        run_pass = _DaskPass(dask, X, sample_weight)
-        best = None
-        for init in range(n_init):
-            monitor.on_init_begin(init)
-            if do_init:
-                # The initialisers run in memory on the sample drawn by the scan pass
-                # (nothing is drawn when every *_init is given: only X.dtype is read).
-                _, rows, weights = scan.samples[init % len(scan.samples)] if scan.samples else (None, X, None)
-                runner = None if not scan.samples else _SampleRunner(rows)
-                weights = None if sample_weight is None else weights
-                params = estimator._initial_params(runner, rows, weights, model, inits, random_state)
-                lower_bound = -np.inf
-            else:
-                params = estimator._fitted_params(X.dtype)
-                lower_bound = estimator.lower_bound_
-            run = estimator._run_em(
-                lambda p: run_pass(prepare_pass(model, p, X.dtype)),
-                model,
-                params,
-                lower_bound,
-                monitor,
-                X.dtype,
-                guard,
-            )
-            if best is None or estimator.max_iter == 0 or run["lower_bound"] > best["lower_bound"]:
-                best = run
+        def start(init):
+            # The initialisers run in memory on the sample drawn by the scan pass
+            # (nothing is drawn when every *_init is given: only X.dtype is read).
+            _, rows, weights = scan.samples[init % len(scan.samples)] if scan.samples else (None, X, None)
+            runner = None if not scan.samples else _SampleRunner(rows)
+            weights = None if sample_weight is None else weights
+            return estimator._initial_params(runner, rows, weights, model, inits, random_state)
 
-    if not best["converged"] and estimator.max_iter > 0:
-        warnings.warn(
-            "Best performing initialization did not converge. Try different init "
-            "parameters, or increase max_iter, tol, or check for degenerate data.",
-            ConvergenceWarning,
-            stacklevel=2,
+        run_pass = _DaskPass(dask, X, sample_weight)
+        estimator._fit_best(
+            start,
+            lambda p: run_pass(prepare_pass(model, p, X.dtype)),
+            model,
+            n_init,
+            monitor,
+            X.dtype,
+            guard,
         )
-    guard.warn_if_empty(best["params"])
-    estimator._set_params_attributes(model, best["params"])
-    estimator.converged_ = best["converged"]
-    estimator.n_iter_ = best["n_iter"]
-    estimator.lower_bound_ = best["lower_bound"]
-    estimator.lower_bounds_ = best["lower_bounds"]
     # Lazy, and built on the caller's collection rather than on the persisted
     # copy, so that the fitted model does not pin X in the cluster's memory.
     estimator.labels_ = estimate(estimator, X_source, "labels")

@@ -330,7 +330,7 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
         inits = self._check_initial_parameters(model, n_features)
 
         do_init = not (self.warm_start and hasattr(self, "converged_"))
-        n_init = self.n_init if do_init else 1
+        n_init = self.n_init if do_init else 0  # 0: continue from the fitted model
         random_state = check_random_state(self.random_state)
         monitor = monitor_for(self.verbose, self.verbose_interval)
         block_size = choose_block_size(n_samples, self.n_components, n_features, X.dtype)
@@ -342,7 +342,6 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
             if do_init:
                 X_init, weight_init = layout.initialisation_data(X, sample_weight)
 
-        best = None
         with BlockRunner(n_samples, block_size) as runner:
             guard = EmptyComponentGuard(
                 lambda p: log_prob_resp(runner, X, model, p, layout, want=None)[0],
@@ -352,44 +351,52 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
                 reg_covar=self.reg_covar,
                 data_variance=data_variance,
             )
-            for init in range(n_init):
-                monitor.on_init_begin(init)
-                if do_init:
-                    params = self._initial_params(runner, X_init, weight_init, model, inits, random_state)
-                    lower_bound = -np.inf
-                else:
-                    params = self._fitted_params(X.dtype)
-                    lower_bound = self.lower_bound_
-                run = self._run_em(
-                    lambda p: fit_pass(runner, X, sample_weight, model, p, layout),
-                    model,
-                    params,
-                    lower_bound,
-                    monitor,
-                    X.dtype,
-                    guard,
-                )
-                if best is None or self.max_iter == 0 or run["lower_bound"] > best["lower_bound"]:
-                    best = run
-
-            if not best["converged"] and self.max_iter > 0:
-                warnings.warn(
-                    "Best performing initialization did not converge. Try different init "
-                    "parameters, or increase max_iter, tol, or check for degenerate data.",
-                    ConvergenceWarning,
-                    stacklevel=2,
-                )
-            guard.warn_if_empty(best["params"])
-            self._set_params_attributes(model, best["params"])
-            self.converged_ = best["converged"]
-            self.n_iter_ = best["n_iter"]
-            self.lower_bound_ = best["lower_bound"]
-            self.lower_bounds_ = best["lower_bounds"]
+            params = self._fit_best(
+                lambda init: self._initial_params(runner, X_init, weight_init, model, inits, random_state),
+                lambda p: fit_pass(runner, X, sample_weight, model, p, layout),
+                model,
+                n_init,
+                monitor,
+                X.dtype,
+                guard,
+            )
             # Always do a final e-step so that the labels returned by
             # fit_predict(X) are consistent with fit(X).predict(X), whatever
             # max_iter and tol are.
-            _, self.labels_ = log_prob_resp(runner, X, model, best["params"], layout, want="labels")
+            _, self.labels_ = log_prob_resp(runner, X, model, params, layout, want="labels")
         return self.labels_
+
+    def _fit_best(self, start, run_pass, model, n_init, monitor, dtype, guard):
+        """EM from each start, keep the best run, set the fitted attributes.
+
+        ``start(init)`` gives the initial parameters of start ``init``; with
+        ``n_init=0`` (warm start) one run continues from the fitted model.
+        ``run_pass`` is :meth:`_run_em`'s.  Returns the chosen parameters.
+        """
+        best = None
+        for init in range(max(n_init, 1)):
+            monitor.on_init_begin(init)
+            if n_init:
+                params, lower_bound = start(init), -np.inf
+            else:
+                params, lower_bound = self._fitted_params(dtype), self.lower_bound_
+            run = self._run_em(run_pass, model, params, lower_bound, monitor, dtype, guard)
+            if best is None or self.max_iter == 0 or run["lower_bound"] > best["lower_bound"]:
+                best = run
+        if not best["converged"] and self.max_iter > 0:
+            warnings.warn(
+                "Best performing initialization did not converge. Try different init "
+                "parameters, or increase max_iter, tol, or check for degenerate data.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        guard.warn_if_empty(best["params"])
+        self._set_params_attributes(model, best["params"])
+        self.converged_ = best["converged"]
+        self.n_iter_ = best["n_iter"]
+        self.lower_bound_ = best["lower_bound"]
+        self.lower_bounds_ = best["lower_bounds"]
+        return best["params"]
 
     def _run_em(self, run_pass, model, params, lower_bound, monitor, dtype, guard=None):
         """EM iterations from ``params``.
