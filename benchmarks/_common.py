@@ -142,7 +142,7 @@ def machine_description():
 
 def kernels_description():
     """Whether skgmm runs its compiled (numba) kernels or its numpy code."""
-    from skgmm._compiled import compiled_kernels
+    from skgmm.covariance.kernels import compiled_kernels
 
     if compiled_kernels() is None:
         return "numpy (numba missing or SKGMM_NUMBA=0)"

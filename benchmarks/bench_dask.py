@@ -183,7 +183,7 @@ def main(argv=None):
 
             # Reduction payload: one chunk's statistics as they travel between processes.
             from skgmm._dask import _chunk_em_stats
-            from skgmm._em import prepare_pass
+            from skgmm.engine.mstep import prepare_pass
 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
@@ -222,7 +222,7 @@ def main(argv=None):
 
 
 def model_strategy(covariance_type):
-    from skgmm._covariance import get_covariance_model
+    from skgmm.covariance import get_covariance_model
 
     return get_covariance_model(covariance_type)
 

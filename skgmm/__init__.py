@@ -1,10 +1,16 @@
 """skgmm: Gaussian mixture models fitted by EM, as scikit-learn estimators."""
 
-from skgmm._degenerate import DegenerateDataWarning
 from skgmm._estimator import GaussianMixtureEM
 from skgmm._selection import GaussianMixtureIC
+from skgmm.engine.degenerate import DegenerateDataWarning
 from skgmm.impute import GaussianMixtureImputer
 
 __version__ = "0.1.0"
 
-__all__ = ["DegenerateDataWarning", "GaussianMixtureEM", "GaussianMixtureIC", "GaussianMixtureImputer", "__version__"]
+__all__ = [
+    "DegenerateDataWarning",
+    "GaussianMixtureEM",
+    "GaussianMixtureIC",
+    "GaussianMixtureImputer",
+    "__version__",
+]

@@ -37,7 +37,9 @@ class VerbosePrinter(FitMonitor):
             self.print(f"  Iteration {n_iter}")
         else:
             now = perf_counter()
-            self.print(f"  Iteration {n_iter}\t time lapse {now - self._iter_start:.5f}s\t ll change {change:.5f}")
+            self.print(
+                f"  Iteration {n_iter}\t time lapse {now - self._iter_start:.5f}s\t ll change {change:.5f}"
+            )
             self._iter_start = now
 
     def on_init_end(self, lower_bound, converged):

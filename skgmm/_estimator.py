@@ -3,32 +3,27 @@
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, DensityMixin
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
-from skgmm import _dask
 from skgmm import _online as online
 from skgmm._callbacks import monitor_for
-from skgmm._covariance import get_covariance_model
-from skgmm._degenerate import EmptyComponentGuard, check_data_scale
-from skgmm._drivers import BlockRunner, choose_block_size, stats_from_resp
-from skgmm._em import MixtureParams, estimate_parameters, m_step, mean_log_likelihood
-from skgmm._init import INITIALISERS
-from skgmm._missing import check_missing_layout, fit_pass, log_prob_resp, missing_layout
 from skgmm._validation import (
-    FLOAT_DTYPES,
     PARAMETER_CONSTRAINTS,
     _fit_context,
     check_means_init,
     check_precisions_init,
-    check_sample_weight,
     check_weights_init,
 )
+from skgmm.covariance import get_covariance_model
+from skgmm.engine.degenerate import check_feature_scale
+from skgmm.engine.guard import EmptyComponentGuard
+from skgmm.engine.loop import EMSettings, fit_best, start_parameters
+from skgmm.engine.mstep import MixtureParams
+from skgmm.sources import open_source
 
 
 class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
@@ -314,123 +309,63 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
         labels : ndarray of shape (n_samples,)
             Component labels.
         """
-        if _dask.is_dask_collection(X):  # before validate_data, which would load X
-            return _dask.fit_predict(self, X, sample_weight)
-        X = validate_data(self, X, dtype=FLOAT_DTYPES, ensure_min_samples=2, ensure_all_finite="allow-nan")
-        n_samples, n_features = X.shape
-        if n_samples < self.n_components:
-            raise ValueError(
-                "Expected n_samples >= n_components but got "
-                f"n_components = {self.n_components}, n_samples = {n_samples}. "
-                "Decrease n_components or pass more samples."
-            )
-        sample_weight = check_sample_weight(sample_weight, X, self.n_components)
-        data_variance = check_data_scale(X, sample_weight, self.reg_covar)
+        self.__dict__.pop("_online_state", None)  # running statistics of partial_fit end here
         model = get_covariance_model(self.covariance_type)
-        inits = self._check_initial_parameters(model, n_features)
-
+        source = open_source(
+            self,
+            X,
+            sample_weight,
+            model=model,
+            n_components=self.n_components,
+            reset=True,
+            min_samples=2,
+            n_required=self.n_components,
+        )
+        inits = self._check_initial_parameters(model, source.n_features)
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 0  # 0: continue from the fitted model
         random_state = check_random_state(self.random_state)
-        monitor = monitor_for(self.verbose, self.verbose_interval)
-        block_size = choose_block_size(n_samples, self.n_components, n_features, X.dtype)
-        # NaN marks a missing value: exact EM over the observed coordinates.
-        layout = missing_layout(X, model, block_size)
-        X_init, weight_init = X, sample_weight
-        if layout is not None:
-            check_missing_layout(layout, X, self.n_components)
-            if do_init:
-                X_init, weight_init = layout.initialisation_data(X, sample_weight)
-
-        with BlockRunner(n_samples, block_size) as runner:
-            guard = EmptyComponentGuard(
-                lambda p: log_prob_resp(runner, X, model, p, layout, want=None)[0],
-                X,
-                sample_weight,
+        need_init = do_init and any(value is None for value in inits.values())
+        settings = EMSettings(self.max_iter, self.tol, self.reg_covar)
+        with source:
+            if source.n_samples < self.n_components:
+                raise ValueError(
+                    "Expected n_samples >= n_components but got "
+                    f"n_components = {self.n_components}, n_samples = {source.n_samples}. "
+                    "Decrease n_components or pass more samples."
+                )
+            source.prepare_starts(self.init_params if need_init else None, n_init, random_state)
+            mean, variance, spread = source.feature_moments()
+            check_feature_scale(variance, spread, source.n_samples, source.dtype, self.reg_covar)
+            guard = EmptyComponentGuard(source, model, self.reg_covar, variance)
+            warm = None if n_init else (self._fitted_params(source.dtype), self.lower_bound_)
+            best = fit_best(
+                source,
                 model,
-                reg_covar=self.reg_covar,
-                data_variance=data_variance,
-            )
-            params = self._fit_best(
-                lambda init: self._initial_params(runner, X_init, weight_init, model, inits, random_state),
-                lambda p: fit_pass(runner, X, sample_weight, model, p, layout),
-                model,
+                lambda init: start_parameters(
+                    source,
+                    model,
+                    inits,
+                    self.init_params,
+                    self.n_components,
+                    self.reg_covar,
+                    random_state,
+                    init,
+                ),
+                settings,
                 n_init,
-                monitor,
-                X.dtype,
+                monitor_for(self.verbose, self.verbose_interval),
                 guard,
+                warm,
             )
+            self._set_params_attributes(model, best.params)
+            self.converged_, self.n_iter_ = best.converged, best.n_iter
+            self.lower_bound_, self.lower_bounds_ = best.lower_bound, best.lower_bounds
             # Always do a final e-step so that the labels returned by
             # fit_predict(X) are consistent with fit(X).predict(X), whatever
             # max_iter and tol are.
-            _, self.labels_ = log_prob_resp(runner, X, model, params, layout, want="labels")
+            self.labels_ = source.estimate(model, best.params, "labels")
         return self.labels_
-
-    def _fit_best(self, start, run_pass, model, n_init, monitor, dtype, guard):
-        """EM from each start, keep the best run, set the fitted attributes.
-
-        ``start(init)`` gives the initial parameters of start ``init``; with
-        ``n_init=0`` (warm start) one run continues from the fitted model.
-        ``run_pass`` is :meth:`_run_em`'s.  Returns the chosen parameters.
-        """
-        best = None
-        for init in range(max(n_init, 1)):
-            monitor.on_init_begin(init)
-            if n_init:
-                params, lower_bound = start(init), -np.inf
-            else:
-                params, lower_bound = self._fitted_params(dtype), self.lower_bound_
-            run = self._run_em(run_pass, model, params, lower_bound, monitor, dtype, guard)
-            if best is None or self.max_iter == 0 or run["lower_bound"] > best["lower_bound"]:
-                best = run
-        if not best["converged"] and self.max_iter > 0:
-            warnings.warn(
-                "Best performing initialization did not converge. Try different init "
-                "parameters, or increase max_iter, tol, or check for degenerate data.",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
-        guard.warn_if_empty(best["params"])
-        self._set_params_attributes(model, best["params"])
-        self.converged_ = best["converged"]
-        self.n_iter_ = best["n_iter"]
-        self.lower_bound_ = best["lower_bound"]
-        self.lower_bounds_ = best["lower_bounds"]
-        return best["params"]
-
-    def _run_em(self, run_pass, model, params, lower_bound, monitor, dtype, guard=None):
-        """EM iterations from ``params``.
-
-        ``run_pass(params)`` returns the sufficient statistics of one fused E+M
-        sweep over the data; the in-memory, missing-value and Dask drivers
-        differ only in that function.
-        """
-        lower_bounds = []
-        converged = False
-        n_iter = 0
-        if guard is not None:
-            guard.start_run()
-        if self.max_iter == 0:
-            return dict(params=params, lower_bound=-np.inf, lower_bounds=[], n_iter=0, converged=False)
-        for n_iter in range(1, self.max_iter + 1):
-            previous = lower_bound
-            stats = run_pass(params)
-            params = m_step(stats, model, self.reg_covar, dtype)
-            # Components left without data are re-seeded (see skgmm._degenerate).
-            params, reseeded = (params, []) if guard is None else guard.recover(params)
-            lower_bound = mean_log_likelihood(stats)
-            lower_bounds.append(lower_bound)
-            change = lower_bound - previous
-            monitor.on_iteration_end(n_iter, lower_bound, change)
-            if reseeded:
-                guard.warn_reseeded(reseeded)
-            elif abs(change) < self.tol:
-                converged = True
-                break
-        monitor.on_init_end(lower_bound, converged)
-        return dict(
-            params=params, lower_bound=lower_bound, lower_bounds=lower_bounds, n_iter=n_iter, converged=converged
-        )
 
     def _check_initial_parameters(self, model, n_features):
         """Validated copies of the ``*_init`` arrays (never written back)."""
@@ -444,31 +379,6 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
                 else check_precisions_init(self.precisions_init, model, K, n_features)
             ),
         }
-
-    def _initial_params(self, runner, X, sample_weight, model, inits, random_state):
-        """Starting parameters: from ``init_params`` responsibilities and ``*_init``."""
-        dtype = X.dtype
-        weights, means, covariances = inits["weights"], inits["means"], None
-        if any(value is None for value in inits.values()):
-            resp = INITIALISERS[self.init_params](X, sample_weight, self.n_components, random_state)
-            stats = stats_from_resp(runner, X, sample_weight, resp, model, self.n_components)
-            est_weights, est_means, covariances = estimate_parameters(
-                stats, model, self.reg_covar, dtype, weight_total=stats.weight_sum
-            )
-            weights = est_weights if weights is None else weights
-            means = est_means if means is None else means
-        if inits["precisions"] is None:
-            covariances = covariances.astype(dtype)
-            precisions_cholesky = model.compute_precisions_cholesky(covariances)
-        else:
-            precisions_cholesky = model.precisions_cholesky_from_precisions(inits["precisions"])
-            covariances = model.covariances_from_precisions_cholesky(precisions_cholesky)
-        return MixtureParams(
-            weights=np.asarray(weights, dtype=dtype),
-            means=np.asarray(means, dtype=dtype),
-            covariances=np.asarray(covariances, dtype=dtype),
-            precisions_cholesky=np.asarray(precisions_cholesky, dtype=dtype),
-        )
 
     def _fitted_params(self, dtype=None):
         params = MixtureParams(self.weights_, self.means_, self.covariances_, self.precisions_cholesky_)
@@ -490,17 +400,26 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
         return tags
 
     # -- inference --------------------------------------------------------
-    def _estimate(self, X, want):
+    def _source(self, X, sample_weight=None):
+        """The source of data to score or predict, in the model's (promoted) dtype."""
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=FLOAT_DTYPES, ensure_all_finite="allow-nan")
-        dtype = np.result_type(X.dtype, self.means_.dtype)
-        X = X.astype(dtype, copy=False)
-        n_samples, n_features = X.shape
         model = get_covariance_model(self.covariance_type)
-        block_size = choose_block_size(n_samples, self.n_components, n_features, X.dtype)
-        layout = missing_layout(X, model, block_size)
-        with BlockRunner(n_samples, block_size) as runner:
-            return log_prob_resp(runner, X, model, self._fitted_params(dtype), layout, want=want)
+        source = open_source(
+            self,
+            X,
+            sample_weight,
+            model=model,
+            n_components=self.n_components,
+            reset=False,
+            fitting=False,
+            promote_to=self.means_.dtype,
+        )
+        return model, source
+
+    def _estimate(self, X, want):
+        model, source = self._source(X)
+        with source:
+            return source.estimate(model, self._fitted_params(source.dtype), want)
 
     def score_samples(self, X):
         """Compute the log-likelihood of each sample.
@@ -515,9 +434,7 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
         log_prob : ndarray of shape (n_samples,)
             Log-likelihood of each sample in `X` under the current model.
         """
-        if _dask.is_dask_collection(X):
-            return _dask.estimate(self, X, want=None)
-        return self._estimate(X, want=None)[0]
+        return self._estimate(X, want=None)
 
     def score(self, X, y=None, sample_weight=None):
         """Compute the per-sample average log-likelihood of the given data X.
@@ -536,10 +453,9 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
         log_likelihood : float
             Mean log-likelihood of `X` under the Gaussian mixture model.
         """
-        if _dask.is_dask_collection(X):
-            return _dask.score(self, X, sample_weight)
-        log_prob = self.score_samples(X)
-        return float(np.average(log_prob.astype(np.float64), weights=sample_weight))
+        model, source = self._source(X, sample_weight)
+        with source:
+            return source.score(model, self._fitted_params(source.dtype), source.sample_weight)
 
     def predict(self, X):
         """Predict the labels for the data samples in X using the fitted model.
@@ -554,9 +470,7 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
         labels : ndarray of shape (n_samples,)
             Component labels.
         """
-        if _dask.is_dask_collection(X):
-            return _dask.estimate(self, X, want="labels")
-        return self._estimate(X, want="labels")[1]
+        return self._estimate(X, want="labels")
 
     def predict_proba(self, X):
         """Evaluate the posterior probability of each component for each sample.
@@ -571,10 +485,7 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
         resp : ndarray of shape (n_samples, n_components)
             Posterior probability of each Gaussian component for each sample.
         """
-        if _dask.is_dask_collection(X):
-            return _dask.estimate(self, X, want="proba")
-        log_resp = self._estimate(X, want="log_resp")[1]
-        return np.exp(log_resp, out=log_resp)
+        return self._estimate(X, want="proba")
 
     def sample(self, n_samples=1):
         """Generate random samples from the fitted Gaussian mixture.
@@ -678,7 +589,9 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
             resp = np.exp(log_resp)
         # 0 log 0 = 0: rows with no responsibility for a component add nothing.
         entropy_rows = -np.multiply(resp, log_resp, out=np.zeros_like(resp), where=resp > 0).sum(axis=1)
-        weights = np.ones(len(log_prob_norm)) if sample_weight is None else np.asarray(sample_weight, np.float64)
+        weights = (
+            np.ones(len(log_prob_norm)) if sample_weight is None else np.asarray(sample_weight, np.float64)
+        )
         log_likelihood = float(weights @ np.asarray(log_prob_norm, np.float64))
         n_parameters = self._n_parameters()
         bic = -2 * log_likelihood + n_parameters * math.log(weights.sum())

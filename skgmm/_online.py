@@ -17,21 +17,24 @@ from typing import NamedTuple
 
 import numpy as np
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import validate_data
 
-from skgmm._covariance import get_covariance_model
-from skgmm._drivers import BlockRunner, choose_block_size
-from skgmm._em import m_step, mean_log_likelihood
-from skgmm._missing import check_missing_layout, fit_pass, missing_layout, single_threaded_blas
-from skgmm._stats import SufficientStats, merge_stats
-from skgmm._validation import FLOAT_DTYPES, check_sample_weight
+from skgmm.covariance import get_covariance_model
+from skgmm.engine.loop import start_parameters
+from skgmm.engine.mstep import m_step, mean_log_likelihood
+from skgmm.engine.stats import SufficientStats, merge_stats
+from skgmm.engine.threads import single_threaded_blas
+from skgmm.sources import open_source
 
 
 class OnlineState(NamedTuple):
-    """Running statistics of ``partial_fit`` and the means they produced."""
+    """Running statistics of ``partial_fit``, normalised: ``weight_sum == 1``.
 
-    stats: SufficientStats  # normalised: weight_sum == 1
-    means: np.ndarray  # the ``means_`` object set with them (a later ``fit`` replaces it)
+    Stored as ``_online_state``; :meth:`GaussianMixtureEM.fit` removes it, so
+    its presence marks statistics that belong to the current parameters (and
+    survives pickling, unlike an identity test on ``means_``).
+    """
+
+    stats: SufficientStats
 
 
 def step_size(n_steps: int, learning_decay: float, learning_offset: float) -> float:
@@ -44,7 +47,7 @@ def step_size(n_steps: int, learning_decay: float, learning_offset: float) -> fl
 def partial_fit(estimator, X, sample_weight=None):
     """One stepwise-EM update of ``estimator`` from the batch ``X``; see :func:`_partial_fit`."""
     # Tiny per-batch products: BLAS threads only add latency (as MiniBatchKMeans does).
-    with single_threaded_blas():
+    with single_threaded_blas:
         return _partial_fit(estimator, X, sample_weight)
 
 
@@ -68,38 +71,38 @@ def _partial_fit(estimator, X, sample_weight=None):
         Updated in place.
     """
     fitted = hasattr(estimator, "means_")
-    X = validate_data(estimator, X, dtype=FLOAT_DTYPES, reset=not fitted, ensure_all_finite="allow-nan")
-    if fitted:
-        X = X.astype(estimator.means_.dtype, copy=False)
-    n_samples, n_features = X.shape
     n_components = estimator.n_components
-    if not fitted and n_samples < n_components:
+    model = get_covariance_model(estimator.covariance_type)
+    source = open_source(
+        estimator,
+        X,
+        sample_weight,
+        model=model,
+        n_components=n_components,
+        reset=not fitted,
+        n_required=1 if fitted else n_components,
+        dtype=estimator.means_.dtype if fitted else None,
+        n_threads=1,
+    )
+    if not fitted and source.n_samples < n_components:
         raise ValueError(
             "The first batch given to partial_fit initialises the mixture and needs "
             f"n_samples >= n_components, but got n_components = {n_components}, "
-            f"n_samples = {n_samples}."
+            f"n_samples = {source.n_samples}."
         )
-    sample_weight = check_sample_weight(sample_weight, X, n_components if not fitted else 1)
-    model = get_covariance_model(estimator.covariance_type)
-    block_size = choose_block_size(n_samples, n_components, n_features)
-    layout = missing_layout(X, model, block_size)
-    if layout is not None:
-        check_missing_layout(layout, X, n_components if not fitted else 1)
-
-    with BlockRunner(n_samples, block_size, n_threads=1) as runner:
+    with source:
         if fitted:
             params = estimator._fitted_params()
         else:
-            inits = estimator._check_initial_parameters(model, n_features)
-            X_init, weight_init = X, sample_weight
-            if layout is not None:
-                X_init, weight_init = layout.initialisation_data(X, sample_weight)
+            inits = estimator._check_initial_parameters(model, source.n_features)
             random_state = check_random_state(estimator.random_state)
-            params = estimator._initial_params(runner, X_init, weight_init, model, inits, random_state)
-        batch = fit_pass(runner, X, sample_weight, model, params, layout)
+            params = start_parameters(
+                source, model, inits, estimator.init_params, n_components, estimator.reg_covar, random_state
+            )
+        batch = source.em_pass(model, params)
 
     state = getattr(estimator, "_online_state", None)
-    if state is None or not fitted or state.means is not estimator.means_:
+    if state is None or not fitted:
         # No running statistics for these parameters (first batch, or the
         # model was (re)fitted by ``fit``): they start from this batch.
         estimator.n_steps_ = 0
@@ -113,13 +116,11 @@ def _partial_fit(estimator, X, sample_weight=None):
     else:
         running = merge_stats(state.stats.scaled(1.0 - eta), batch_normalised.scaled(eta))
 
-    params = m_step(running, model, estimator.reg_covar, X.dtype)
+    params = m_step(running, model, estimator.reg_covar, source.dtype)
     estimator._set_params_attributes(model, params)
-    estimator._online_state = OnlineState(
-        running.recentred(params.means.astype(np.float64)), estimator.means_
-    )
+    estimator._online_state = OnlineState(running.recentred(params.means.astype(np.float64)))
     estimator.n_steps_ += 1
-    estimator.n_samples_seen_ += n_samples
+    estimator.n_samples_seen_ += source.n_samples
     # The batch's mean log-likelihood under the parameters before this step.
     estimator.lower_bound_ = mean_log_likelihood(batch)
     estimator.lower_bounds_.append(estimator.lower_bound_)

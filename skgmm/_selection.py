@@ -12,13 +12,13 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from skgmm._covariance import COVARIANCE_MODELS, get_covariance_model
-from skgmm._drivers import BlockRunner, choose_block_size, stats_from_resp
-from skgmm._em import estimate_parameters
 from skgmm._estimator import GaussianMixtureEM
 from skgmm._init import INITIALISERS, hierarchical_partitions
-from skgmm._missing import check_observed_features, has_missing, initialisation_data
 from skgmm._validation import FLOAT_DTYPES, PARAMETER_CONSTRAINTS, _fit_context, check_sample_weight
+from skgmm.covariance import COVARIANCE_MODELS, get_covariance_model
+from skgmm.engine.mstep import estimate_parameters
+from skgmm.sources.memory import InMemorySource
+from skgmm.sources.missing import check_observed_features, has_missing, initialisation_data
 
 CRITERIA = ("bic", "aic", "icl")
 
@@ -546,10 +546,9 @@ def _initial_values(X, sample_weight, resp, estimator):
     here so that one start serves several covariance types.
     """
     model = get_covariance_model(estimator.covariance_type)
-    n_samples, n_features = X.shape
     n_components = estimator.n_components
-    with BlockRunner(n_samples, choose_block_size(n_samples, n_components, n_features)) as runner:
-        stats = stats_from_resp(runner, X, sample_weight, resp, model, n_components)
+    with InMemorySource(X, sample_weight, n_components) as source:
+        stats = source.resp_stats(model, resp, n_components)
     weights, means, covariances = estimate_parameters(
         stats, model, estimator.reg_covar, X.dtype, weight_total=stats.weight_sum
     )

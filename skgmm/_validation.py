@@ -14,8 +14,8 @@ from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight
 
-from skgmm._covariance import COVARIANCE_MODELS, CovarianceModel
 from skgmm._init import INITIALISERS
+from skgmm.covariance import COVARIANCE_MODELS, CovarianceModel
 
 PARAMETER_CONSTRAINTS: dict = {
     "n_components": [Interval(Integral, 1, None, closed="left")],

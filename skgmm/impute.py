@@ -9,11 +9,12 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from skgmm._covariance import COVARIANCE_MODELS, get_covariance_model, log_normalise_rows
 from skgmm._estimator import GaussianMixtureEM
 from skgmm._init import INITIALISERS
-from skgmm._missing import full_covariances, pattern_kernel, pattern_log_prob, prepare_missing_pass
 from skgmm._validation import FLOAT_DTYPES, Interval, StrOptions, _fit_context
+from skgmm.covariance import COVARIANCE_MODELS, get_covariance_model
+from skgmm.engine.logsumexp import normalise
+from skgmm.sources._patterns import dense_covariances, pattern_kernel, pattern_log_prob, prepare_missing_pass
 
 __all__ = ["GaussianMixtureImputer"]
 
@@ -188,12 +189,12 @@ class GaussianMixtureImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimat
         mixture = self.mixture_
         model = get_covariance_model(mixture.covariance_type)
         params = mixture._fitted_params(np.float64)
-        covariances = full_covariances(model, params, mixture.n_components)
+        covariances = dense_covariances(model, params)
         observed, inverse = np.unique(~missing[incomplete], axis=0, return_inverse=True)
         inverse = inverse.reshape(-1)
         # The pass kernel for weights and means; patterns are built here from
         # full covariance matrices, so every covariance type imputes alike.
-        mk = prepare_missing_pass(model, params, np.float64, observed[:0])
+        mk = prepare_missing_pass(model, params, observed[:0])
         rng = self._rng
         for index, mask in enumerate(observed):
             rows = incomplete[inverse == index]
@@ -208,7 +209,8 @@ class GaussianMixtureImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimat
         if observed_mask.any():
             pattern = pattern_kernel(covariances, observed_mask)
             log_prob, (_, whitened) = pattern_log_prob(mk, pattern, X_rows)
-            _, log_resp = log_normalise_rows(log_prob)
+            normalise(log_prob, 1)
+            log_resp = log_prob
             resp = np.exp(log_resp)
             conditional_means = mk.means[:, None, missing] + np.matmul(whitened, pattern.gain)
             conditional_covariance = pattern.conditional_covariance

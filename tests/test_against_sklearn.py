@@ -35,7 +35,9 @@ def _assert_same_model(ours, ref, X, rtol=1e-6):
     scale = np.abs(ref.means_).max()
     assert_allclose(ours.weights_, ref.weights_, rtol=rtol, atol=1e-12)
     assert_allclose(ours.means_, ref.means_, rtol=rtol, atol=rtol * scale)
-    assert_allclose(ours.covariances_, ref.covariances_, rtol=rtol, atol=rtol * np.abs(ref.covariances_).max())
+    assert_allclose(
+        ours.covariances_, ref.covariances_, rtol=rtol, atol=rtol * np.abs(ref.covariances_).max()
+    )
     assert_allclose(ours.precisions_cholesky_, ref.precisions_cholesky_, rtol=1e-5, atol=1e-9)
     assert_allclose(ours.lower_bound_, ref.lower_bound_, rtol=rtol)
     assert_allclose(ours.lower_bounds_, ref.lower_bounds_, rtol=rtol)
@@ -99,7 +101,9 @@ def test_n_init_warm_start_and_max_iter_as_sklearn(covariance_type):
     assert_allclose(ours.weights_[order_ours], ref.weights_[order_ref], rtol=1e-6)
     assert_allclose(ours.means_[order_ours], ref.means_[order_ref], rtol=1e-6, atol=1e-8)
 
-    params = dict(n_components=4, covariance_type=covariance_type, warm_start=True, max_iter=2, random_state=0)
+    params = dict(
+        n_components=4, covariance_type=covariance_type, warm_start=True, max_iter=2, random_state=0
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         ours, ref = GaussianMixtureEM(**params), GaussianMixture(**params)

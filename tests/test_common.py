@@ -3,7 +3,7 @@
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skgmm import GaussianMixtureEM
-from skgmm._covariance import COVARIANCE_MODELS
+from skgmm.covariance import COVARIANCE_MODELS
 
 INSTANCES = [
     GaussianMixtureEM(n_components=3, covariance_type=covariance_type, random_state=0)

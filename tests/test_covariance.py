@@ -3,8 +3,8 @@
 Each strategy's log densities are checked against
 ``scipy.stats.multivariate_normal`` and scikit-learn's private
 ``_estimate_log_gaussian_prob``; its fused E+M block kernel against a naive
-computation of responsibilities and centred sums, and against the generic
-(unfused) path.
+computation of responsibilities and centred sums, and against its own kernel
+for given responsibilities.
 """
 
 import numpy as np
@@ -14,9 +14,11 @@ from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 from sklearn.mixture._gaussian_mixture import _estimate_log_gaussian_prob
 
-from skgmm._covariance import COVARIANCE_MODELS, CovarianceModel, get_covariance_model
-from skgmm._drivers import BlockRunner, em_pass
-from skgmm._em import MixtureParams, block_em_stats, m_step, prepare_pass
+from skgmm.covariance import COVARIANCE_MODELS, get_covariance_model
+from skgmm.engine.blocks import em_pass, em_stats, estimate, resp_stats
+from skgmm.engine.logsumexp import exp_floor, normalise
+from skgmm.engine.mstep import MixtureParams, m_step, prepare_pass
+from skgmm.engine.threads import BlockRunner
 
 from .conftest import mixture_10d
 
@@ -62,8 +64,8 @@ def _data(n_samples=157, n_features=5, seed=1):
 
 def _log_prob(model, params, X, dtype=np.float64):
     pk = prepare_pass(model, params, dtype)
-    log_prob, _ = model.log_prob(pk.kernel, X.astype(dtype) - pk.origin)
-    return log_prob
+    no_weights = np.zeros_like(pk.log_weights)
+    return model.weighted_log_prob_block(pk.kernel, X.astype(dtype), pk.origin, no_weights, {}).copy()
 
 
 def test_log_prob_matches_scipy(covariance_type):
@@ -88,11 +90,13 @@ def test_float32_stays_float32(covariance_type):
     model, params = _random_params(covariance_type, X.shape[1])
     params32 = MixtureParams(*(np.asarray(p, np.float32) for p in params))
     log_prob = _log_prob(model, params32, X, np.float32)
-    assert log_prob.dtype == np.float32
     assert_allclose(log_prob, _log_prob(model, params, X.astype(np.float64)), rtol=1e-4, atol=1e-3)
     pk = prepare_pass(model, params32, np.float32)
-    ll, resp_sum, raw_x, raw_s = model.em_block_sums(pk.kernel, X, pk.origin, pk.log_weights, None, {})
-    assert np.isfinite(ll) and resp_sum.dtype == np.float64
+    with BlockRunner(len(X), 50) as runner:
+        log_prob_norm, log_resp = estimate(runner, X, pk)
+    assert log_prob_norm.dtype == log_resp.dtype == np.float32
+    ll, raw = model.em_block_sums(pk.kernel, X, pk.origin, pk.log_weights, None, {})
+    assert np.isfinite(ll) and all(sums.dtype == np.float64 for sums in raw)
 
 
 def _naive_stats(covariance_type, params, X, sample_weight):
@@ -127,7 +131,7 @@ def test_fused_block_stats_match_naive(covariance_type, weighted, n_features):
     X = _data(n_samples=203, n_features=n_features, seed=7)
     model, params = _random_params(covariance_type, X.shape[1], seed=2)
     sample_weight = np.random.RandomState(0).uniform(0, 3, len(X)) if weighted else None
-    stats = block_em_stats(prepare_pass(model, params, X.dtype), X, sample_weight)
+    stats = em_stats(prepare_pass(model, params, X.dtype), X, sample_weight, [slice(None)], {})
     ll, resp_sum, x_sum, scatter = _naive_stats(covariance_type, params, X, sample_weight)
     stats = stats.recentred(np.asarray(params.means, np.float64))
     assert_allclose(stats.log_likelihood, ll, rtol=1e-12)
@@ -137,19 +141,20 @@ def test_fused_block_stats_match_naive(covariance_type, weighted, n_features):
     assert_allclose(stats.scatter, scatter, rtol=1e-10, atol=1e-9)
 
 
-def test_fused_kernel_matches_generic_path(covariance_type):
-    """The strategy's fused kernel equals the base class's unfused one."""
+def test_fused_kernel_matches_kernel_of_given_responsibilities(covariance_type):
+    """The fused E+M kernel sums what the kernel of given responsibilities sums."""
     X = _data(n_samples=300, n_features=6, seed=11)
     model, params = _random_params(covariance_type, X.shape[1], seed=4)
     weights = np.random.RandomState(2).uniform(0.2, 2.0, len(X))
     pk = prepare_pass(model, params, X.dtype)
-    fused = model.em_block_sums(pk.kernel, X, pk.origin, pk.log_weights, weights, {})
-    fused_x, fused_s = model.finish_sums(pk.kernel, fused[2], fused[3])
-    generic = CovarianceModel.em_block_sums(model, pk.kernel, X, pk.origin, pk.log_weights, weights, {})
-    assert_allclose(fused[0], generic[0], rtol=1e-12)
-    assert_allclose(fused[1], generic[1], rtol=1e-12)
-    assert_allclose(fused_x, generic[2], rtol=1e-10, atol=1e-9)
-    assert_allclose(fused_s, generic[3], rtol=1e-10, atol=1e-9)
+    ll, fused = model.em_block_sums(pk.kernel, X, pk.origin, pk.log_weights, weights, {})
+    expected_ll, resp_sum, _, _ = _naive_stats(covariance_type, params, X, weights)
+    log_prob = _log_prob(model, params, X) + np.log(params.weights)
+    wresp = np.exp(log_prob - logsumexp(log_prob, axis=1)[:, None]) * weights[:, None]
+    given = model.resp_block_sums(pk.kernel, X, pk.origin, wresp, weights, {})
+    assert_allclose(ll, expected_ll, rtol=1e-12)
+    for a, b in zip(model.finish_sums(pk.kernel, fused), model.finish_sums(pk.kernel, given)):
+        assert_allclose(a, b, rtol=1e-10, atol=1e-9)
 
 
 @pytest.mark.parametrize("n_features", KERNEL_FEATURES)
@@ -190,10 +195,21 @@ def test_far_from_origin_data_keep_their_covariances():
     X, labels = mixture_10d(n_samples=300, seed=5)
     for covariance_type in COVARIANCE_MODELS:
         model, params = _random_params(covariance_type, X.shape[1], seed=1)
-        params = MixtureParams(params.weights, X[[0, 100, 200]], params.covariances, params.precisions_cholesky)
-        shifted = MixtureParams(params.weights, params.means + 1e5, params.covariances, params.precisions_cholesky)
-        near = m_step(block_em_stats(prepare_pass(model, params, X.dtype), X, None), model, 1e-6, X.dtype)
-        far = m_step(block_em_stats(prepare_pass(model, shifted, X.dtype), X + 1e5, None), model, 1e-6, X.dtype)
+        params = MixtureParams(
+            params.weights, X[[0, 100, 200]], params.covariances, params.precisions_cholesky
+        )
+        shifted = MixtureParams(
+            params.weights, params.means + 1e5, params.covariances, params.precisions_cholesky
+        )
+        near = m_step(
+            em_stats(prepare_pass(model, params, X.dtype), X, None, [slice(None)], {}), model, 1e-6, X.dtype
+        )
+        far = m_step(
+            em_stats(prepare_pass(model, shifted, X.dtype), X + 1e5, None, [slice(None)], {}),
+            model,
+            1e-6,
+            X.dtype,
+        )
         assert_allclose(far.covariances, near.covariances, rtol=1e-6, err_msg=covariance_type)
         assert_allclose(far.means - 1e5, near.means, atol=1e-6, err_msg=covariance_type)
 
@@ -202,16 +218,13 @@ def test_far_from_origin_data_keep_their_covariances():
 @pytest.mark.parametrize("weighted", [False, True])
 def test_resp_stats_match_naive(covariance_type, weighted, n_features):
     """Statistics of given responsibilities (the initialisation pass)."""
-    from skgmm._em import group_resp_stats
-
     X = _data(n_samples=120, n_features=n_features, seed=8)
     model, params = _random_params(covariance_type, X.shape[1], seed=6)
     rng = np.random.RandomState(0)
     resp = rng.dirichlet(np.ones(N_COMPONENTS), size=len(X))
     w = rng.uniform(0, 2, len(X)) if weighted else None
-    pk = prepare_pass(model, params, X.dtype)
-    blocks = [slice(0, 50), slice(50, 77), slice(77, 120)]
-    stats = group_resp_stats(pk, X, w, blocks, lambda block: resp[block]).recentred(params.means)
+    with BlockRunner(len(X), 50, n_threads=2) as runner:  # blocks of 50, 50 and 20 rows
+        stats = resp_stats(runner, X, w, resp, model, N_COMPONENTS).recentred(params.means)
     wresp = resp * (1 if w is None else w[:, None])
     diffs = X[None] - params.means[:, None]
     scatter = np.einsum("kn,knd,kne->kde", wresp.T, diffs, diffs)
@@ -224,9 +237,6 @@ def test_resp_stats_match_naive(covariance_type, weighted, n_features):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_log_sum_exp_with_entries_far_below_the_largest(dtype):
     """exp_floor: terms too small to matter, and impossible rows, handled exactly."""
-    from skgmm._covariance import _responsibilities_by_component, exp_floor, log_normalise_rows
-    from skgmm._drivers import _log_normalise_columns
-
     rng = np.random.RandomState(0)
     log_prob = rng.uniform(-1500, 0, size=(40, 5))
     log_prob[:, 0] = rng.uniform(-5, 0, size=40)  # one plausible component per row
@@ -237,15 +247,21 @@ def test_log_sum_exp_with_entries_far_below_the_largest(dtype):
     with np.errstate(invalid="ignore"):
         resp_expected = np.exp(log_prob.astype(np.float64) - expected[:, None])
     tol = dict(rtol=1e-12 if dtype == np.float64 else 1e-6, atol=0)
-
-    norm, log_resp = log_normalise_rows(log_prob.copy())
-    assert_allclose(norm, expected, **tol)
-    columns = log_prob.T.copy()
-    assert_allclose(_log_normalise_columns(columns), expected, **tol)
-    resp = log_prob.T.copy()
-    total = _responsibilities_by_component(resp, None)
     finite = np.isfinite(expected)
-    assert total == -np.inf and np.isneginf(norm[7])
-    assert_allclose(resp[:, finite].T, resp_expected[finite], rtol=tol["rtol"], atol=np.exp(exp_floor(dtype)) * 2)
-    # the rows that are possible are unchanged by the floor
-    assert_allclose(np.sum(norm[finite]), expected[finite].sum(), **tol)
+
+    log_resp = log_prob.copy()
+    norm = normalise(log_resp, 1)
+    assert_allclose(norm, expected, **tol)
+    assert np.isneginf(norm[7])
+    # exp of a log-responsibility of size L carries the rounding of L: eps * |L| relative
+    large = finite[:, None] & (resp_expected > 1e-6)
+    assert_allclose(np.exp(log_resp[large]), resp_expected[large], rtol=15 * np.finfo(dtype).eps * 14)
+    columns = log_prob.T.copy()
+    assert_allclose(normalise(columns, 0), expected, **tol)
+    resp = log_prob.T.copy()
+    weights = rng.uniform(0.5, 2, 40).astype(dtype)
+    assert_allclose(normalise(resp, 0, responsibilities=True, sample_weight=weights), expected, **tol)
+    atol = np.exp(exp_floor(dtype)) * 2 * weights.max()
+    assert_allclose(
+        resp[:, finite].T, resp_expected[finite] * weights[finite, None], rtol=tol["rtol"], atol=atol
+    )

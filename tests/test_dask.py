@@ -18,7 +18,8 @@ from sklearn.datasets import make_blobs
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import adjusted_rand_score
 
-from skgmm import GaussianMixtureEM, _dask
+from skgmm import GaussianMixtureEM
+from skgmm.sources import dask as _dask
 from tests.conftest import COVARIANCE_TYPES, explicit_init, mixture_10d
 
 da = pytest.importorskip("dask.array")
@@ -79,7 +80,14 @@ def data():
 
 def _fit_pair(X, X_dask, covariance_type, sample_weight=None, dask_weight=None, **params):
     init = explicit_init(np.asarray(X), 4, covariance_type, seed=0)
-    params = {"n_components": 4, "covariance_type": covariance_type, "tol": 1e-9, "max_iter": 25, **init, **params}
+    params = {
+        "n_components": 4,
+        "covariance_type": covariance_type,
+        "tol": 1e-9,
+        "max_iter": 25,
+        **init,
+        **params,
+    }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         reference = GaussianMixtureEM(**params).fit(X, sample_weight=sample_weight)
@@ -262,12 +270,12 @@ def test_worker_killed_mid_fit_gives_same_model(client, monkeypatch):
         original = _dask._DaskPass.__call__
         calls = []
 
-        def pass_killing_a_worker(self, pk):
+        def pass_killing_a_worker(self, *args):
             calls.append(1)
             if len(calls) == 3:  # between iterations 2 and 3: lose half the persisted X
                 pids = client.run(os.getpid)
                 os.kill(pids[sorted(pids)[0]], signal.SIGKILL)
-            return original(self, pk)
+            return original(self, *args)
 
         monkeypatch.setattr(_dask._DaskPass, "__call__", pass_killing_a_worker)
         fitted = GaussianMixtureEM(**params).fit(X)
@@ -382,8 +390,16 @@ def _scale_cases():
     tiny[:, 2] *= 1e-4
     huge = X * 1e160
     return [
-        (constant, dict(reg_covar=0.0), pytest.raises(ValueError, match=r"Feature\(s\) \[1\] of X are constant")),
-        (tiny, dict(), pytest.warns(UserWarning, match=r"reg_covar=1e-06 is larger than .* feature\(s\) \[2\]")),
+        (
+            constant,
+            dict(reg_covar=0.0),
+            pytest.raises(ValueError, match=r"Feature\(s\) \[1\] of X are constant"),
+        ),
+        (
+            tiny,
+            dict(),
+            pytest.warns(UserWarning, match=r"reg_covar=1e-06 is larger than .* feature\(s\) \[2\]"),
+        ),
         (huge, dict(), pytest.raises(ValueError, match="too large for float64")),
     ]
 
@@ -443,7 +459,9 @@ def test_too_few_distinct_rows_on_dask_warn_without_crashing():
         warnings.simplefilter("always")
         fitted = GaussianMixtureEM(4, **init).fit(da.from_array(X, chunks=(7, -1)))
     messages = [str(w.message) for w in caught if issubclass(w.category, DegenerateDataWarning)]
-    assert any("received no data" in m and "3 distinct samples for 4 components" in m for m in messages), messages
+    assert any("received no data" in m and "3 distinct samples for 4 components" in m for m in messages), (
+        messages
+    )
     assert not any("re-seeded" in m for m in messages), messages
     assert fitted.weights_[3] < 1e-12
 

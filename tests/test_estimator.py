@@ -21,7 +21,17 @@ def test_signature_is_a_superset_of_sklearn():
     ref = GaussianMixture().get_params()
     for name, value in ref.items():
         assert name in ours and ours[name] == value
-    for method in ["fit", "fit_predict", "predict", "predict_proba", "score_samples", "score", "sample", "bic", "aic"]:
+    for method in [
+        "fit",
+        "fit_predict",
+        "predict",
+        "predict_proba",
+        "score_samples",
+        "score",
+        "sample",
+        "bic",
+        "aic",
+    ]:
         assert callable(getattr(GaussianMixtureEM, method))
 
 

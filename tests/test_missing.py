@@ -10,9 +10,11 @@ from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skgmm import GaussianMixtureEM, GaussianMixtureImputer
-from skgmm._covariance import get_covariance_model
-from skgmm._em import block_em_stats, prepare_pass
-from skgmm._missing import MissingLayout, missing_unit_stats, prepare_missing_pass
+from skgmm.covariance import get_covariance_model
+from skgmm.engine.blocks import em_stats
+from skgmm.engine.mstep import prepare_pass
+from skgmm.sources import InMemorySource, MissingValuesSource, open_source
+from skgmm.sources._patterns import missing_unit_stats, prepare_missing_pass
 from tests.conftest import COVARIANCE_TYPES, explicit_init
 
 
@@ -101,8 +103,8 @@ def test_pattern_kernel_on_complete_rows_equals_engine(covariance_type):
     gm = GaussianMixtureEM(2, covariance_type=covariance_type, random_state=0).fit(X)
     params = gm._fitted_params()
     weights = np.random.RandomState(0).uniform(0.5, 2.0, size=len(X))
-    engine = block_em_stats(prepare_pass(model, params, X.dtype), X, weights)
-    mk = prepare_missing_pass(model, params, X.dtype, np.ones((1, 3), dtype=bool))
+    engine = em_stats(prepare_pass(model, params, X.dtype), X, weights, [slice(None)], {})
+    mk = prepare_missing_pass(model, params, np.ones((1, 3), dtype=bool))
     ours = missing_unit_stats(mk, (0, np.arange(len(X))), X, weights).recentred(engine.shift)
     for field in ("resp_sum", "resp_x_sum", "scatter"):
         np.testing.assert_allclose(getattr(ours, field), getattr(engine, field), rtol=1e-9, atol=1e-9)
@@ -111,10 +113,12 @@ def test_pattern_kernel_on_complete_rows_equals_engine(covariance_type):
 
 def test_no_nan_uses_the_complete_data_path(covariance_type):
     X, _, _ = three_blobs(200)
-    assert MissingLayout is not None
-    from skgmm._missing import missing_layout
-
-    assert missing_layout(X, get_covariance_model(covariance_type), 64) is None
+    model = get_covariance_model(covariance_type)
+    estimator = GaussianMixtureEM(3, covariance_type=covariance_type)
+    assert type(open_source(estimator, X, model=model, n_components=3, reset=True)) is InMemorySource
+    X_nan = X.copy()
+    X_nan[5, 1] = np.nan
+    assert type(open_source(estimator, X_nan, model=model, n_components=3, reset=True)) is MissingValuesSource
     a = GaussianMixtureEM(3, covariance_type=covariance_type, random_state=0).fit(X)
     b = GaussianMixtureEM(3, covariance_type=covariance_type, random_state=0).fit(X.copy())
     np.testing.assert_array_equal(a.means_, b.means_)
@@ -290,18 +294,13 @@ def test_imputer_keeps_feature_names():
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_missing_pass_does_not_depend_on_threads():
-    from skgmm._missing import fit_pass, missing_layout
-
     X = with_missing(three_blobs(3_000)[0], 0.2, seed=12)
     model = get_covariance_model("full")
     gm = GaussianMixtureEM(3, random_state=0, max_iter=3).fit(X)
-    layout = missing_layout(X, model, 128)
-
-    class Runner:
-        def __init__(self, n_threads):
-            self.n_threads = n_threads
-
-    one = fit_pass(Runner(1), X, None, model, gm._fitted_params(), layout)
-    two = fit_pass(Runner(2), X, None, model, gm._fitted_params(), layout)
+    with MissingValuesSource(X, None, 3, model, n_threads=1) as source:
+        one = source.em_pass(model, gm._fitted_params())
+    with MissingValuesSource(X, None, 3, model, n_threads=2) as source:
+        assert source._n_threads == 2 and len(source._units) > 2
+        two = source.em_pass(model, gm._fitted_params())
     np.testing.assert_array_equal(one.scatter, two.scatter)
     assert one.log_likelihood == two.log_likelihood

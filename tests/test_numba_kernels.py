@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from skgmm import _compiled
-from skgmm._covariance import _rows_of, get_covariance_model
-from skgmm._em import prepare_pass
+from skgmm.covariance import get_covariance_model
+from skgmm.covariance import kernels as _compiled
+from skgmm.covariance.kernels.full import rows_of_table as _rows_of
+from skgmm.engine.mstep import prepare_pass
 
 from .test_covariance import _data, _random_params
 
@@ -49,7 +50,12 @@ def test_kernels_match_numpy(dtype, rtol, n_features, bounds):
     resp_y_sum = np.full((n_components, padded), np.nan, dtype)
     kernels.weighted_scatter(whitened, rows_of, resp, scatter, resp_y_sum)
     y64, r64 = y.astype(np.float64), resp.astype(np.float64)
-    assert_allclose(scatter[:, :n_features, :n_features], np.einsum("kb,kib,kjb->kij", r64, y64, y64), rtol=rtol, atol=rtol)
+    assert_allclose(
+        scatter[:, :n_features, :n_features],
+        np.einsum("kb,kib,kjb->kij", r64, y64, y64),
+        rtol=rtol,
+        atol=rtol,
+    )
     assert_allclose(resp_y_sum[:, :n_features], np.einsum("kb,kib->ki", r64, y64), rtol=rtol, atol=rtol)
     # the padding features read the zero row
     assert np.all(scatter[:, n_features:] == 0) and np.all(resp_y_sum[:, n_features:] == 0)
@@ -104,7 +110,9 @@ def test_fit_same_with_and_without_compiled_kernels(dtype, compiled, monkeypatch
     reference = GaussianMixtureEM(**params).fit(X)
     rtol = 1e-9 if dtype == np.float64 else 1e-3
     for name in ("weights_", "means_", "covariances_", "lower_bound_"):
-        assert_allclose(getattr(with_kernels, name), getattr(reference, name), rtol=rtol, atol=rtol, err_msg=name)
+        assert_allclose(
+            getattr(with_kernels, name), getattr(reference, name), rtol=rtol, atol=rtol, err_msg=name
+        )
 
 
 def test_numba_can_be_switched_off(monkeypatch):
@@ -116,7 +124,12 @@ def test_numba_can_be_switched_off(monkeypatch):
     monkeypatch.delenv("SKGMM_NUMBA")
     monkeypatch.delitem(_compiled._state, "kernels")
     assert _compiled.compiled_kernels() is kernels
-    assert get_covariance_model("full").prepare(params.means, params.precisions_cholesky, np.float64).arrays["rows_of"] is not None
+    assert (
+        get_covariance_model("full")
+        .prepare(params.means, params.precisions_cholesky, np.float64)
+        .arrays["rows_of"]
+        is not None
+    )
 
 
 def test_broken_numba_falls_back_to_numpy_with_a_warning(tmp_path, monkeypatch):

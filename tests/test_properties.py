@@ -251,7 +251,7 @@ def test_blocked_equals_one_block(problem, block_size, monkeypatch_module):
     kwargs = dict(covariance_type=problem.covariance_type, tol=0, max_iter=8, **problem.init())
     one = _fit(GaussianMixtureEM(problem.n_components, **kwargs), problem.X, problem.sample_weight)
     with monkeypatch_module.context() as patch:
-        patch.setattr("skgmm._estimator.choose_block_size", lambda *args: block_size)
+        patch.setattr("skgmm.sources.memory.choose_block_size", lambda *args: block_size)
         blocked = _fit(GaussianMixtureEM(problem.n_components, **kwargs), problem.X, problem.sample_weight)
         blocked_proba = blocked.predict_proba(problem.X)
     for ours, theirs in zip(_params(one), _params(blocked)):

@@ -37,7 +37,13 @@ def data():
 
 def test_integer_weights_equal_repeated_rows(data, covariance_type):
     X, weights = data
-    params = dict(n_components=4, covariance_type=covariance_type, max_iter=20, tol=0, **explicit_init(X, 4, covariance_type))
+    params = dict(
+        n_components=4,
+        covariance_type=covariance_type,
+        max_iter=20,
+        tol=0,
+        **explicit_init(X, 4, covariance_type),
+    )
     weighted = _fit(X, weights, **params)
     repeated = _fit(np.repeat(X, weights, axis=0), **params)
     _assert_same(weighted, repeated)
@@ -46,7 +52,13 @@ def test_integer_weights_equal_repeated_rows(data, covariance_type):
 def test_zero_weight_equals_dropping_rows(data, covariance_type):
     X, weights = data
     keep = weights > 0
-    params = dict(n_components=4, covariance_type=covariance_type, max_iter=20, tol=0, **explicit_init(X, 4, covariance_type))
+    params = dict(
+        n_components=4,
+        covariance_type=covariance_type,
+        max_iter=20,
+        tol=0,
+        **explicit_init(X, 4, covariance_type),
+    )
     weighted = _fit(X, keep.astype(float), **params)
     dropped = _fit(X[keep], **params)
     _assert_same(weighted, dropped)
@@ -63,7 +75,9 @@ def test_scaling_weights_changes_nothing(data, covariance_type):
 def test_unit_weights_equal_no_weights(data, covariance_type):
     X, _ = data
     for init_params in ["kmeans", "k-means++", "random", "random_from_data"]:
-        params = dict(n_components=4, covariance_type=covariance_type, init_params=init_params, random_state=0)
+        params = dict(
+            n_components=4, covariance_type=covariance_type, init_params=init_params, random_state=0
+        )
         _assert_same(_fit(X, np.ones(len(X)), **params), _fit(X, **params), rtol=1e-9)
 
 
@@ -84,8 +98,15 @@ def test_lower_bound_is_weighted_mean_log_likelihood(data):
     # lower_bound_ is the weighted mean log-likelihood of the parameters before
     # the last M-step, as in scikit-learn; one more iteration from the fitted
     # model gives its own log-likelihood as the first lower bound.
-    gm2 = _fit(X, weights, n_components=4, max_iter=1, weights_init=gm.weights_, means_init=gm.means_,
-               precisions_init=gm.precisions_)
+    gm2 = _fit(
+        X,
+        weights,
+        n_components=4,
+        max_iter=1,
+        weights_init=gm.weights_,
+        means_init=gm.means_,
+        precisions_init=gm.precisions_,
+    )
     assert_allclose(gm2.lower_bounds_[0], np.average(gm.score_samples(X), weights=weights), rtol=1e-10)
     assert_allclose(gm.score(X, sample_weight=weights), gm2.lower_bounds_[0], rtol=1e-10)
 

@@ -4,13 +4,14 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from skgmm._covariance import COVARIANCE_MODELS
-from skgmm._drivers import BlockRunner, stats_from_resp
+from skgmm.covariance import COVARIANCE_MODELS
+from skgmm.engine.blocks import resp_stats
+from skgmm.engine.threads import BlockRunner
 
 
 def _stats(X, resp, covariance_type):
     with BlockRunner(len(X), len(X), n_threads=1) as runner:
-        return stats_from_resp(runner, X, None, resp, COVARIANCE_MODELS[covariance_type], resp.shape[1])
+        return resp_stats(runner, X, None, resp, COVARIANCE_MODELS[covariance_type], resp.shape[1])
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ def test_merge_is_associative_and_equals_one_pass(rows, covariance_type):
     X, resp = rows
     parts = [_stats(X[s], resp[s], covariance_type) for s in (slice(0, 30), slice(30, 60), slice(60, 90))]
     whole = _stats(X, resp, covariance_type)
-    from skgmm._stats import merge_stats
+    from skgmm.engine.stats import merge_stats
 
     left = merge_stats(merge_stats(parts[0], parts[1]), parts[2])
     right = merge_stats(parts[0], merge_stats(parts[1], parts[2]))
@@ -61,7 +62,7 @@ def test_recentre_round_trip(rows, covariance_type):
 
 
 def test_merge_refuses_mixed_kinds(rows):
-    from skgmm._stats import merge_stats
+    from skgmm.engine.stats import merge_stats
 
     X, resp = rows
     with pytest.raises(ValueError, match="Cannot merge"):

@@ -1,6 +1,6 @@
 """Optional compiled kernels: numba's when it is installed (the ``fast`` extra).
 
-:func:`compiled_kernels` returns the module :mod:`skgmm._numba_kernels`, or
+:func:`compiled_kernels` returns the module :mod:`skgmm.covariance.kernels._numba`, or
 None when numba is missing, cannot be set up, or the environment variable
 ``SKGMM_NUMBA`` is ``0``; the engine then runs its numpy code, which gives the
 same results (tested against each other) more slowly.
@@ -26,7 +26,7 @@ def compiled_kernels():
     return _state["kernels"]
 
 
-def _load(module="skgmm._numba_kernels"):
+def _load(module="skgmm.covariance.kernels._numba"):
     if os.environ.get("SKGMM_NUMBA", "1") == "0":
         return None
     try:

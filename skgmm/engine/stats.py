@@ -39,6 +39,9 @@ class SufficientStats:
         Sum of the row weights.
     scatter_kind : {'full', 'tied', 'diag'}
         How ``scatter`` is reduced.
+    n_rows : int
+        Number of rows summarised (of any weight); ``weight_sum / n_rows`` is
+        the weight of a typical row, the unit of the M-step's safety margins.
     """
 
     resp_sum: FloatArray
@@ -48,6 +51,7 @@ class SufficientStats:
     log_likelihood: float
     weight_sum: float
     scatter_kind: str
+    n_rows: int
 
     def recentred(self, shift: FloatArray) -> SufficientStats:
         """Return the same statistics centred on another ``shift``."""
@@ -66,6 +70,11 @@ class SufficientStats:
         else:
             scatter = self.scatter + np.diagonal(full_change, axis1=1, axis2=2)
         return replace(self, resp_x_sum=resp_x_sum, scatter=scatter, shift=shift)
+
+    @property
+    def row_weight(self) -> float:
+        """The mean weight of a row: what "a row's worth" of responsibility weighs."""
+        return self.weight_sum / max(self.n_rows, 1)
 
     def scaled(self, factor: float) -> SufficientStats:
         """Return the statistics with every sum multiplied by ``factor``."""
@@ -87,8 +96,7 @@ def merge_stats(first: SufficientStats, second: SufficientStats) -> SufficientSt
     """
     if first.scatter_kind != second.scatter_kind:
         raise ValueError(
-            f"Cannot merge {first.scatter_kind!r} statistics with "
-            f"{second.scatter_kind!r} statistics."
+            f"Cannot merge {first.scatter_kind!r} statistics with {second.scatter_kind!r} statistics."
         )
     second = second.recentred(first.shift)
     return replace(
@@ -98,4 +106,5 @@ def merge_stats(first: SufficientStats, second: SufficientStats) -> SufficientSt
         scatter=first.scatter + second.scatter,
         log_likelihood=first.log_likelihood + second.log_likelihood,
         weight_sum=first.weight_sum + second.weight_sum,
+        n_rows=first.n_rows + second.n_rows,
     )

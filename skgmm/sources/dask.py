@@ -1,6 +1,6 @@
-"""Dask driver: EM over a row-chunked Dask array on whatever scheduler is active.
+"""Dask collections as a data source: EM over row chunks on whatever scheduler is active.
 
-The estimator hands over here when ``X`` is a Dask collection, *before*
+:func:`skgmm.sources.open_source` hands over here when ``X`` is a Dask collection, *before*
 scikit-learn's input validation (which would silently compute the whole array
 into the client).  The work runs on the scheduler Dask would use anyway: the
 default ``distributed.Client`` if there is one, else the local threaded
@@ -14,14 +14,15 @@ One fit is:
    (the top keys of a random ordering per chunk, merged in a tree, so only the
    sample reaches the client).
 3. Initialisation on that sample with the in-memory initialisers.
-4. Per EM iteration, one task per chunk runs the engine's blocked pass
-   (:func:`skgmm._drivers.em_pass`, hence :func:`skgmm._em.block_em_stats`) and
-   returns :class:`~skgmm._stats.SufficientStats` centred on the current means;
-   a tree of :func:`~skgmm._stats.merge_stats` sums them on the workers, one
-   ``compute`` brings the small total back, and :func:`~skgmm._em.m_step` runs
-   on the client.  Nothing of size ``n_samples`` leaves the workers.
+4. Per EM iteration, one task per chunk runs the pass of the in-memory source
+   (:class:`~skgmm.sources.memory.InMemorySource`) and returns
+   :class:`~skgmm.engine.stats.SufficientStats` centred on the current means;
+   a tree of :func:`~skgmm.engine.stats.merge_stats` sums them on the workers,
+   one ``compute`` brings the small total back, and the M-step runs on the
+   client.  Nothing of size ``n_samples`` leaves the workers.
 
-Post-fit methods map the same kernel over the chunks lazily.
+Post-fit methods map the in-memory source's E-step over the chunks lazily, so
+rows with NaN are marginalised and infinite values raise, as on NumPy input.
 """
 
 from __future__ import annotations
@@ -31,23 +32,14 @@ import uuid
 from typing import NamedTuple
 
 import numpy as np
-from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
-from threadpoolctl import threadpool_limits
+from sklearn.utils.validation import validate_data
 
-from skgmm._callbacks import monitor_for
-from skgmm._covariance import get_covariance_model
-from skgmm._degenerate import (
-    EmptyComponentGuard,
-    FeatureMoments,
-    block_moments,
-    check_feature_scale,
-    merge_moments,
-    summarise_moments,
-)
-from skgmm._drivers import BlockRunner, choose_block_size, em_pass, estimate_log_prob_resp
-from skgmm._em import prepare_pass
-from skgmm._stats import merge_stats
+from skgmm.engine.degenerate import FeatureMoments, block_moments, merge_moments, summarise_moments
+from skgmm.engine.stats import merge_stats
+from skgmm.engine.threads import single_threaded_blas
+from skgmm.sources.base import DataSource
+from skgmm.sources.memory import InMemorySource
+from skgmm.sources.missing import MissingValuesSource, has_missing
 
 #: Rows drawn (uniformly among rows of positive weight) for the 'kmeans',
 #: 'k-means++' and 'random' initialisations of a Dask fit.
@@ -229,16 +221,17 @@ def _merge_scans(parts):
 
 
 # -- EM pass -------------------------------------------------------------------
-def _chunk_em_stats(X_chunk, weight_chunk, pk):
+def _chunk_em_stats(X_chunk, weight_chunk, model, params, n_components):
     """Statistics of one chunk, processed in cache-sized blocks by the engine."""
-    n_rows, n_features = X_chunk.shape
-    if n_rows == 0:
+    if X_chunk.shape[0] == 0:
         return None
-    n_components = pk.log_weights.shape[0]
-    block_size = choose_block_size(n_rows, n_components, n_features)
     # Dask already runs one task per worker thread: no threads inside a task.
-    with BlockRunner(n_rows, block_size, n_threads=1) as runner:
-        return em_pass(runner, X_chunk, weight_chunk, pk)
+    with InMemorySource(X_chunk, weight_chunk, n_components, n_threads=1) as source:
+        return source.em_pass(model, params)
+
+
+def _chunk_em_stats_of(X_chunk, weight_chunk, arguments):
+    return _chunk_em_stats(X_chunk, weight_chunk, *arguments)
 
 
 def _merge_chunk_stats(parts):
@@ -272,16 +265,16 @@ class _DaskPass:
             else list(flatten(sample_weight.__dask_keys__()))
         )
 
-    def __call__(self, pk):
+    def __call__(self, model, params):
         from dask.delayed import Delayed
         from dask.highlevelgraph import HighLevelGraph
 
         name = f"skgmm-em-pass-{uuid.uuid4().hex}"
-        pk_node = self.dask.delayed(pk, traverse=False)
+        pk_node = self.dask.delayed((model, params, len(params.weights)), traverse=False)
         tasks = {}
         level = []
         for i, (X_key, weight_key) in enumerate(zip(self.X_keys, self.weight_keys)):
-            tasks[(name, 0, i)] = (_chunk_em_stats, X_key, weight_key, pk_node.key)
+            tasks[(name, 0, i)] = (_chunk_em_stats_of, X_key, weight_key, pk_node.key)
             level.append((name, 0, i))
         depth = 0
         while len(level) > 1:
@@ -295,101 +288,6 @@ class _DaskPass:
         graph = HighLevelGraph.from_collections(name, tasks, dependencies=dependencies)
         (stats,) = self.dask.compute(Delayed(level[0], graph, layer=name))
         return stats
-
-
-# -- fit -------------------------------------------------------------------------
-def fit_predict(estimator, X, sample_weight=None):
-    """Fit ``estimator`` on a Dask array or DataFrame; return lazy labels.
-
-    Parameters
-    ----------
-    estimator : GaussianMixtureEM
-        Its hyper-parameters are already validated.
-    X : dask.array.Array of shape (n_samples, n_features) or dask DataFrame
-        Training data, chunked by rows.
-    sample_weight : dask.array.Array or array-like of shape (n_samples,), default=None
-        Row weights; rechunked like the rows of ``X`` if they differ.
-
-    Returns
-    -------
-    labels : dask.array.Array of shape (n_samples,)
-        Lazy component labels of ``X`` (also stored as ``labels_``).
-    """
-    dask, da = _import_dask()
-    X_source = X
-    X = _as_dask_array(estimator, X, reset=True)
-    X = X.persist()
-    if any(np.isnan(size) for size in X.chunks[0]):
-        X.compute_chunk_sizes()  # cheap on persisted chunks (DataFrame input)
-    sample_weight = _as_dask_weights(sample_weight, X, da)
-    if sample_weight is not None:
-        sample_weight = sample_weight.persist()
-
-    n_samples, n_features = X.shape
-    K = estimator.n_components
-    if n_samples < 2:
-        raise ValueError(f"Found array with {n_samples} sample(s) while a minimum of 2 is required.")
-    if n_samples < K:
-        raise ValueError(
-            f"Expected n_samples >= n_components but got n_components = {K}, n_samples = {n_samples}"
-        )
-    model = get_covariance_model(estimator.covariance_type)
-    inits = estimator._check_initial_parameters(model, n_features)
-    do_init = not (estimator.warm_start and hasattr(estimator, "converged_"))
-    n_init = estimator.n_init if do_init else 0  # 0: continue from the fitted model
-    random_state = check_random_state(estimator.random_state)
-    monitor = monitor_for(estimator.verbose, estimator.verbose_interval)
-
-    # Tasks run one per worker thread; on the local threaded scheduler they run
-    # in this process, where BLAS threads would oversubscribe the cores.
-    with threadpool_limits(limits=1, user_api="blas"):
-        X_chunks = _chunk_delayed(X)
-        weight_chunks = _chunk_delayed(sample_weight)
-        need_init = do_init and any(value is None for value in inits.values())
-        init_params = estimator.init_params if need_init else None
-        scan = _scan(dask, X_chunks, weight_chunks, init_params, n_init, K, random_state, n_samples)
-        _, variance, spread = summarise_moments(scan.moments)
-        check_feature_scale(variance, spread, n_samples, X.dtype, estimator.reg_covar)
-        guard = DaskEmptyComponentGuard(
-            dask, X, sample_weight, model, estimator.reg_covar, variance, scan.weight_sum, K
-        )
-        if sample_weight is not None and scan.n_positive < K:
-            raise ValueError(
-                f"sample_weight has {scan.n_positive} positive entries but n_components = "
-                f"{K}: each component needs data. Give positive weight to "
-                "more samples or decrease n_components."
-            )
-
-        def start(init):
-            # The initialisers run in memory on the sample drawn by the scan pass
-            # (nothing is drawn when every *_init is given: only X.dtype is read).
-            _, rows, weights = scan.samples[init % len(scan.samples)] if scan.samples else (None, X, None)
-            runner = None if not scan.samples else _SampleRunner(rows)
-            weights = None if sample_weight is None else weights
-            return estimator._initial_params(runner, rows, weights, model, inits, random_state)
-
-        run_pass = _DaskPass(dask, X, sample_weight)
-        estimator._fit_best(
-            start,
-            lambda p: run_pass(prepare_pass(model, p, X.dtype)),
-            model,
-            n_init,
-            monitor,
-            X.dtype,
-            guard,
-        )
-    # Lazy, and built on the caller's collection rather than on the persisted
-    # copy, so that the fitted model does not pin X in the cluster's memory.
-    estimator.labels_ = estimate(estimator, X_source, "labels")
-    return estimator.labels_
-
-
-class _SampleRunner(BlockRunner):
-    """A single-threaded block runner over the in-memory initialisation sample."""
-
-    def __init__(self, rows):
-        n_rows, n_features = rows.shape
-        super().__init__(n_rows, choose_block_size(n_rows, 1, n_features), n_threads=1)
 
 
 def _scan(dask, X_chunks, weight_chunks, init_params, n_init, n_components, random_state, n_total):
@@ -420,61 +318,6 @@ def _scan(dask, X_chunks, weight_chunks, init_params, n_init, n_components, rand
     return scan._replace(samples=samples)
 
 
-# -- empty components ------------------------------------------------------------
-class DaskEmptyComponentGuard(EmptyComponentGuard):
-    """:class:`~skgmm._degenerate.EmptyComponentGuard` over persisted Dask chunks.
-
-    What the guard needs from the data is computed on the workers, and only
-    when a component has lost its data:
-
-    * the worst-explained rows: each chunk sends its ``n_components + 8``
-      worst rows (with their global index, so ties break as on NumPy input)
-      and the client merges them;
-    * whether the data has at least ``n_components`` distinct rows: each chunk
-      sends at most that many of its distinct rows (once per fit).
-    """
-
-    def __init__(self, dask, X, sample_weight, model, reg_covar, data_variance, weight_total, n_components):
-        self.dask = dask
-        self.X_chunks = _chunk_delayed(X)
-        self.weight_chunks = _chunk_delayed(sample_weight) or [None] * len(self.X_chunks)
-        self.offsets = np.concatenate([[0], np.cumsum(X.chunks[0])[:-1]]).astype(int)
-        self.dtype = X.dtype
-        self.model = model
-        self.reg_covar = reg_covar
-        self.data_variance = data_variance
-        self.weight_total = float(weight_total)
-        self.n_components = n_components
-        self.reseeded: set[int] = set()
-
-    @property
-    def n_distinct(self):
-        """The number of distinct rows if below ``n_components``, else None (enough)."""
-        if not hasattr(self, "_n_distinct_below"):
-            limit = self.n_components
-            distinct = self.dask.delayed(_chunk_distinct_rows, pure=True)
-            with threadpool_limits(limits=1, user_api="blas"):
-                parts = self.dask.compute(*(distinct(X, w, limit) for X, w in zip(self.X_chunks, self.weight_chunks)))
-            count = len(np.unique(np.concatenate(parts), axis=0))
-            # Below the limit every chunk sent all its distinct rows: the count is exact.
-            self._n_distinct_below = count if count < limit else None
-        return self._n_distinct_below
-
-    def worst_rows(self, params):
-        pk = prepare_pass(self.model, params, self.dtype)
-        n_candidates = len(params.weights) + 8
-        worst = self.dask.delayed(_chunk_worst_rows, pure=True)
-        parts = [
-            worst(X, w, pk, int(offset), n_candidates)
-            for X, w, offset in zip(self.X_chunks, self.weight_chunks, self.offsets)
-        ]
-        with threadpool_limits(limits=1, user_api="blas"):
-            parts = self.dask.compute(*parts)
-        log_prob, index, rows = (np.concatenate(column) for column in zip(*parts))
-        for position in np.lexsort((index, log_prob)):
-            yield tuple(rows[position])
-
-
 def _chunk_distinct_rows(X_chunk, weight_chunk, limit):
     """At most ``limit`` distinct rows of positive weight of a chunk."""
     rows = np.asarray(X_chunk, np.float64)
@@ -483,9 +326,9 @@ def _chunk_distinct_rows(X_chunk, weight_chunk, limit):
     return np.unique(rows, axis=0)[:limit]
 
 
-def _chunk_worst_rows(X_chunk, weight_chunk, pk, offset, n_candidates):
+def _chunk_worst_rows(X_chunk, weight_chunk, model, params, offset, n_candidates):
     """The ``n_candidates`` rows of a chunk with the lowest finite log-likelihood."""
-    log_prob = np.asarray(_estimate_chunk(X_chunk, pk, None), np.float64)
+    log_prob = np.asarray(_estimate_chunk(X_chunk, model, params, None), np.float64)
     usable = np.isfinite(log_prob)
     if weight_chunk is not None:
         usable &= np.asarray(weight_chunk) > 0
@@ -494,64 +337,196 @@ def _chunk_worst_rows(X_chunk, weight_chunk, pk, offset, n_candidates):
     return log_prob[chosen], chosen + offset, np.asarray(X_chunk[chosen], np.float64)
 
 
-# -- inference -------------------------------------------------------------------
-def _estimate_chunk(X_chunk, pk, want):
-    """Per-row results of one chunk: labels, probabilities or log-likelihoods."""
-    n_rows, n_features = X_chunk.shape
-    n_components = pk.log_weights.shape[0]
-    block_size = max(1, choose_block_size(n_rows, n_components, n_features))
-    kind = "log_resp" if want == "proba" else want
-    with BlockRunner(n_rows, block_size, n_threads=1) as runner:
-        log_prob_norm, extra = estimate_log_prob_resp(runner, X_chunk, pk, want=kind)
-    if want is None:
-        return log_prob_norm
-    if want == "proba":
-        return np.exp(extra, out=extra)
-    return extra
+def _estimate_chunk(X_chunk, model, params, want):
+    """Per-row results of one chunk, by the in-memory source NumPy input would get."""
+    if np.isinf(X_chunk).any():
+        raise ValueError(
+            f"Input X contains infinity or a value too large for dtype({X_chunk.dtype.name!r}). "
+            "NaN entries are missing values; infinite ones are not supported."
+        )
+    n_components = len(params.weights)
+    if has_missing(X_chunk):
+        source = MissingValuesSource(X_chunk, None, n_components, model, n_threads=1, n_required=0)
+    else:
+        source = InMemorySource(X_chunk, None, n_components, n_threads=1)
+    with source:
+        return source.estimate(model, params, want)
 
 
-def estimate(estimator, X, want):
-    """Lazy per-row results for a Dask input, one task per row chunk.
+def _check_chunk_weights(weight_chunk):
+    weight = np.asarray(weight_chunk, dtype=np.float64)
+    if not np.isfinite(weight).all():
+        raise ValueError("Input sample_weight contains NaN or infinity.")
+    if (weight < 0).any():
+        raise ValueError(
+            f"Negative values in data passed to `sample_weight` (minimum {weight.min():g}): weights "
+            "count how many times each row is seen, so they must be >= 0. Use 0 to ignore a row."
+        )
+    return weight
+
+
+def _weighted_log_prob_sums(X_chunk, weight_chunk, model, params):
+    log_prob = np.asarray(_estimate_chunk(X_chunk, model, params, None), np.float64)
+    if weight_chunk is None:
+        return np.array([log_prob.sum(), float(len(log_prob))])
+    weight = _check_chunk_weights(weight_chunk)
+    return np.array([weight @ log_prob, weight.sum()])
+
+
+class DaskSource(DataSource):
+    """A row-chunked Dask array or DataFrame, on whatever scheduler is active.
 
     Parameters
     ----------
     estimator : GaussianMixtureEM
-        A fitted mixture.
-    X : dask.array.Array of shape (n_samples, n_features) or dask DataFrame
-    want : {'labels', 'proba', None}
-        Labels, posterior probabilities, or per-row log-likelihoods (None).
-
-    Returns
-    -------
-    result : dask.array.Array
-        Of shape (n_samples,) or (n_samples, n_components), chunked like the rows of ``X``.
+        Records (``fit=True``) or checks the feature names and count.
+    X : dask.array.Array or dask DataFrame of shape (n_samples, n_features)
+    sample_weight : dask.array.Array or array-like of shape (n_samples,) or None
+    n_components : int
+    fit : bool
+        Whether the source feeds a fit: then X is persisted on entry.
+    dtype : numpy dtype or None
+        The dtype to compute in (a fitted model's, for predictions).
     """
-    dask, _ = _import_dask()
-    check_is_fitted(estimator)
-    X = _as_dask_array(estimator, X, reset=False)
-    dtype = np.result_type(X.dtype, estimator.means_.dtype)
-    X = X.astype(dtype)
-    model = get_covariance_model(estimator.covariance_type)
-    pk = dask.delayed(prepare_pass(model, estimator._fitted_params(dtype), dtype), traverse=False)
-    if want == "labels":
-        return X.map_blocks(_estimate_chunk, pk, want, drop_axis=1, dtype=np.intp, meta=np.empty(0, np.intp))
-    if want == "proba":
-        chunks = (X.chunks[0], (estimator.n_components,))
-        return X.map_blocks(
-            _estimate_chunk, pk, want, chunks=chunks, dtype=dtype, meta=np.empty((0, 0), dtype)
+
+    def __init__(self, estimator, X, sample_weight, n_components, fit, reset=None, dtype=None):
+        self.dask, self.da = _import_dask()
+        X = _as_dask_array(estimator, X, reset=fit if reset is None else reset)
+        self.n_samples = X.shape[0]  # nan for a DataFrame until persisted
+        if dtype is not None:
+            X = X.astype(np.result_type(X.dtype, dtype))
+        self.X = X
+        self.dtype = X.dtype
+        self.n_features = X.shape[1]
+        self.n_components = n_components
+        self.fit = fit
+        self.sample_weight = sample_weight
+        self._scan = None
+        self._n_distinct_below = -1
+
+    def __enter__(self):
+        if self.fit:
+            X = self.X.persist()
+            if any(np.isnan(size) for size in X.chunks[0]):
+                X.compute_chunk_sizes()  # cheap on persisted chunks (DataFrame input)
+            self.X = X
+            self.sample_weight = _as_dask_weights(self.sample_weight, X, self.da)
+            if self.sample_weight is not None:
+                self.sample_weight = self.sample_weight.persist()
+            self.n_samples = X.shape[0]
+            if self.n_samples < 2:
+                raise ValueError(
+                    f"Found array with {self.n_samples} sample(s) while a minimum of 2 is required."
+                )
+            self._X_chunks = _chunk_delayed(X)
+            self._weight_chunks = _chunk_delayed(self.sample_weight) or [None] * len(self._X_chunks)
+            self._pass = _DaskPass(self.dask, X, self.sample_weight)
+        # Tasks run one per worker thread; on the local threaded scheduler they run
+        # in this process, where BLAS threads would oversubscribe the cores.
+        single_threaded_blas.__enter__()
+        return self
+
+    def __exit__(self, *exc_info):
+        return single_threaded_blas.__exit__(*exc_info)
+
+    # -- fitting ------------------------------------------------------------
+    def prepare_starts(self, init_params, n_init, random_state):
+        """The scan pass: checks, counts, moments, and the samples the initialisers see."""
+        weights = None if self.sample_weight is None else self._weight_chunks
+        self._scan = _scan(
+            self.dask,
+            self._X_chunks,
+            weights,
+            init_params,
+            n_init,
+            self.n_components,
+            random_state,
+            self.n_samples,
         )
-    return X.map_blocks(_estimate_chunk, pk, None, drop_axis=1, dtype=dtype, meta=np.empty(0, dtype))
+        self.n_rows = self.n_samples
+        self.weight_total = self._scan.weight_sum
+        if self.sample_weight is not None and self._scan.n_positive < self.n_components:
+            raise ValueError(
+                f"sample_weight has {self._scan.n_positive} positive entries but n_components = "
+                f"{self.n_components}: each component needs data. Give positive weight to "
+                "more samples or decrease n_components."
+            )
 
+    def feature_moments(self):
+        return summarise_moments(self._scan.moments)
 
-def score(estimator, X, sample_weight=None):
-    """Weighted mean log-likelihood of a Dask input, as a float (one compute)."""
-    dask, da = _import_dask()
-    log_prob = estimate(estimator, X, None).astype(np.float64)
-    if sample_weight is None:
-        return float(log_prob.mean().compute())
-    if any(np.isnan(size) for size in log_prob.chunks[0]):
-        log_prob = log_prob.persist()
-        log_prob.compute_chunk_sizes()
-    weight = _as_dask_weights(sample_weight, log_prob[:, None], da).astype(np.float64)
-    total, weight_sum = dask.compute((log_prob * weight).sum(), weight.sum())
-    return float(total / weight_sum)
+    def init_source(self, init):
+        # The initialisers run in memory on the sample drawn by the scan pass.
+        _, rows, weights = self._scan.samples[init % len(self._scan.samples)]
+        weights = None if self.sample_weight is None else weights.astype(self.dtype)
+        return InMemorySource(np.asarray(rows, self.dtype), weights, self.n_components, n_threads=1)
+
+    def resp_stats(self, model, resp, n_components):
+        raise NotImplementedError("initialisation runs on init_source(init)")  # pragma: no cover
+
+    def em_pass(self, model, params):
+        return self._pass(model, params)
+
+    def n_distinct(self, limit):
+        if self._n_distinct_below == -1:
+            distinct = self.dask.delayed(_chunk_distinct_rows, pure=True)
+            parts = self.dask.compute(
+                *(distinct(X, w, limit) for X, w in zip(self._X_chunks, self._weight_chunks))
+            )
+            count = len(np.unique(np.concatenate(parts), axis=0))
+            # Below the limit every chunk sent all its distinct rows: the count is exact.
+            self._n_distinct_below = count if count < limit else None
+        return self._n_distinct_below
+
+    def worst_rows(self, model, params):
+        # Each chunk sends its n_components + 8 worst rows, with their global
+        # index so that ties break as on NumPy input.
+        offsets = np.concatenate([[0], np.cumsum(self.X.chunks[0])[:-1]]).astype(int)
+        n_candidates = len(params.weights) + 8
+        worst = self.dask.delayed(_chunk_worst_rows, pure=True)
+        parts = [
+            worst(X, w, model, params, int(offset), n_candidates)
+            for X, w, offset in zip(self._X_chunks, self._weight_chunks, offsets)
+        ]
+        parts = self.dask.compute(*parts)
+        log_prob, index, rows = (np.concatenate(column) for column in zip(*parts))
+        for position in np.lexsort((index, log_prob)):
+            yield tuple(rows[position])
+
+    # -- inference ------------------------------------------------------------
+    def estimate(self, model, params, want):
+        """Lazy per-row results, one task per row chunk (``want`` as the protocol says)."""
+        X = self.X
+        meta_args = (model, params, want)
+        if want == "labels":
+            return X.map_blocks(
+                _estimate_chunk, *meta_args, drop_axis=1, dtype=np.intp, meta=np.empty(0, np.intp)
+            )
+        if want == "proba":
+            chunks = (X.chunks[0], (len(params.weights),))
+            return X.map_blocks(
+                _estimate_chunk,
+                *meta_args,
+                chunks=chunks,
+                dtype=self.dtype,
+                meta=np.empty((0, 0), self.dtype),
+            )
+        return X.map_blocks(
+            _estimate_chunk, model, params, None, drop_axis=1, dtype=self.dtype, meta=np.empty(0, self.dtype)
+        )
+
+    def score(self, model, params, sample_weight):
+        """Weighted mean log-likelihood, as a float (one compute)."""
+        X = self.X
+        if sample_weight is not None and any(np.isnan(size) for size in X.chunks[0]):
+            X = X.persist()
+            X.compute_chunk_sizes()
+        weights = _as_dask_weights(sample_weight, X, self.da)
+        parts = [
+            self.dask.delayed(_weighted_log_prob_sums, pure=True)(x, w, model, params)
+            for x, w in zip(_chunk_delayed(X), _chunk_delayed(weights) or [None] * X.numblocks[0])
+        ]
+        total, weight_sum = np.sum(self.dask.compute(*parts), axis=0)
+        if not weight_sum > 0:
+            raise ValueError("sample_weight sums to 0: the weighted mean log-likelihood is not defined.")
+        return float(total / weight_sum)

@@ -4,16 +4,10 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from skgmm._covariance import COVARIANCE_MODELS
-from skgmm._drivers import (
-    BlockRunner,
-    block_slices,
-    choose_block_size,
-    em_pass,
-    estimate_log_prob_resp,
-    stats_from_resp,
-)
-from skgmm._em import m_step, prepare_pass
+from skgmm.covariance import COVARIANCE_MODELS
+from skgmm.engine.blocks import em_pass, estimate, resp_stats
+from skgmm.engine.mstep import m_step, prepare_pass
+from skgmm.engine.threads import BlockRunner, block_slices, choose_block_size
 
 from .conftest import mixture_10d
 
@@ -24,7 +18,7 @@ def problem(covariance_type):
     weights = np.random.RandomState(1).uniform(0.5, 2.0, size=len(X))
     model = COVARIANCE_MODELS[covariance_type]
     with BlockRunner(len(X), len(X), n_threads=1) as runner:
-        stats = stats_from_resp(runner, X, weights, labels % 4, model, 4)
+        stats = resp_stats(runner, X, weights, labels % 4, model, 4)
     params = m_step(stats, model, 1e-6, X.dtype)
     return X, weights, model, params
 
@@ -32,7 +26,7 @@ def problem(covariance_type):
 def _pass(X, weights, model, params, block_size, n_threads):
     with BlockRunner(len(X), block_size, n_threads=n_threads) as runner:
         stats = em_pass(runner, X, weights, prepare_pass(model, params, X.dtype))
-        norm, log_resp = estimate_log_prob_resp(runner, X, prepare_pass(model, params, X.dtype))
+        norm, log_resp = estimate(runner, X, prepare_pass(model, params, X.dtype))
     return stats, norm, log_resp
 
 
@@ -59,8 +53,8 @@ def test_labels_match_log_resp(problem):
     X, _, model, params = problem
     pk = prepare_pass(model, params, X.dtype)
     with BlockRunner(len(X), 13, n_threads=2) as runner:
-        _, labels = estimate_log_prob_resp(runner, X, pk, want="labels")
-        _, log_resp = estimate_log_prob_resp(runner, X, pk, want="log_resp")
+        _, labels = estimate(runner, X, pk, want="labels")
+        _, log_resp = estimate(runner, X, pk, want="log_resp")
     assert_array_equal(labels, log_resp.argmax(axis=1))
 
 

@@ -1,0 +1,33 @@
+"""Covariance structures: one strategy object per ``covariance_type``, in a registry.
+
+Each strategy (:class:`~skgmm.covariance.base.CovarianceModel`) holds all that
+depends on the structure; the engine looks one up with
+:func:`get_covariance_model` and never branches on the type again.  The
+per-block kernels that need more than a few lines live in
+:mod:`skgmm.covariance.kernels`.
+"""
+
+from __future__ import annotations
+
+from skgmm.covariance.base import CovarianceModel, Kernel
+from skgmm.covariance.diagonal import DiagCovariance, SphericalCovariance
+from skgmm.covariance.full import FullCovariance
+from skgmm.covariance.tied import TiedCovariance
+
+COVARIANCE_MODELS: dict[str, CovarianceModel] = {
+    model.name: model
+    for model in (FullCovariance(), TiedCovariance(), DiagCovariance(), SphericalCovariance())
+}
+
+
+def get_covariance_model(covariance_type: str) -> CovarianceModel:
+    """Look up the strategy for ``covariance_type``."""
+    try:
+        return COVARIANCE_MODELS[covariance_type]
+    except KeyError:
+        raise ValueError(
+            f"Unknown covariance_type {covariance_type!r}; valid types are {sorted(COVARIANCE_MODELS)}."
+        ) from None
+
+
+__all__ = ["COVARIANCE_MODELS", "CovarianceModel", "Kernel", "get_covariance_model"]

@@ -1,0 +1,261 @@
+"""The covariance strategy protocol and the linear algebra the strategies share.
+
+Conventions follow scikit-learn: ``precisions_cholesky`` ``L`` satisfies
+``precision = L @ L.T`` and is upper triangular, so that ``y = (x - mu) @ L``
+whitens a row.  Blocks arrive with the pass's ``origin`` (the mixture mean)
+still to subtract, and ``Kernel.means_c`` are the means centred on it, which
+keeps the quadratic forms well conditioned.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from typing import Any, NamedTuple
+
+import numpy as np
+from scipy import linalg
+
+from skgmm._typing import FloatArray
+from skgmm.engine.stats import SufficientStats
+
+LOG_2PI = math.log(2 * math.pi)
+
+
+class Kernel(NamedTuple):
+    """Quantities derived once per pass from the parameters, used per block."""
+
+    means_c: FloatArray  # (n_components, n_features), centred on the origin
+    arrays: dict[str, Any]
+
+
+class CovarianceModel(ABC):
+    """Strategy for one covariance structure.
+
+    Everything that depends on the structure lives in its strategy: shapes and
+    parameter counts, the per-block kernels of the E and M steps, the M-step
+    from statistics to covariances, and the maps between covariances,
+    precisions and their Cholesky factors.  The engine looks a strategy up
+    once (:func:`skgmm.covariance.get_covariance_model`) and never branches on
+    the structure again.
+    """
+
+    name: str
+    #: How the scatter of :class:`~skgmm.engine.stats.SufficientStats` is reduced.
+    scatter_kind: str
+    #: One covariance shared by all components.
+    shared: bool = False
+
+    @abstractmethod
+    def covariance_shape(self, n_components: int, n_features: int) -> tuple:
+        """Shape of ``covariances_`` (and ``precisions_``)."""
+
+    @abstractmethod
+    def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
+        """Number of free parameters of the covariances."""
+
+    # -- per-block kernels ------------------------------------------------
+    @abstractmethod
+    def prepare(self, means_c, precisions_cholesky, dtype) -> Kernel:
+        """Precompute what the block kernels need, once per pass."""
+
+    @abstractmethod
+    def em_block_sums(self, kernel: Kernel, X_block, origin, log_weights, sample_weight, work: dict):
+        """Fused E-step and raw M-step sums of one block.
+
+        Parameters
+        ----------
+        kernel : Kernel
+        X_block : ndarray of shape (n_rows, n_features)
+            Rows, not yet centred on ``origin``.
+        origin : ndarray of shape (n_features,)
+        log_weights : ndarray of shape (n_components,)
+        sample_weight : ndarray of shape (n_rows,) or None
+        work : dict
+            Scratch buffers owned by the calling thread, reused across blocks.
+
+        Returns
+        -------
+        log_likelihood : float
+            Sum over rows of ``w * log p(x)``.
+        raw : tuple of ndarray
+            The strategy's own sums (float64), added up over blocks and mapped
+            to centred statistics by :meth:`finish_sums`.
+        """
+
+    @abstractmethod
+    def resp_block_sums(self, kernel: Kernel, X_block, origin, wresp, sample_weight, work: dict) -> tuple:
+        """Raw sums (as :meth:`em_block_sums`) for given weighted responsibilities.
+
+        ``wresp`` has shape (n_rows, n_components) and includes the row
+        weights; ``sample_weight`` is passed for strategies that also sum over
+        rows (``'tied'``).
+        """
+
+    @abstractmethod
+    def weighted_log_prob_block(self, kernel: Kernel, X_block, origin, log_weights, work: dict):
+        """``log p(x | k) + log w_k`` of a block, shape (n_rows, n_components).
+
+        The result may be a view of ``work`` (valid until the next call with
+        it), laid out component-major.
+        """
+
+    @abstractmethod
+    def finish_sums(self, kernel: Kernel, raw: tuple):
+        """``resp_sum, resp_x_sum, scatter`` (float64, centred on the kernel's means)."""
+
+    # -- M-step and parameter maps ----------------------------------------
+    @abstractmethod
+    def estimate_covariances(self, stats: SufficientStats, nk, reg_covar) -> FloatArray:
+        """Covariances (float64) about the new means from centred statistics."""
+
+    @abstractmethod
+    def compute_precisions_cholesky(self, covariances) -> FloatArray:
+        """Cholesky factors of the precisions; raises ValueError if not definite."""
+
+    @abstractmethod
+    def precisions_cholesky_from_precisions(self, precisions) -> FloatArray:
+        """Cholesky factors from user-given precisions."""
+
+    @abstractmethod
+    def compute_precisions(self, precisions_cholesky) -> FloatArray:
+        """``precisions_`` from their Cholesky factors."""
+
+    @abstractmethod
+    def covariances_from_precisions_cholesky(self, precisions_cholesky) -> FloatArray:
+        """Covariances from Cholesky factors of precisions."""
+
+    @abstractmethod
+    def identity_precisions_cholesky(self, n_components, n_features, dtype):
+        """Precision factors of unit covariances (for centred statistics)."""
+
+    @abstractmethod
+    def dense_covariances(self, covariances, n_components: int, n_features: int) -> FloatArray:
+        """Every component's covariance as a (n_components, d, d) float64 stack."""
+
+    @abstractmethod
+    def check_precisions(self, precisions) -> None:
+        """Raise ValueError unless user-given precisions are positive definite."""
+
+    def component_variances(self, covariances, n_components: int, n_features: int) -> FloatArray:
+        """The variances along the features of every component, (n_components, d)."""
+        dense = self.dense_covariances(covariances, n_components, n_features)
+        return np.diagonal(dense, axis1=1, axis2=2)
+
+    def sample(self, rng, means, covariances, counts) -> FloatArray:
+        """Draw ``counts[k]`` rows from each component, stacked in order."""
+        n_components, n_features = means.shape
+        dense = self.dense_covariances(covariances, n_components, n_features)
+        return np.vstack(
+            [rng.multivariate_normal(mean, cov, int(count)) for mean, cov, count in zip(means, dense, counts)]
+        )
+
+
+def degenerate_covariance_message(components, dtype) -> str:
+    """Explain a covariance that is not positive definite, and what to change."""
+    message = (
+        "Fitting the mixture model failed because some components have "
+        "ill-defined empirical covariance (for instance caused by singleton "
+        f"or collapsed samples): components {list(map(int, components))}. "
+        "Try to decrease the number of components, increase reg_covar, or "
+        "scale the input data."
+    )
+    if np.dtype(dtype) == np.float32:
+        message += " The numerical accuracy can also be improved by passing float64 data instead of float32."
+    return message
+
+
+def _failed_components(covariances) -> list[int]:
+    failed = []
+    for k, covariance in enumerate(covariances):
+        try:
+            linalg.cholesky(covariance, lower=True)
+        except linalg.LinAlgError:
+            failed.append(k)
+    return failed
+
+
+def cholesky_precisions(covariances, dtype):
+    """Upper-triangular precision factors of a stack of covariances."""
+    if not np.all(np.isfinite(covariances)):
+        bad = np.flatnonzero(~np.isfinite(covariances).reshape(len(covariances), -1).all(1))
+        raise ValueError(degenerate_covariance_message(bad, dtype))
+    try:
+        cov_chol = np.linalg.cholesky(covariances)
+    except np.linalg.LinAlgError:
+        raise ValueError(degenerate_covariance_message(_failed_components(covariances), dtype)) from None
+    n_features = covariances.shape[-1]
+    eye = np.eye(n_features)
+    prec_chol = np.empty_like(covariances)
+    for k, chol in enumerate(cov_chol):
+        prec_chol[k] = linalg.solve_triangular(chol, eye, lower=True).T
+    if np.any(np.diagonal(prec_chol, axis1=1, axis2=2) <= 0) or not np.all(np.isfinite(prec_chol)):
+        bad = np.flatnonzero(~np.isfinite(prec_chol).reshape(len(prec_chol), -1).all(1))
+        raise ValueError(degenerate_covariance_message(bad, dtype))
+    return prec_chol
+
+
+def _flip(matrix):
+    return matrix[..., ::-1, ::-1]
+
+
+def upper_cholesky_of_precisions(precisions):
+    """``U`` with ``precision = U U^T``, upper triangular, without forming a covariance.
+
+    Cholesky of the row/column-reversed matrix, reversed back (scikit-learn #26415).
+    """
+    return _flip(np.linalg.cholesky(_flip(precisions)))
+
+
+def covariance_cholesky(prec_chol):
+    """Lower Cholesky factor C of the covariance, C = L^{-T}, per component."""
+    n_features = prec_chol.shape[-1]
+    eye = np.eye(n_features)
+    return np.stack([linalg.solve_triangular(chol, eye, lower=False).T for chol in prec_chol])
+
+
+def check_symmetric_positive_definite(precision, name):
+    """Raise ValueError unless ``precision`` is symmetric positive definite."""
+    precision = np.asarray(precision, dtype=np.float64)
+    if not (np.allclose(precision, precision.T) and np.all(np.linalg.eigvalsh(precision) > 0)):
+        raise ValueError(
+            f"'{name} precision' should be symmetric, positive-definite; check "
+            "precisions_init (it holds inverse covariances, not covariances)."
+        )
+
+
+def shift_correction(stats: SufficientStats, nk):
+    """What moves the scatter from ``shift`` onto the new means ``shift + a / nk``.
+
+    Moving the centre from ``shift`` to ``shift + delta`` with
+    ``delta = a / nk`` changes the scatter by ``-a a^T (2 nk - n) / nk^2``,
+    where ``a`` is ``resp_x_sum`` and ``n`` is ``resp_sum``.
+    """
+    factor = (2 * nk - stats.resp_sum) / nk**2
+    return stats.resp_x_sum, factor
+
+
+def work_buffers(work, key, make):
+    """Scratch arrays of one thread, made once per block shape."""
+    if key not in work:
+        work[key] = make()
+    return work[key]
+
+
+def prefix_buffers(work, key, dtype, shapes):
+    """Contiguous scratch arrays of the given shapes, one allocation per name.
+
+    Each array is a view of the start of a flat buffer kept in ``work`` and
+    grown only when a larger block comes, so a thread's shorter last block
+    reuses the buffers of its full blocks.  Contents are not preserved
+    across calls of different shapes.
+    """
+    store = work.setdefault(key, {})
+    views = []
+    for name, shape in shapes.items():
+        size = math.prod(shape)
+        flat = store.get(name)
+        if flat is None or flat.size < size:
+            flat = store[name] = np.empty(size, dtype=dtype)
+        views.append(flat[:size].reshape(shape))
+    return views

@@ -1,0 +1,121 @@
+"""'full': each component has its own general covariance matrix (mclust's VVV)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from skgmm.covariance.base import (
+    LOG_2PI,
+    CovarianceModel,
+    Kernel,
+    check_symmetric_positive_definite,
+    cholesky_precisions,
+    covariance_cholesky,
+    shift_correction,
+    upper_cholesky_of_precisions,
+)
+from skgmm.covariance.kernels import compiled_kernels
+from skgmm.covariance.kernels.full import (
+    rows_of_table,
+    weighted_log_prob_into,
+    white_sums,
+    whiten_block,
+    whitening_bounds,
+    whitening_slices,
+)
+from skgmm.engine.logsumexp import normalise, weighted_sum
+
+
+class FullCovariance(CovarianceModel):
+    """Each component has its own general covariance matrix."""
+
+    name = "full"
+    scatter_kind = "full"
+
+    def covariance_shape(self, n_components, n_features):
+        return (n_components, n_features, n_features)
+
+    def n_covariance_parameters(self, n_components, n_features):
+        return n_components * n_features * (n_features + 1) // 2
+
+    def prepare(self, means_c, precisions_cholesky, dtype):
+        prec_chol = np.asarray(precisions_cholesky, dtype=np.float64)
+        offsets = np.einsum("kd,kde->ke", means_c.astype(np.float64), prec_chol)
+        log_det = np.log(np.diagonal(prec_chol, axis1=1, axis2=2)).sum(axis=1)
+        # [-mu_k L_k; L_k]^T, so that [1, x - o] @ its transpose = (x - mu_k) L_k
+        whiten_aug_t = np.concatenate([-offsets[:, None, :], prec_chol], axis=1).transpose(0, 2, 1)
+        compiled = compiled_kernels()
+        n_components, n_features = means_c.shape
+        bounds = whitening_bounds(n_features, compiled is not None)
+        return Kernel(
+            means_c=means_c,
+            arrays={
+                "bounds": bounds,
+                "whiten_slices": whitening_slices(whiten_aug_t, bounds, dtype),
+                # with the compiled kernels: where each (component, feature) row is
+                "rows_of": None if compiled is None else rows_of_table(bounds, n_components, compiled.TILE),
+                "cov_chol": covariance_cholesky(prec_chol),
+                "constant": (log_det - 0.5 * n_features * LOG_2PI).astype(dtype),
+            },
+        )
+
+    def em_block_sums(self, kernel, X_block, origin, log_weights, sample_weight, work):
+        block = whiten_block(kernel, X_block, origin, work)
+        weighted_log_prob_into(kernel, block, log_weights)
+        log_norm = normalise(block.resp, 0, responsibilities=True, sample_weight=sample_weight)
+        log_likelihood = weighted_sum(log_norm, sample_weight)
+        resp_sum = block.resp.sum(axis=1, dtype=np.float64)
+        white_sum, scatter = white_sums(kernel, block, block.resp)
+        return log_likelihood, (resp_sum, np.asarray(white_sum, np.float64), np.asarray(scatter, np.float64))
+
+    def weighted_log_prob_block(self, kernel, X_block, origin, log_weights, work):
+        block = whiten_block(kernel, X_block, origin, work)
+        weighted_log_prob_into(kernel, block, log_weights)
+        return block.resp.T
+
+    def resp_block_sums(self, kernel, X_block, origin, wresp, sample_weight, work):
+        block = whiten_block(kernel, X_block, origin, work)
+        block.resp[...] = wresp.T
+        resp_sum = block.resp.sum(axis=1, dtype=np.float64)
+        white_sum, scatter = white_sums(kernel, block, block.resp)
+        return resp_sum, np.asarray(white_sum, np.float64), np.asarray(scatter, np.float64)
+
+    def finish_sums(self, kernel, raw):
+        # x - mu = y C^T with C the covariance Cholesky factor (C = L^-T).
+        resp_sum, white_sum, white_scatter = raw
+        cov_chol = kernel.arrays["cov_chol"]
+        resp_x_sum = np.einsum("ke,kde->kd", white_sum, cov_chol)
+        scatter = np.matmul(np.matmul(cov_chol, white_scatter), cov_chol.transpose(0, 2, 1))
+        return resp_sum, resp_x_sum, scatter
+
+    def estimate_covariances(self, stats, nk, reg_covar):
+        a, factor = shift_correction(stats, nk)
+        scatter = stats.scatter - factor[:, None, None] * a[:, :, None] * a[:, None, :]
+        covariances = scatter / nk[:, None, None]
+        covariances = 0.5 * (covariances + covariances.transpose(0, 2, 1))
+        n_features = covariances.shape[-1]
+        covariances[:, np.arange(n_features), np.arange(n_features)] += reg_covar
+        return covariances
+
+    def compute_precisions_cholesky(self, covariances):
+        return cholesky_precisions(np.asarray(covariances, np.float64), covariances.dtype)
+
+    def precisions_cholesky_from_precisions(self, precisions):
+        return upper_cholesky_of_precisions(precisions)
+
+    def compute_precisions(self, precisions_cholesky):
+        return np.matmul(precisions_cholesky, precisions_cholesky.transpose(0, 2, 1))
+
+    def covariances_from_precisions_cholesky(self, precisions_cholesky):
+        cov_chol = covariance_cholesky(np.asarray(precisions_cholesky, np.float64))
+        return np.matmul(cov_chol, cov_chol.transpose(0, 2, 1))
+
+    def identity_precisions_cholesky(self, n_components, n_features, dtype):
+        return np.broadcast_to(np.eye(n_features, dtype=dtype), (n_components, n_features, n_features))
+
+    def dense_covariances(self, covariances, n_components, n_features):
+        return np.asarray(covariances, np.float64)
+
+    def check_precisions(self, precisions):
+        for precision in precisions:
+            check_symmetric_positive_definite(precision, self.name)

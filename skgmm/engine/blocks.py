@@ -1,0 +1,151 @@
+"""Passes over the row blocks of an in-memory array: the engine's hot path.
+
+A pass gives each thread's run of blocks (see :class:`~skgmm.engine.threads.BlockRunner`)
+to the covariance strategy's block kernels and merges the per-run sufficient
+statistics in row order, so results do not depend on timing.  One kernel
+serves fitting (:func:`em_pass`), initialisation (:func:`resp_stats`) and
+prediction (:func:`estimate`).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from skgmm.engine.logsumexp import normalise
+from skgmm.engine.mstep import MixtureParams, PassKernel, prepare_pass
+from skgmm.engine.stats import SufficientStats, merge_stats
+from skgmm.engine.threads import BlockRunner
+
+
+def _accumulate(pk: PassKernel, X, sample_weight, blocks, block_sums) -> SufficientStats:
+    """Sum ``block_sums(block, X_block, weights)`` over blocks into centred statistics.
+
+    ``block_sums`` returns ``(log_likelihood, raw)``; the raw sums are the
+    strategy's own, added in float64 and mapped to centred statistics once.
+    """
+    log_likelihood, weight_sum, n_rows = 0.0, 0.0, 0
+    totals = None
+    for block in blocks:
+        X_block = X[block]
+        weights = None if sample_weight is None else sample_weight[block]
+        block_ll, raw = block_sums(block, X_block, weights)
+        log_likelihood += block_ll
+        n_rows += len(X_block)
+        weight_sum += float(len(X_block) if weights is None else weights.sum(dtype=np.float64))
+        if totals is None:
+            totals = [np.array(a, dtype=np.float64) for a in raw]
+        else:
+            for total, value in zip(totals, raw):
+                total += value
+    resp_sum, resp_x_sum, scatter = pk.model.finish_sums(pk.kernel, tuple(totals))
+    return SufficientStats(
+        resp_sum=resp_sum,
+        resp_x_sum=resp_x_sum,
+        scatter=scatter,
+        shift=pk.kernel.means_c.astype(np.float64) + pk.origin.astype(np.float64),
+        log_likelihood=log_likelihood,
+        weight_sum=weight_sum,
+        scatter_kind=pk.model.scatter_kind,
+        n_rows=n_rows,
+    )
+
+
+def _merged(results) -> SufficientStats:
+    return functools.reduce(merge_stats, results)
+
+
+def em_stats(pk: PassKernel, X, sample_weight, blocks, work: dict) -> SufficientStats:
+    """Fused E-step and statistics of the row blocks ``blocks`` of ``X`` (one thread's run)."""
+
+    def block_sums(block, X_block, weights):
+        return pk.model.em_block_sums(pk.kernel, X_block, pk.origin, pk.log_weights, weights, work)
+
+    return _accumulate(pk, X, sample_weight, blocks, block_sums)
+
+
+def em_pass(runner: BlockRunner, X, sample_weight, pk: PassKernel) -> SufficientStats:
+    """One EM iteration's fused pass: log-likelihood and statistics of all rows."""
+    return _merged(runner.map(lambda blocks: em_stats(pk, X, sample_weight, blocks, runner.work_for(blocks))))
+
+
+def dense_resp(resp, block, n_components, dtype):
+    """Dense responsibilities of a block from labels (one-hot; -1 = none) or an array."""
+    if resp.ndim == 2:
+        return np.asarray(resp[block], dtype)
+    labels = resp[block]
+    dense = np.zeros((len(labels), n_components), dtype=dtype)
+    rows = np.flatnonzero(labels >= 0)
+    dense[rows, labels[rows]] = 1
+    return dense
+
+
+def resp_stats(runner: BlockRunner, X, sample_weight, resp, model, n_components) -> SufficientStats:
+    """Statistics of given responsibilities (labels or dense), centred exactly on their means.
+
+    Two passes: the first finds the means, the second centres on them.
+    """
+    n_features = X.shape[1]
+    dtype = X.dtype
+    identity = model.identity_precisions_cholesky(n_components, n_features, dtype)
+
+    def one_pass(means):
+        pk = prepare_pass(model, MixtureParams(np.ones(n_components), means, None, identity), dtype)
+
+        def block_sums(block, X_block, weights, work):
+            wresp = dense_resp(resp, block, n_components, X_block.dtype)
+            if weights is not None:
+                wresp = wresp * weights[:, None]  # not in place: resp may be the caller's
+            raw = model.resp_block_sums(pk.kernel, X_block, pk.origin, wresp, weights, work)
+            return 0.0, raw
+
+        def run(blocks):
+            work = runner.work_for(blocks)
+            return _accumulate(pk, X, sample_weight, blocks, lambda b, X_b, w: block_sums(b, X_b, w, work))
+
+        return _merged(runner.map(run))
+
+    first = one_pass(np.zeros((n_components, n_features)))
+    means = first.shift + first.resp_x_sum / np.maximum(first.resp_sum, np.finfo(np.float64).tiny)[:, None]
+    return one_pass(means)
+
+
+def estimate(runner: BlockRunner, X, pk: PassKernel, want="log_resp"):
+    """Per-row log-likelihood and, as asked, log-responsibilities or labels.
+
+    Parameters
+    ----------
+    want : {'log_resp', 'labels', 'weighted_log_prob', None}
+
+    Returns
+    -------
+    log_prob_norm : ndarray of shape (n_samples,)
+    extra : ndarray of shape (n_samples, n_components) or (n_samples,) or None
+    """
+    n_samples = X.shape[0]
+    n_components = pk.log_weights.shape[0]
+    log_prob_norm = np.empty(n_samples, dtype=X.dtype)
+    if want in ("log_resp", "weighted_log_prob"):
+        extra = np.empty((n_samples, n_components), dtype=X.dtype)
+    elif want == "labels":
+        extra = np.empty(n_samples, dtype=np.intp)
+    else:
+        extra = None
+
+    def run(blocks):
+        work = runner.work_for(blocks)
+        for block in blocks:
+            weighted = pk.model.weighted_log_prob_block(pk.kernel, X[block], pk.origin, pk.log_weights, work)
+            if want == "weighted_log_prob":
+                extra[block] = weighted
+            # component-major blocks reduce over components along contiguous rows
+            axis, by_axis = (0, weighted.T) if weighted.T.flags.c_contiguous else (1, weighted)
+            if want == "labels":
+                extra[block] = by_axis.argmax(axis=axis)
+            log_prob_norm[block] = normalise(by_axis, axis)
+            if want == "log_resp":
+                extra[block] = weighted
+
+    runner.map(run)
+    return log_prob_norm, extra

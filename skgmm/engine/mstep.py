@@ -1,0 +1,98 @@
+"""Parameters of a mixture, the per-pass kernel, and the M-step over sufficient statistics.
+
+Pure functions: no state, no printing.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from skgmm._typing import FloatArray
+from skgmm.covariance import CovarianceModel, Kernel
+from skgmm.engine.stats import SufficientStats
+
+
+class MixtureParams(NamedTuple):
+    """Parameters of a Gaussian mixture, in scikit-learn's layout."""
+
+    weights: FloatArray
+    means: FloatArray
+    covariances: FloatArray | None
+    precisions_cholesky: FloatArray
+
+
+class PassKernel(NamedTuple):
+    """Everything one pass over the data needs, derived once from parameters."""
+
+    model: CovarianceModel
+    kernel: Kernel
+    origin: FloatArray  # (n_features,), subtracted from every row
+    log_weights: FloatArray  # (n_components,)
+
+
+def compute_origin(params: MixtureParams) -> FloatArray:
+    """Mixture mean ``sum_k w_k mu_k``: the centre for a pass's arithmetic."""
+    weights = np.asarray(params.weights, dtype=np.float64)
+    return weights @ np.asarray(params.means, np.float64) / weights.sum()
+
+
+def prepare_pass(model: CovarianceModel, params: MixtureParams, dtype) -> PassKernel:
+    """Derive the per-pass kernel of ``params`` for blocks of ``dtype``."""
+    origin = compute_origin(params)
+    means_c = np.asarray(params.means, np.float64) - origin
+    with np.errstate(divide="ignore"):
+        log_weights = np.log(np.asarray(params.weights, np.float64))
+    return PassKernel(
+        model=model,
+        kernel=model.prepare(means_c, params.precisions_cholesky, dtype),
+        origin=origin.astype(dtype),
+        log_weights=log_weights.astype(dtype),
+    )
+
+
+def estimate_parameters(
+    stats: SufficientStats,
+    model: CovarianceModel,
+    reg_covar: float,
+    dtype,
+    weight_total: float | None = None,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Weights, means and covariances (float64) from centred statistics.
+
+    The mixture weights are ``nk / weight_total``, by default normalised to sum
+    to one; initialisation divides by the total row weight as scikit-learn
+    divides by ``n_samples`` (which matters when few rows carry responsibility).
+    """
+    # Empty components keep a tiny positive mass, as in scikit-learn, whose
+    # 10 eps is a margin for rows of weight 1: here it is 10 eps of a row's
+    # weight, so that scaling every weight by c scales nk by c exactly.
+    nk = stats.resp_sum + 10 * np.finfo(dtype).eps * stats.row_weight
+    weights = nk / (nk.sum() if weight_total is None else weight_total)
+    means = stats.shift + stats.resp_x_sum / nk[:, None]
+    return weights, means, model.estimate_covariances(stats, nk, reg_covar)
+
+
+def m_step(stats: SufficientStats, model: CovarianceModel, reg_covar: float, dtype) -> MixtureParams:
+    """Maximisation step: parameters from centred sufficient statistics.
+
+    Raises
+    ------
+    ValueError
+        If a covariance is not positive definite (collapsed component with
+        ``reg_covar`` too small); the message says what to change.
+    """
+    weights, means, covariances = estimate_parameters(stats, model, reg_covar, dtype)
+    covariances = covariances.astype(dtype)
+    return MixtureParams(
+        weights=weights.astype(dtype),
+        means=means.astype(dtype),
+        covariances=covariances,
+        precisions_cholesky=model.compute_precisions_cholesky(covariances).astype(dtype),
+    )
+
+
+def mean_log_likelihood(stats: SufficientStats) -> float:
+    """Weighted mean log-likelihood per sample: the EM lower bound."""
+    return stats.log_likelihood / stats.weight_sum
