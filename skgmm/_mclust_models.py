@@ -157,6 +157,8 @@ def _common_shape_fixed_point(nk, axis_scatter, shape, tol, max_iter):
         change = math.inf if scale_old is None else _relative_change(scale, scale_old)
         change = max(change, _relative_change(shape_new, shape))
         shape, scale_old = shape_new, scale
+        if not (np.isfinite(scale).all() and np.isfinite(shape).all()):
+            break  # a component without volume: _check_nonsingular reports it
     return scale, shape, n_iter
 
 
@@ -208,6 +210,8 @@ def _m_step_vee(nk, scatter, previous, tol, max_iter):
         objective = n_features * (nk @ np.log(scale) + nk.sum())
         change = abs(objective - objective_old) / (1.0 + abs(objective))
         objective_old = objective
+        if not np.isfinite(objective):
+            break
     shape = np.broadcast_to(shape, (n_components, n_features))
     return scale, shape, np.broadcast_to(orientation, scatter.shape), n_iter
 
@@ -264,6 +268,8 @@ def _common_orientation(nk, scatter, previous, tol, max_iter, weigh_volumes):
             objective = float(np.sum(axis_scatter / variances))
         change = abs(objective - objective_old) / (1.0 + abs(objective))
         objective_old = objective
+        if not np.isfinite(objective):
+            break
     return orientation, axis_scatter, n_iter
 
 
@@ -396,12 +402,14 @@ def estimate_mclust_covariances(
 
 def _check_nonsingular(model, covariances, scale, shape):
     """Raise ValueError naming the model and components whose estimate has no volume."""
-    eps = np.finfo(np.float64).eps
+    # The rounding error of an eigen-decomposition, relative to the largest eigenvalue, is
+    # about eps: a smaller axis is zero to working precision.
+    ratio = 10 * shape.shape[1] * np.finfo(np.float64).eps
     finite = np.isfinite(covariances).all(axis=(1, 2)) & np.isfinite(shape).all(axis=1)
     finite &= np.isfinite(scale) & (scale > 0)
     # On the shape: the smallest axis relative to the largest, the model's own conditioning.
     conditioned = np.zeros_like(finite)
-    conditioned[finite] = shape[finite].min(axis=1) > eps * shape[finite].max(axis=1)
+    conditioned[finite] = shape[finite].min(axis=1) > ratio * shape[finite].max(axis=1)
     failed = np.flatnonzero(~(finite & conditioned))
     if failed.size:
         raise ValueError(
