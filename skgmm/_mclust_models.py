@@ -9,17 +9,23 @@ weights ``nk`` and the scatter matrices ``W_k = sum_i r_ik (x_i - mu_k)(x_i -
 mu_k)^T`` about the new means, the M-step maximises
 ``-1/2 sum_k (nk_k log det Sigma_k + tr(W_k Sigma_k^-1))`` within the family.
 
-Ten models have closed forms (Celeux and Govaert 1995, "Gaussian parsimonious
+Nine models have closed forms (Celeux and Govaert 1995, "Gaussian parsimonious
 clustering models", Pattern Recognition 28:781-793).  VEI, VEE and VEV
 alternate the volumes and the common shape (or shape and orientation) to a
 fixed point (the same paper); EVE and VVE update their common orientation with
 the majorisation-minimisation steps of Browne and McNicholas (2014),
 "Estimating common principal components in high dimensions", ADAC 8:217-226.
-The inner loops start, stop and count their iterations as mclust 6's do, as
-observed from its outputs (``tests/fixtures/mclust``), so that an EM loop built
-on them retraces ``mclust::me``.  In particular mclust's VVE chooses its common
-orientation by EVE's criterion, which ignores the volumes; ``vve_orientation``
-selects that behaviour or the likelihood-maximising update.
+
+The inner loops start, stop and count their iterations as mclust 6.0's do, as
+observed from its outputs (its documentation gives only the tolerance), so
+that an EM loop built on them retraces ``mclust::me`` (``tests/fixtures/mclust``):
+VEI starts from a spherical shape, VEV from EEV's shape, VEE from equal
+volumes, EVE and VVE from the identity orientation; within ``me`` every M-step
+after the first continues from the previous one's shape (and orientation),
+except VEE's, which starts afresh.  Pass the previous result as ``previous``
+to do the same.  mclust's VVE chooses its common orientation by EVE's
+criterion, which ignores the volumes and so does not maximise VVE's
+likelihood; ``vve_orientation`` selects that or the likelihood's own update.
 """
 
 from __future__ import annotations
@@ -56,7 +62,8 @@ class MclustCovariances(NamedTuple):
         Volumes ``lambda_k = det(Sigma_k) ** (1 / n_features)``.
     shape : ndarray of shape (n_components, n_features)
         Shapes, positive with product 1: in feature order for the diagonal
-        models, in decreasing order otherwise.
+        models, in the order of the common axes for EVE and VVE, decreasing
+        otherwise.
     orientation : ndarray of shape (n_components, n_features, n_features)
         Orthogonal matrices whose columns are the principal axes.
     n_iter : int
@@ -357,8 +364,10 @@ def estimate_mclust_covariances(
         ``reg_covar`` to the diagonal of the covariances, as scikit-learn does;
         for every model it keeps them inside the model's family.
     previous : MclustCovariances, optional
-        Parameters of the previous M-step, to start the iterative models from
-        (mclust starts them afresh each time, which is the default).
+        The previous M-step's result.  VEI, VEV, EVE and VVE continue from its
+        shape (and orientation), as they do in mclust's ``me``; VEE and the
+        closed forms ignore it.  Without it, each starts as mclust's first
+        M-step does.
     tol : float, default=sqrt(machine epsilon)
         Inner tolerance of the iterative models (``emControl()$tol[2]``).
     max_iter : int, default=2**31 - 1
@@ -370,18 +379,34 @@ def estimate_mclust_covariances(
     Returns
     -------
     MclustCovariances
-        The covariances and the decomposition of the estimate (before
-        ``reg_covar`` where that is not in the family).
+        The covariances, their decomposition and the inner iteration count.
 
     Raises
     ------
     ValueError
         If the model is unknown, or its estimate is singular (a scatter
         matrix, or the part of it the model divides by, has no volume).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skgmm._mclust_models import estimate_mclust_covariances
+    >>> nk = np.array([10.0, 30.0])
+    >>> scatter = np.array([[[4.0, 1.0], [1.0, 2.0]], [[30.0, 0.0], [0.0, 15.0]]])
+    >>> estimate = estimate_mclust_covariances("EEV", nk, scatter, reg_covar=0.0)
+    >>> estimate.scale.round(4)  # one volume
+    array([0.5973, 0.5973])
+    >>> estimate.shape.round(4)  # one shape, in decreasing order
+    array([[1.4405, 0.6942],
+           [1.4405, 0.6942]])
     """
     nk = np.asarray(nk, dtype=np.float64)
     scatter = np.asarray(scatter, dtype=np.float64)
     n_components, n_features = scatter.shape[:2]
+    if nk.shape != (n_components,) or scatter.shape != (n_components, n_features, n_features):
+        raise ValueError(
+            f"nk and scatter must have shapes (K,) and (K, d, d); got {nk.shape} and {scatter.shape}."
+        )
     check_model(model, n_features)
     if vve_orientation not in ("mclust", "likelihood"):
         raise ValueError(f"vve_orientation must be 'mclust' or 'likelihood', got {vve_orientation!r}.")

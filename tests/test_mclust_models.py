@@ -235,32 +235,32 @@ def test_estimate_has_the_model_structure(model, n_features, reg_covar):
         assert np.abs(axes - axes[0]).max() > 1e-3
 
 
-def _perturbations(model, estimate, rng, size):
-    """Covariances near ``estimate`` inside the model's family, with E parts moved alike."""
+def _perturbations(model, estimate, rng, size, count=20):
+    """Covariances near ``estimate`` inside the model's family: E parts move alike, I parts stay."""
     volume, shape, orientation = _letters(model)
     n_components, n_features = estimate.shape.shape
-    for _ in range(20):
 
-        def step(equal, draw):
-            return np.broadcast_to(draw(), (n_components, *draw().shape)) if equal else draw_each(draw)
+    def per_component(equal, draw):
+        if equal:
+            value = draw()
+            return np.broadcast_to(value, (n_components, *np.shape(value)))
+        return np.stack([draw() for _ in range(n_components)])
 
-        def draw_each(draw):
-            return np.stack([draw() for _ in range(n_components)])
+    def log_shape_step():
+        step = rng.normal(size=n_features)
+        return step - step.mean()  # keeps det A = 1
 
-        scale = estimate.scale * np.exp(size * step(volume == "E", lambda: rng.normal(size=())))
-        shapes = estimate.shape
+    def rotation():
+        skew = rng.normal(size=(n_features, n_features))
+        return expm(size * (skew - skew.T))
+
+    for _ in range(count):
+        scale = estimate.scale * np.exp(size * per_component(volume == "E", lambda: rng.normal()))
+        shapes, axes = estimate.shape, estimate.orientation
         if shape != "I":
-            log_step = step(shape == "E", lambda: rng.normal(size=n_features))
-            log_step = log_step - log_step.mean(axis=-1, keepdims=True)
-            shapes = shapes * np.exp(size * log_step)
-        axes = estimate.orientation
+            shapes = shapes * np.exp(size * per_component(shape == "E", log_shape_step))
         if orientation != "I":
-
-            def rotation():
-                skew = rng.normal(size=(n_features, n_features))
-                return expm(size * (skew - skew.T))
-
-            axes = axes @ step(orientation == "E", rotation)
+            axes = axes @ per_component(orientation == "E", rotation)
         yield scale[:, None, None] * (axes * shapes[:, None, :]) @ axes.transpose(0, 2, 1)
 
 
