@@ -1,0 +1,465 @@
+"""M-steps of mclust's fourteen parsimonious covariance models (and 'E', 'V' for one feature).
+
+Each model constrains ``Sigma_k = lambda_k D_k diag(A_k) D_k^T``: the volume
+``lambda_k`` (``det Sigma_k = lambda_k ** d``), the shape ``A_k`` (positive,
+product 1) and the orientation ``D_k`` (orthogonal) are each equal across
+components (E), variable (V) or, for shape and orientation, the identity (I);
+the three letters of the name say which, in that order.  Given the component
+weights ``nk`` and the scatter matrices ``W_k = sum_i r_ik (x_i - mu_k)(x_i -
+mu_k)^T`` about the new means, the M-step maximises
+``-1/2 sum_k (nk_k log det Sigma_k + tr(W_k Sigma_k^-1))`` within the family.
+
+Nine models have closed forms (Celeux and Govaert 1995, "Gaussian parsimonious
+clustering models", Pattern Recognition 28:781-793).  VEI, VEE and VEV
+alternate the volumes and the common shape (or shape and orientation) to a
+fixed point (the same paper); EVE and VVE update their common orientation with
+the majorisation-minimisation steps of Browne and McNicholas (2014),
+"Estimating common principal components in high dimensions", ADAC 8:217-226.
+
+The inner loops start, stop and count their iterations as mclust 6.0's do, as
+observed from its outputs (its documentation gives only the tolerance), so
+that an EM loop built on them retraces ``mclust::me`` (``tests/fixtures/mclust``):
+VEI starts from a spherical shape, VEV from EEV's shape, VEE from equal
+volumes, EVE and VVE from the identity orientation; within ``me`` every M-step
+after the first continues from the previous one's shape (and orientation),
+except VEE's, which starts afresh.  Pass the previous result as ``previous``
+to do the same.  mclust's VVE chooses its common orientation by EVE's
+criterion, which ignores the volumes and so does not maximise VVE's
+likelihood; ``vve_orientation`` selects that or the likelihood's own update.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+
+from skgmm._typing import FloatArray
+
+#: mclust's models for two or more features, in the order of its documentation.
+MULTIVARIATE_MODELS = (
+    "EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE",
+    "VEE", "EVE", "VVE", "EEV", "VEV", "EVV", "VVV",
+)  # fmt: skip
+#: mclust's models for one feature: equal and variable variances.
+UNIVARIATE_MODELS = ("E", "V")
+#: Models whose M-step iterates; their inner loops stop on ``tol`` and ``max_iter``.
+ITERATIVE_MODELS = ("VEI", "VEE", "EVE", "VVE", "VEV")
+#: mclust's default inner tolerance, ``emControl()$tol[2]``.
+INNER_TOL = math.sqrt(np.finfo(np.float64).eps)
+
+
+class MclustCovariances(NamedTuple):
+    """Covariances from one M-step and their volume-shape-orientation decomposition.
+
+    Attributes
+    ----------
+    covariances : ndarray of shape (n_components, n_features, n_features)
+        ``Sigma_k = scale[k] * orientation[k] @ diag(shape[k]) @ orientation[k].T``.
+    scale : ndarray of shape (n_components,)
+        Volumes ``lambda_k = det(Sigma_k) ** (1 / n_features)``.
+    shape : ndarray of shape (n_components, n_features)
+        Shapes, positive with product 1: in feature order for the diagonal
+        models, in the order of the common axes for EVE and VVE, decreasing
+        otherwise.
+    orientation : ndarray of shape (n_components, n_features, n_features)
+        Orthogonal matrices whose columns are the principal axes.
+    n_iter : int
+        Inner iterations, counted as mclust counts them (0 for closed forms).
+    """
+
+    covariances: FloatArray
+    scale: FloatArray
+    shape: FloatArray
+    orientation: FloatArray
+    n_iter: int
+
+
+def _geometric_mean(values: FloatArray) -> FloatArray:
+    """Geometric mean over the last axis, by logarithms so that products neither over- nor underflow."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.exp(np.log(values).mean(axis=-1))
+
+
+def _descending_eigh(matrices: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Eigenvalues (decreasing) and eigenvectors (columns) of symmetric matrices."""
+    values, vectors = np.linalg.eigh(matrices)
+    return values[..., ::-1], vectors[..., ::-1]
+
+
+def _volume_and_shape(eigenvalues: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Split positive axis variances ``(..., d)`` into volume ``(...)`` and a shape of product 1."""
+    volume = _geometric_mean(eigenvalues)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return volume, eigenvalues / volume[..., None]
+
+
+def _relative_change(new, old) -> float:
+    """mclust's inner stopping measure: the largest ``|new - old| / (1 + |new|)``."""
+    return float(np.max(np.abs(np.subtract(new, old)) / (1.0 + np.abs(new))))
+
+
+def _diagonals(scatter: FloatArray) -> FloatArray:
+    return np.diagonal(scatter, axis1=-2, axis2=-1)
+
+
+def _identities(n_components: int, n_features: int) -> FloatArray:
+    return np.broadcast_to(np.eye(n_features), (n_components, n_features, n_features)).copy()
+
+
+# Each model maps (nk, scatter, previous, tol, max_iter) to (scale, shape, orientation, n_iter),
+# arrays broadcastable to (K,), (K, d), (K, d, d).
+
+
+def _spherical(nk, scatter, equal):
+    traces = np.trace(scatter, axis1=-2, axis2=-1)
+    n_components, n_features = scatter.shape[:2]
+    scale = np.full(n_components, traces.sum() / nk.sum()) if equal else traces / nk
+    return scale / n_features, np.ones((n_components, n_features)), _identities(n_components, n_features)
+
+
+def _m_step_eii(nk, scatter, previous, tol, max_iter):
+    return (*_spherical(nk, scatter, equal=True), 0)
+
+
+def _m_step_vii(nk, scatter, previous, tol, max_iter):
+    return (*_spherical(nk, scatter, equal=False), 0)
+
+
+def _m_step_eei(nk, scatter, previous, tol, max_iter):
+    volume, shape = _volume_and_shape(_diagonals(scatter).sum(axis=0))
+    n_components, n_features = scatter.shape[:2]
+    scale = np.full(n_components, volume / nk.sum())
+    return scale, np.broadcast_to(shape, (n_components, n_features)), _identities(n_components, n_features), 0
+
+
+def _m_step_evi(nk, scatter, previous, tol, max_iter):
+    volumes, shapes = _volume_and_shape(_diagonals(scatter))
+    scale = np.full(len(nk), volumes.sum() / nk.sum())
+    return scale, shapes, _identities(*scatter.shape[:2]), 0
+
+
+def _m_step_vvi(nk, scatter, previous, tol, max_iter):
+    volumes, shapes = _volume_and_shape(_diagonals(scatter) / nk[:, None])
+    return volumes, shapes, _identities(*scatter.shape[:2]), 0
+
+
+def _common_shape_fixed_point(nk, axis_scatter, shape, tol, max_iter):
+    """Volumes and one common shape for variances ``axis_scatter`` (K, d) along known axes.
+
+    Alternates ``lambda_k = sum_j axis_scatter_kj / A_j / (d nk_k)`` and ``A``
+    proportional to ``sum_k axis_scatter_k / lambda_k`` (Celeux and Govaert's
+    VEI and VEV steps).  As in mclust, the loop stops when neither changes by
+    more than ``tol`` (``_relative_change``), the first iteration never stops
+    it, and the volumes returned are those the returned shape was computed from.
+    """
+    n_features = axis_scatter.shape[1]
+    scale_old, change, n_iter = None, math.inf, 0
+    while change >= tol and n_iter < max_iter:
+        n_iter += 1
+        scale = (axis_scatter / shape).sum(axis=1) / (n_features * nk)
+        _, shape_new = _volume_and_shape((axis_scatter / scale[:, None]).sum(axis=0))
+        change = math.inf if scale_old is None else _relative_change(scale, scale_old)
+        change = max(change, _relative_change(shape_new, shape))
+        shape, scale_old = shape_new, scale
+        if not (np.isfinite(scale).all() and np.isfinite(shape).all()):
+            break  # a component without volume: _check_nonsingular reports it
+    return scale, shape, n_iter
+
+
+def _m_step_vei(nk, scatter, previous, tol, max_iter):
+    diagonals = _diagonals(scatter)
+    n_components, n_features = diagonals.shape
+    start = np.ones(n_features) if previous is None else previous.shape[0]
+    scale, shape, n_iter = _common_shape_fixed_point(nk, diagonals, start, tol, max_iter)
+    shape = np.broadcast_to(shape, (n_components, n_features))
+    return scale, shape, _identities(n_components, n_features), n_iter
+
+
+def _m_step_vev(nk, scatter, previous, tol, max_iter):
+    # D_k are the eigenvectors of W_k whatever the volumes and the (decreasing) common shape.
+    eigenvalues, orientation = _descending_eigh(scatter)
+    start = _volume_and_shape(eigenvalues.sum(axis=0))[1] if previous is None else previous.shape[0]
+    scale, shape, n_iter = _common_shape_fixed_point(nk, eigenvalues, start, tol, max_iter)
+    return scale, np.broadcast_to(shape, eigenvalues.shape), orientation, n_iter
+
+
+def _m_step_eee(nk, scatter, previous, tol, max_iter):
+    eigenvalues, orientation = _descending_eigh(scatter.sum(axis=0) / nk.sum())
+    volume, shape = _volume_and_shape(eigenvalues)
+    n_components, n_features = scatter.shape[:2]
+    return (
+        np.full(n_components, volume),
+        np.broadcast_to(shape, (n_components, n_features)),
+        np.broadcast_to(orientation, scatter.shape),
+        0,
+    )
+
+
+def _m_step_vee(nk, scatter, previous, tol, max_iter):
+    """Volumes and one common shape-and-orientation matrix ``C`` (det 1).
+
+    Alternates ``C`` proportional to ``sum_k W_k / lambda_k`` and ``lambda_k =
+    tr(W_k C^-1) / (d nk_k)``, from ``lambda_k = 1``; like mclust it stops on the
+    relative change of ``sum_k nk_k log det Sigma_k + tr(W_k Sigma_k^-1)``.
+    """
+    n_components, n_features = scatter.shape[:2]
+    scale = np.ones(n_components)  # mclust restarts VEE each M-step: ``previous`` is not used
+    objective_old, change, n_iter = math.inf, math.inf, 0
+    while change >= tol and n_iter < max_iter:
+        n_iter += 1
+        eigenvalues, orientation = _descending_eigh((scatter / scale[:, None, None]).sum(axis=0))
+        _, shape = _volume_and_shape(eigenvalues)
+        inverse = (orientation / shape) @ orientation.T
+        scale = np.einsum("kij,ji->k", scatter, inverse) / (n_features * nk)
+        objective = n_features * (nk @ np.log(scale) + nk.sum())
+        change = abs(objective - objective_old) / (1.0 + abs(objective))
+        objective_old = objective
+        if not np.isfinite(objective):
+            break
+    shape = np.broadcast_to(shape, (n_components, n_features))
+    return scale, shape, np.broadcast_to(orientation, scatter.shape), n_iter
+
+
+def _orientation_step(scatter, orientation, inverse_shapes, scatter_bounds):
+    """Two majorisation-minimisation updates of a common orientation D (Browne and McNicholas 2014).
+
+    Each lowers ``f(D) = sum_k tr(W_k D B_k D^T)`` (``B_k = diag(inverse_shapes[k])``)
+    over orthogonal D: it minimises the linear term ``tr(D^T G)`` of a quadratic
+    majoriser, at ``-P R^T`` for ``G = P S R^T``.  The first bounds ``W_k`` by
+    its largest eigenvalue ``scatter_bounds[k]``, the second ``B_k`` by its
+    largest entry.
+    """
+    scaled = orientation[None] * inverse_shapes[:, None, :]  # D B_k
+    gradient = scatter @ scaled - scatter_bounds[:, None, None] * scaled
+    left, _, right = np.linalg.svd(gradient.sum(axis=0))
+    orientation = -left @ right
+    scaled = orientation[None] * inverse_shapes[:, None, :]
+    bounds = inverse_shapes.max(axis=1)
+    gradient = scatter @ scaled - bounds[:, None, None] * (scatter @ orientation)
+    left, _, right = np.linalg.svd(gradient.sum(axis=0))
+    return -left @ right
+
+
+def _common_orientation(nk, scatter, previous, tol, max_iter, weigh_volumes):
+    """Common orientation D and, along it, the variances ``diag(D^T W_k D)`` (K, d).
+
+    mclust starts from the identity (here: from ``previous`` when given) and
+    stops on the relative change of ``f(D) = sum_k tr(W_k D B_k D^T)`` with
+    ``B_k`` the inverse shapes; its first iteration only evaluates f.  With
+    ``weigh_volumes`` the ``B_k`` include the inverse volumes, which makes each
+    step raise VVE's likelihood rather than EVE's.
+    """
+    n_features = scatter.shape[1]
+    scatter_bounds = np.linalg.eigvalsh(scatter)[:, -1]
+    if previous is None:
+        orientation, variances, first = np.eye(n_features), None, 1
+    else:
+        orientation = previous.orientation[0]
+        variances = previous.scale[:, None] * previous.shape if weigh_volumes else previous.shape
+        first = 0
+    objective_old, change, n_iter = math.inf, math.inf, 0
+    while change >= tol and n_iter < max_iter:
+        n_iter += 1
+        if n_iter > first:
+            orientation = _orientation_step(scatter, orientation, 1.0 / variances, scatter_bounds)
+        axis_scatter = np.einsum("ji,kjl,li->ki", orientation, scatter, orientation)
+        volumes, shapes = _volume_and_shape(axis_scatter)
+        if weigh_volumes:
+            variances = axis_scatter / nk[:, None]
+            objective = float(nk @ np.log(variances).sum(axis=1))
+        else:
+            variances = shapes
+            objective = float(np.sum(axis_scatter / variances))
+        change = abs(objective - objective_old) / (1.0 + abs(objective))
+        objective_old = objective
+        if not np.isfinite(objective):
+            break
+    return orientation, axis_scatter, n_iter
+
+
+def _m_step_eve(nk, scatter, previous, tol, max_iter):
+    orientation, axis_scatter, n_iter = _common_orientation(nk, scatter, previous, tol, max_iter, False)
+    volumes, shapes = _volume_and_shape(axis_scatter)
+    scale = np.full(len(nk), volumes.sum() / nk.sum())
+    return scale, shapes, np.broadcast_to(orientation, scatter.shape), n_iter
+
+
+def _vve(weigh_volumes):
+    def m_step(nk, scatter, previous, tol, max_iter):
+        orientation, axis_scatter, n_iter = _common_orientation(
+            nk, scatter, previous, tol, max_iter, weigh_volumes
+        )
+        volumes, shapes = _volume_and_shape(axis_scatter / nk[:, None])
+        return volumes, shapes, np.broadcast_to(orientation, scatter.shape), n_iter
+
+    return m_step
+
+
+def _m_step_eev(nk, scatter, previous, tol, max_iter):
+    eigenvalues, orientation = _descending_eigh(scatter)
+    volume, shape = _volume_and_shape(eigenvalues.sum(axis=0))
+    scale = np.full(len(nk), volume / nk.sum())
+    return scale, np.broadcast_to(shape, eigenvalues.shape), orientation, 0
+
+
+def _m_step_evv(nk, scatter, previous, tol, max_iter):
+    eigenvalues, orientation = _descending_eigh(scatter)
+    volumes, shapes = _volume_and_shape(eigenvalues)
+    return np.full(len(nk), volumes.sum() / nk.sum()), shapes, orientation, 0
+
+
+def _m_step_vvv(nk, scatter, previous, tol, max_iter):
+    eigenvalues, orientation = _descending_eigh(scatter / nk[:, None, None])
+    volumes, shapes = _volume_and_shape(eigenvalues)
+    return volumes, shapes, orientation, 0
+
+
+_M_STEPS: dict[str, Callable] = {
+    "EII": _m_step_eii, "VII": _m_step_vii, "EEI": _m_step_eei, "VEI": _m_step_vei,
+    "EVI": _m_step_evi, "VVI": _m_step_vvi, "EEE": _m_step_eee, "VEE": _m_step_vee,
+    "EVE": _m_step_eve, "VVE": _vve(weigh_volumes=False), "EEV": _m_step_eev,
+    "VEV": _m_step_vev, "EVV": _m_step_evv, "VVV": _m_step_vvv,
+    "E": _m_step_eii, "V": _m_step_vii,
+}  # fmt: skip
+_VVE_LIKELIHOOD = _vve(weigh_volumes=True)
+
+
+def check_model(model: str, n_features: int) -> None:
+    """Raise ValueError unless ``model`` is an mclust model name valid for ``n_features``."""
+    valid = UNIVARIATE_MODELS if n_features == 1 else MULTIVARIATE_MODELS
+    if model not in valid:
+        raise ValueError(
+            f"Unknown covariance model {model!r} for {n_features} feature(s); valid models are "
+            f"{', '.join(valid)}."
+        )
+
+
+def estimate_mclust_covariances(
+    model: str,
+    nk: FloatArray,
+    scatter: FloatArray,
+    *,
+    reg_covar: float = 1e-6,
+    previous: MclustCovariances | None = None,
+    tol: float = INNER_TOL,
+    max_iter: int = np.iinfo(np.int32).max,
+    vve_orientation: str = "mclust",
+) -> MclustCovariances:
+    """Maximise the expected complete log-likelihood over one covariance model.
+
+    Parameters
+    ----------
+    model : str
+        One of ``MULTIVARIATE_MODELS``, or ``'E'``, ``'V'`` for one feature.
+    nk : ndarray of shape (n_components,)
+        Component weights, the sums of the responsibilities.
+    scatter : ndarray of shape (n_components, n_features, n_features)
+        Weighted scatter matrices ``W_k`` about the components' new means.
+    reg_covar : float, default=1e-6
+        Added as ``reg_covar * nk_k`` to the diagonal of each ``W_k`` before the
+        M-step.  For VII, VVI, EEE and VVV (also EII, EEI, EEV) this adds
+        ``reg_covar`` to the diagonal of the covariances, as scikit-learn does;
+        for every model it keeps them inside the model's family.
+    previous : MclustCovariances, optional
+        The previous M-step's result.  VEI, VEV, EVE and VVE continue from its
+        shape (and orientation), as they do in mclust's ``me``; VEE and the
+        closed forms ignore it.  Without it, each starts as mclust's first
+        M-step does.
+    tol : float, default=sqrt(machine epsilon)
+        Inner tolerance of the iterative models (``emControl()$tol[2]``).
+    max_iter : int, default=2**31 - 1
+        Inner iteration limit of the iterative models (``emControl()$itmax[2]``).
+    vve_orientation : {'mclust', 'likelihood'}, default='mclust'
+        VVE's common orientation: by EVE's criterion, as mclust 6 computes it,
+        or by the MM steps that raise VVE's own expected log-likelihood.
+
+    Returns
+    -------
+    MclustCovariances
+        The covariances, their decomposition and the inner iteration count.
+
+    Raises
+    ------
+    ValueError
+        If the model is unknown, or its estimate is singular (a scatter
+        matrix, or the part of it the model divides by, has no volume).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skgmm._mclust_models import estimate_mclust_covariances
+    >>> nk = np.array([10.0, 30.0])
+    >>> scatter = np.array([[[4.0, 1.0], [1.0, 2.0]], [[30.0, 0.0], [0.0, 15.0]]])
+    >>> estimate = estimate_mclust_covariances("EEV", nk, scatter, reg_covar=0.0)
+    >>> estimate.scale.round(4)  # one volume
+    array([0.5973, 0.5973])
+    >>> estimate.shape.round(4)  # one shape, in decreasing order
+    array([[1.4405, 0.6942],
+           [1.4405, 0.6942]])
+    """
+    nk = np.asarray(nk, dtype=np.float64)
+    scatter = np.asarray(scatter, dtype=np.float64)
+    n_components, n_features = scatter.shape[:2]
+    if nk.shape != (n_components,) or scatter.shape != (n_components, n_features, n_features):
+        raise ValueError(
+            f"nk and scatter must have shapes (K,) and (K, d, d); got {nk.shape} and {scatter.shape}."
+        )
+    check_model(model, n_features)
+    if vve_orientation not in ("mclust", "likelihood"):
+        raise ValueError(f"vve_orientation must be 'mclust' or 'likelihood', got {vve_orientation!r}.")
+    if reg_covar:
+        scatter = scatter + reg_covar * nk[:, None, None] * np.eye(n_features)
+    m_step = _VVE_LIKELIHOOD if model == "VVE" and vve_orientation == "likelihood" else _M_STEPS[model]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        scale, shape, orientation, n_iter = m_step(nk, scatter, previous, tol, max_iter)
+        scale = np.broadcast_to(scale, (n_components,)).copy()
+        shape = np.broadcast_to(shape, (n_components, n_features)).copy()
+        orientation = np.broadcast_to(orientation, (n_components, n_features, n_features)).copy()
+        covariances = (
+            scale[:, None, None] * (orientation * shape[:, None, :]) @ orientation.transpose(0, 2, 1)
+        )
+    _check_nonsingular(model, covariances, scale, shape)
+    return MclustCovariances(covariances, scale, shape, orientation, n_iter)
+
+
+def _check_nonsingular(model, covariances, scale, shape):
+    """Raise ValueError naming the model and components whose estimate has no volume."""
+    # The rounding error of an eigen-decomposition, relative to the largest eigenvalue, is
+    # about eps: a smaller axis is zero to working precision.
+    ratio = 10 * shape.shape[1] * np.finfo(np.float64).eps
+    finite = np.isfinite(covariances).all(axis=(1, 2)) & np.isfinite(shape).all(axis=1)
+    finite &= np.isfinite(scale) & (scale > 0)
+    # On the shape: the smallest axis relative to the largest, the model's own conditioning.
+    conditioned = np.zeros_like(finite)
+    conditioned[finite] = shape[finite].min(axis=1) > ratio * shape[finite].max(axis=1)
+    failed = np.flatnonzero(~(finite & conditioned))
+    if failed.size:
+        raise ValueError(
+            f"The {model} M-step failed: the estimated covariance of component(s) "
+            f"{failed.tolist()} is singular (a component with too few points, or collinear "
+            "ones). Try fewer components, a larger reg_covar, or another model."
+        )
+
+
+def n_covariance_parameters(model: str, n_components: int, n_features: int) -> int:
+    """Free parameters of the covariances alone, as mclust counts them."""
+    check_model(model, n_features)
+    k, d = n_components, n_features
+    rotations = d * (d - 1) // 2
+    counts = {
+        "E": 1, "V": k,
+        "EII": 1, "VII": k, "EEI": d, "VEI": k + d - 1, "EVI": 1 + k * (d - 1), "VVI": k * d,
+        "EEE": d + rotations, "VEE": k + d - 1 + rotations, "EVE": 1 + k * (d - 1) + rotations,
+        "VVE": k * d + rotations, "EEV": d + k * rotations, "VEV": k + d - 1 + k * rotations,
+        "EVV": 1 + k * (d - 1) + k * rotations, "VVV": k * (d + rotations),
+    }  # fmt: skip
+    return counts[model]
+
+
+def n_parameters(model: str, n_components: int, n_features: int) -> int:
+    """Free parameters of the mixture (weights, means, covariances): mclust's ``nMclustParams``."""
+    means_and_weights = n_components * n_features + n_components - 1
+    return means_and_weights + n_covariance_parameters(model, n_components, n_features)
