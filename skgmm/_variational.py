@@ -1,32 +1,24 @@
 """Variational update rules of a Bayesian Gaussian mixture, as pure functions.
 
-The variational fit of :class:`sklearn.mixture.BayesianGaussianMixture` is the
-engine's EM loop with two pieces swapped:
-
-- the M-step maps the same statistics (``nk``, means ``xk`` and covariances
-  ``sk`` as ``_estimate_gaussian_parameters`` returns them) to the parameters
-  of the variational posterior: :func:`variational_m_step`;
-- the E-step is the ordinary Gaussian log-density ``log N(x | means,
-  precisions_cholesky)`` of the returned ``means`` and ``precisions_cholesky``
-  plus one constant per component (:func:`e_step_terms`), for all four
-  covariance types: the ``- log w_k`` the EM kernel adds becomes these terms.
-
-The bound (:func:`lower_bound`) needs one sum over rows besides the
-parameters, ``sum_i w_i sum_k r_ik log r_ik``, taken with the responsibilities
-of the E-step that fed the M-step.  :func:`estimate_resp_log_resp_sum` gets it
-from that E-step's statistics (``resp_sum``, the scatter about the E-step
-means, the summed log-normaliser), so no new per-row quantity is needed.
+scikit-learn's ``BayesianGaussianMixture`` is the engine's EM loop with two
+pieces swapped.  The M-step maps the same statistics (``nk``, ``xk``, ``sk``
+of ``_estimate_gaussian_parameters``) to the variational posterior
+(:func:`variational_m_step`).  The E-step is the plain Gaussian log-density of
+the returned ``means`` and ``precisions_cholesky`` plus one constant per
+component (:func:`e_step_terms`), for all four covariance types: it replaces
+the ``log weights`` that EM adds.  The bound (:func:`lower_bound`) needs one
+sum over rows, ``sum_i w_i sum_k r_ik log r_ik`` of the E-step that fed the
+M-step, which :func:`estimate_resp_log_resp_sum` gets from that E-step's
+statistics (``resp_sum``, scatter about its means, summed log-normaliser).
 
 Sample weights: a row of weight ``w`` counts as ``w`` rows.  ``nk``, ``xk``,
-``sk``, the scatter and the log-normaliser are ``w``-weighted sums, the
-entropy sum is ``sum_i w_i sum_k r_ik log r_ik``, and the data covariance of
-the default covariance prior has the frequency-weight denominator
-``sum(w) - 1`` (``np.cov(X.T, fweights=w)``).  scikit-learn's
-``BayesianGaussianMixture`` takes no weights; with integer weights every
-function here gives what it gives on the repeated rows.
+``sk``, the scatter, the log-normaliser and the entropy sum are ``w``-weighted
+sums; the data covariance of the default prior divides by ``sum(w) - 1``
+(``np.cov(X.T, fweights=w)``).  scikit-learn takes no weights; with integer
+weights every function gives what it gives on the repeated rows.
 
-Everything is in scikit-learn's layout (``precision = L @ L.T``, ``L`` upper
-triangular; 'tied' has one scalar ``degrees_of_freedom``).
+scikit-learn's layout throughout: ``precision = L @ L.T`` with ``L`` upper
+triangular, and one scalar ``degrees_of_freedom`` for 'tied'.
 """
 
 from __future__ import annotations
@@ -46,18 +38,11 @@ WEIGHT_CONCENTRATION_PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution
 
 
 class VariationalPriors(NamedTuple):
-    """Hyper-parameters of the priors, defaults filled in (scikit-learn's ``*_prior_``).
+    """Prior hyper-parameters, defaults filled in (scikit-learn's ``*_prior_``).
 
-    Attributes
-    ----------
-    weight_concentration_prior_type : {'dirichlet_process', 'dirichlet_distribution'}
-    weight_concentration_prior : float
-    mean_precision_prior : float
-    mean_prior : ndarray of shape (n_features,)
-    degrees_of_freedom_prior : float
-    covariance_prior : ndarray or float
-        (n_features, n_features) for 'full' and 'tied', (n_features,) for
-        'diag', a float for 'spherical'.
+    ``mean_prior`` has shape (n_features,); ``covariance_prior`` (n_features,
+    n_features) for 'full' and 'tied', (n_features,) for 'diag', a float for
+    'spherical'.
     """
 
     weight_concentration_prior_type: str
@@ -69,21 +54,14 @@ class VariationalPriors(NamedTuple):
 
 
 class VariationalParams(NamedTuple):
-    """Parameters of the variational posterior (``BayesianGaussianMixture._get_parameters``).
+    """Parameters of the variational posterior, in ``_get_parameters`` order.
 
-    Attributes
-    ----------
-    weight_concentration : tuple of two ndarrays of shape (n_components,) or ndarray
-        Beta parameters of the stick lengths ('dirichlet_process'), or the
-        Dirichlet parameters ('dirichlet_distribution').
-    mean_precision : ndarray of shape (n_components,)
-    means : ndarray of shape (n_components, n_features)
-    degrees_of_freedom : ndarray of shape (n_components,), or float for 'tied'
-    covariances : ndarray
-        Wishart scale inverses divided by the degrees of freedom, shaped as
-        ``GaussianMixture.covariances_``.
-    precisions_cholesky : ndarray
-        Upper Cholesky factors of the inverses of ``covariances``.
+    ``weight_concentration``: two (n_components,) arrays, the Beta parameters
+    of the stick lengths ('dirichlet_process'), or the Dirichlet parameters
+    ('dirichlet_distribution'); ``degrees_of_freedom`` is a float for 'tied';
+    ``covariances``: Wishart scale inverses over the degrees of freedom,
+    shaped as ``GaussianMixture.covariances_``, ``precisions_cholesky`` the
+    upper Cholesky factors of their inverses.
     """
 
     weight_concentration: tuple[FloatArray, FloatArray] | FloatArray
@@ -127,17 +105,13 @@ def check_variational_priors(
     data_mean : ndarray of shape (n_features,)
         Weighted mean of the rows: the default ``mean_prior``.
     data_covariance : ndarray of shape (n_features, n_features) or (n_features,)
-        Weighted covariance of the rows with denominator ``sum(w) - 1`` (that
-        of ``np.cov``), or only its diagonal for 'diag' and 'spherical'.
+        Weighted covariance of the rows, denominator ``sum(w) - 1``, or only
+        its diagonal for 'diag' and 'spherical'.  The default
+        ``covariance_prior``: all of it, its diagonal ('diag'), its mean ('spherical').
     weight_concentration_prior_type : {'dirichlet_process', 'dirichlet_distribution'}
-    weight_concentration_prior, mean_precision_prior : float or None
-        Defaults ``1 / n_components`` and 1.
-    mean_prior : array-like of shape (n_features,) or None
-    degrees_of_freedom_prior : float or None
-        Default ``n_features``; must exceed ``n_features - 1``.
-    covariance_prior : array-like, float or None
-        Default: the data covariance, its diagonal ('diag') or the mean of
-        its diagonal ('spherical').
+    weight_concentration_prior, mean_precision_prior, mean_prior, degrees_of_freedom_prior, covariance_prior
+        As given, or None for the defaults: ``1 / n_components``, 1,
+        ``data_mean``, ``n_features`` (a given value must exceed ``n_features - 1``).
 
     Returns
     -------
@@ -204,11 +178,9 @@ def _check_covariance_prior(covariance_type, covariance_prior, data_covariance, 
 class _Wishart:
     """What depends on the covariance type in the variational updates.
 
-    ``posterior(nk, sk, diff, scaled_nk, priors)`` gives the degrees of freedom
-    and normalised covariances of the Wishart posterior (``diff = xk -
-    mean_prior``, ``scaled_nk = nk * mean_precision_prior / mean_precision``);
-    ``log_det_cholesky`` the log-determinant of each precision factor;
-    ``quadratic_sum`` ``sum_k trace(P_k S_k)`` of a scatter about the means.
+    ``posterior(nk, sk, diff = xk - mean_prior, scaled_nk = nk * mean_precision_prior
+    / mean_precision, priors)``: degrees of freedom and normalised covariances;
+    ``log_det_cholesky``: per precision factor; ``quadratic_sum``: ``sum_k trace(P_k S_k)``.
     """
 
     shared = False  # one Wishart factor for all components ('tied')
@@ -296,20 +268,9 @@ def _wishart(covariance_type: str) -> _Wishart:
         ) from None
 
 
-def estimate_weight_concentration(nk, priors: VariationalPriors):
-    """Posterior of the weights (``_estimate_weights``).
-
-    Parameters
-    ----------
-    nk : ndarray of shape (n_components,)
-    priors : VariationalPriors
-
-    Returns
-    -------
-    weight_concentration : tuple of two ndarrays of shape (n_components,) or ndarray
-        ``(1 + nk, prior + mass of the later components)`` for a Dirichlet
-        process, ``prior + nk`` for a Dirichlet distribution.
-    """
+def _estimate_weight_concentration(nk, priors):
+    # Beta stick-length parameters (1 + nk, prior + mass of the later components)
+    # for a Dirichlet process, Dirichlet parameters prior + nk otherwise
     if priors.weight_concentration_prior_type == "dirichlet_process":
         later_mass = np.hstack((np.cumsum(nk[::-1])[-2::-1], 0))
         return (1.0 + nk, priors.weight_concentration_prior + later_mass)
@@ -327,17 +288,12 @@ def variational_m_step(nk, xk, sk, priors: VariationalPriors, covariance_type: s
     xk : ndarray of shape (n_components, n_features)
         Component means ``sum w r x / nk``.
     sk : ndarray
-        Covariances as ``_estimate_gaussian_parameters`` returns them, which
-        already hold ``reg_covar`` (so no ``reg_covar`` is taken here):
-
-        - 'full' (n_components, n_features, n_features): ``sum w r (x - xk)
-          (x - xk)^T / nk + reg_covar I``;
-        - 'tied' (n_features, n_features): ``(sum_i w_i x_i x_i^T - sum_k nk
-          xk xk^T) / sum(nk) + reg_covar I``, the *total* weighted second
-          moment of all rows, which is the pooled within-component scatter
-          only when each row's responsibilities sum to one;
-        - 'diag' (n_components, n_features): the diagonal of 'full';
-        - 'spherical' (n_components,): the mean of 'diag' over features.
+        Covariances as ``_estimate_gaussian_parameters`` returns them, ``reg_covar``
+        included (so none is taken here): 'full' (n_components, n_features,
+        n_features) ``sum w r (x - xk)(x - xk)^T / nk + reg_covar I``; 'diag'
+        (n_components, n_features) its diagonal; 'spherical' (n_components,)
+        the mean of that; 'tied' (n_features, n_features), see
+        :func:`estimate_tied_covariance`.
     priors : VariationalPriors
     covariance_type : {'full', 'tied', 'diag', 'spherical'}
 
@@ -356,9 +312,8 @@ def variational_m_step(nk, xk, sk, priors: VariationalPriors, covariance_type: s
     diff = xk - priors.mean_prior
     scaled_nk = nk * priors.mean_precision_prior / mean_precision
     dof, covariances = wishart.posterior(nk, sk, diff, scaled_nk, priors)
-    covariances = np.asarray(covariances)
     return VariationalParams(
-        weight_concentration=estimate_weight_concentration(nk, priors),
+        weight_concentration=_estimate_weight_concentration(nk, priors),
         mean_precision=mean_precision,
         means=means,
         degrees_of_freedom=dof,
@@ -367,11 +322,32 @@ def variational_m_step(nk, xk, sk, priors: VariationalPriors, covariance_type: s
     )
 
 
+def estimate_tied_covariance(data_second_moment, nk, xk, reg_covar: float) -> FloatArray:
+    """scikit-learn's 'tied' ``sk``: ``(sum_i w_i x_i x_i^T - sum_k nk xk xk^T) / sum(nk) + reg_covar I``.
+
+    After an E-step this is the pooled within-component scatter (which the
+    engine computes centred), but not at a start where only some rows carry
+    responsibility ('random_from_data', 'k-means++'): it then depends on the
+    coordinate origin, and only this formula reproduces scikit-learn.
+
+    Parameters
+    ----------
+    data_second_moment : ndarray of shape (n_features, n_features)
+        ``sum_i w_i x_i x_i^T`` about the coordinate origin, e.g.
+        ``data_scatter + weight_sum * outer(data_mean, data_mean)``.
+    nk : ndarray of shape (n_components,)
+    xk : ndarray of shape (n_components, n_features)
+    reg_covar : float
+
+    Returns
+    -------
+    sk : ndarray of shape (n_features, n_features)
+    """
+    covariance = (data_second_moment - (nk * xk.T) @ xk) / nk.sum()
+    return covariance + reg_covar * np.eye(len(covariance))
+
+
 # -- E-step -------------------------------------------------------------------
-
-
-def _is_process(weight_concentration) -> bool:
-    return isinstance(weight_concentration, tuple)
 
 
 def compute_log_weights(weight_concentration) -> FloatArray:
@@ -380,13 +356,12 @@ def compute_log_weights(weight_concentration) -> FloatArray:
     Parameters
     ----------
     weight_concentration : tuple of two ndarrays of shape (n_components,) or ndarray
-        As :func:`estimate_weight_concentration` returns it.
 
     Returns
     -------
     log_weights : ndarray of shape (n_components,)
     """
-    if _is_process(weight_concentration):
+    if isinstance(weight_concentration, tuple):  # a Dirichlet process
         alpha, beta = weight_concentration
         digamma_sum = digamma(alpha + beta)
         log_rest = np.cumsum(digamma(beta) - digamma_sum)[:-1]
@@ -405,7 +380,7 @@ def compute_weights(weight_concentration) -> FloatArray:
     -------
     weights : ndarray of shape (n_components,)
     """
-    if _is_process(weight_concentration):
+    if isinstance(weight_concentration, tuple):  # a Dirichlet process
         alpha, beta = weight_concentration
         total = alpha + beta
         weights = alpha / total * np.hstack((1, np.cumprod(beta[:-1] / total[:-1])))
@@ -413,20 +388,18 @@ def compute_weights(weight_concentration) -> FloatArray:
     return weight_concentration / np.sum(weight_concentration)
 
 
-def _log_lambda(degrees_of_freedom, n_features):
-    # sum_j digamma((dof - j) / 2) + d log 2, the expected log-det of the Wishart precision
-    halves = 0.5 * (np.asarray(degrees_of_freedom) - np.arange(n_features)[:, None])
-    return n_features * math.log(2.0) + np.sum(digamma(halves), axis=0)
+def _half_dofs(degrees_of_freedom, n_features):
+    # (dof - j) / 2 for j < n_features, shape (n_features, n_components) or (n_features, 1)
+    return 0.5 * (np.asarray(degrees_of_freedom) - np.arange(n_features)[:, None])
 
 
 def e_step_terms(params: VariationalParams, covariance_type: str, n_features: int) -> FloatArray:
     """Per-component constants of the variational E-step.
 
-    ``log N(x | params.means, params.precisions_cholesky) + e_step_terms(...)``
-    is scikit-learn's ``_estimate_weighted_log_prob`` for every covariance type:
-    the expected quadratic form ``d / mean_precision + dof (x - m)^T W (x - m)``
-    is the Gaussian one of the normalised ``covariances`` plus a constant, and
-    the rest (expected log-determinant, ``E[log pi]``) does not depend on ``x``.
+    ``log N(x | means, precisions_cholesky) + e_step_terms`` is scikit-learn's
+    ``_estimate_weighted_log_prob`` for every covariance type: the expected
+    quadratic form ``d / mean_precision + dof (x - m)^T W (x - m)`` is the
+    Gaussian one of the normalised ``covariances`` plus a constant.
 
     Parameters
     ----------
@@ -437,12 +410,12 @@ def e_step_terms(params: VariationalParams, covariance_type: str, n_features: in
     Returns
     -------
     terms : ndarray of shape (n_components,)
-        ``-d/2 log(dof) + (log_lambda - d / mean_precision) / 2 + E[log pi]``,
-        to add where EM adds ``log weights``.
+        ``-d/2 log(dof) + (log_lambda - d / mean_precision) / 2 + E[log pi]``.
     """
     _wishart(covariance_type)
     dof = params.degrees_of_freedom
-    log_lambda = _log_lambda(dof, n_features)
+    # expected log-det of the Wishart precision
+    log_lambda = n_features * math.log(2.0) + np.sum(digamma(_half_dofs(dof, n_features)), axis=0)
     offsets = -0.5 * n_features * np.log(dof) + 0.5 * (log_lambda - n_features / params.mean_precision)
     return offsets + compute_log_weights(params.weight_concentration)
 
@@ -466,9 +439,8 @@ def estimate_resp_log_resp_sum(
     resp_sum : ndarray of shape (n_components,)
         ``sum w r`` of the E-step (no ``10 * eps``).
     scatter : ndarray
-        ``sum w r (x - m_k)(x - m_k)^T`` about the E-step means
-        ``params.means``: (n_components, n_features, n_features) for 'full',
-        summed over components (n_features, n_features) for 'tied', the
+        ``sum w r (x - m_k)(x - m_k)^T`` about the E-step means: (n_components,
+        n_features, n_features), summed over components for 'tied', the
         diagonals (n_components, n_features) for 'diag' and 'spherical'.
     log_likelihood : float
         ``sum_i w_i logsumexp_k l_ik``, the E-step's log-normaliser sum.
@@ -497,8 +469,7 @@ def lower_bound(params: VariationalParams, resp_log_resp_sum: float, covariance_
         The parameters after the M-step.
     resp_log_resp_sum : float
         ``sum_i w_i sum_k r_ik log r_ik`` of the responsibilities that fed that
-        M-step (the row log-normaliser, although passed to scikit-learn's
-        method, does not enter).
+        M-step (the only row quantity: scikit-learn's ``log_prob_norm`` is unused).
     covariance_type : {'full', 'tied', 'diag', 'spherical'}
 
     Returns
@@ -511,13 +482,12 @@ def lower_bound(params: VariationalParams, resp_log_resp_sum: float, covariance_
     # the Wishart of the normalised precision has log-det shifted by d/2 log(dof)
     log_det = wishart.log_det_cholesky(params.precisions_cholesky, n_features)
     log_det = log_det - 0.5 * n_features * np.log(dof)
-    halves = 0.5 * (np.asarray(dof) - np.arange(n_features)[:, None])
-    log_gamma = np.sum(gammaln(halves), axis=0)
+    log_gamma = np.sum(gammaln(_half_dofs(dof, n_features)), axis=0)
     log_wishart_norm = -(dof * log_det + dof * n_features * 0.5 * math.log(2.0) + log_gamma)
     # scikit-learn counts the shared 'tied' factor once per component
     log_wishart = np.sum(log_wishart_norm) * (n_components if wishart.shared else 1)
     weight_concentration = params.weight_concentration
-    if _is_process(weight_concentration):
+    if isinstance(weight_concentration, tuple):  # a Dirichlet process
         log_norm_weight = -np.sum(betaln(*weight_concentration))
     else:
         log_norm_weight = gammaln(np.sum(weight_concentration)) - np.sum(gammaln(weight_concentration))

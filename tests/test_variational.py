@@ -16,6 +16,7 @@ from scipy.special import logsumexp
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import BayesianGaussianMixture
+from sklearn.mixture._gaussian_mixture import _estimate_gaussian_parameters
 from sklearn.utils import check_random_state
 
 from skgmm._variational import (
@@ -24,6 +25,7 @@ from skgmm._variational import (
     compute_weights,
     e_step_terms,
     estimate_resp_log_resp_sum,
+    estimate_tied_covariance,
     lower_bound,
     variational_m_step,
 )
@@ -260,6 +262,17 @@ def test_steps_as_sklearn(data, covariance_type, prior_type):
 
     ref._set_parameters(ref._get_parameters())  # sets weights_
     assert_allclose(compute_weights(ours.weight_concentration), ref.weights_, rtol=1e-12)
+
+
+@pytest.mark.parametrize("start", ["single_row", "random"])
+def test_tied_covariance_as_sklearn(start):
+    # scikit-learn's 'tied' sk takes X^T X about the coordinate origin; with
+    # single-row starts it is not the pooled within-component scatter
+    X = DATASETS["wine"]
+    resp = single_row_resp(X, seed=2) if start == "single_row" else random_resp(X, seed=2)
+    nk, xk, ref = _estimate_gaussian_parameters(X, resp, REG_COVAR, "tied")
+    second_moment = np.cov(X.T, ddof=0) * len(X) + len(X) * np.outer(X.mean(0), X.mean(0))
+    assert_allclose(estimate_tied_covariance(second_moment, nk, xk, REG_COVAR), ref, rtol=1e-10)
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
