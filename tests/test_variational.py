@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.special import logsumexp
-from sklearn.cluster import KMeans
+from sklearn.cluster import KMeans, kmeans_plusplus
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import BayesianGaussianMixture
 from sklearn.mixture._gaussian_mixture import _estimate_gaussian_parameters
@@ -30,7 +30,7 @@ from skgmm._variational import (
     variational_m_step,
 )
 
-from .conftest import COVARIANCE_TYPES, datasets
+from .conftest import COVARIANCE_TYPES, INIT_PARAMS, datasets
 
 DATASETS = datasets()
 PRIOR_TYPES = ["dirichlet_process", "dirichlet_distribution"]
@@ -319,7 +319,10 @@ def initial_resp(X, init_params, random_state):
         resp = random_state.uniform(size=(len(X), N_COMPONENTS))
         return resp / resp.sum(axis=1)[:, None]
     resp = np.zeros((len(X), N_COMPONENTS))
-    rows = random_state.choice(len(X), size=N_COMPONENTS, replace=False)
+    if init_params == "k-means++":
+        _, rows = kmeans_plusplus(X, N_COMPONENTS, random_state=random_state)
+    else:
+        rows = random_state.choice(len(X), size=N_COMPONENTS, replace=False)
     resp[rows, np.arange(N_COMPONENTS)] = 1
     return resp
 
@@ -359,7 +362,7 @@ def variational_em(X, covariance_type, prior_type, init_params, seed, max_iter=1
 @pytest.mark.parametrize("data", sorted(DATASETS))
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 @pytest.mark.parametrize("prior_type", PRIOR_TYPES)
-@pytest.mark.parametrize("init_params", ["random_from_data", "kmeans", "random"])
+@pytest.mark.parametrize("init_params", INIT_PARAMS)
 def test_variational_em_as_sklearn_fit(data, covariance_type, prior_type, init_params):
     X = DATASETS[data]
     seed = 0

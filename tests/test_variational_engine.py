@@ -31,7 +31,7 @@ from skgmm._variational import (
     variational_m_step,
 )
 
-from .conftest import COVARIANCE_TYPES
+from .conftest import COVARIANCE_TYPES, INIT_PARAMS
 from .test_variational import DATASETS, N_COMPONENTS, PRIOR_TYPES, REG_COVAR, initial_resp, params_of
 
 SINGLE_ROW_STARTS = {"random_from_data", "k-means++"}
@@ -92,7 +92,7 @@ def engine_fit(runner, X, covariance_type, prior_type, init_params, seed=0, max_
 @pytest.mark.parametrize("data", ["iris", "mixture_10d"])
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 @pytest.mark.parametrize("prior_type", PRIOR_TYPES)
-@pytest.mark.parametrize("init_params", ["random_from_data", "kmeans", "random"])
+@pytest.mark.parametrize("init_params", INIT_PARAMS)
 def test_engine_runs_the_variational_fit(data, covariance_type, prior_type, init_params):
     X = DATASETS[data]
     with warnings.catch_warnings():
