@@ -30,7 +30,7 @@ import numpy as np
 from scipy.special import betaln, digamma, gammaln
 from sklearn.utils import check_array
 
-from skgmm._covariance import get_covariance_model
+from skgmm.covariance import get_covariance_model
 from skgmm._typing import FloatArray
 
 LOG_2PI = math.log(2 * math.pi)

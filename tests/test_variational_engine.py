@@ -18,9 +18,10 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import BayesianGaussianMixture
 from sklearn.utils import check_random_state
 
-from skgmm._covariance import get_covariance_model
-from skgmm._drivers import BlockRunner, em_pass, stats_from_resp
-from skgmm._em import MixtureParams, estimate_parameters, prepare_pass
+from skgmm.covariance import get_covariance_model
+from skgmm.engine.blocks import em_pass, resp_stats
+from skgmm.engine.mstep import MixtureParams, estimate_parameters, prepare_pass
+from skgmm.engine.threads import BlockRunner
 from skgmm._variational import (
     check_variational_priors,
     compute_weights,
@@ -49,7 +50,7 @@ def engine_fit(runner, X, covariance_type, prior_type, init_params, seed=0, max_
     model = get_covariance_model(covariance_type)
     dtype = X.dtype
     eps10 = 10 * np.finfo(dtype).eps
-    data = stats_from_resp(runner, X, None, np.ones((len(X), 1)), get_covariance_model("full"), 1)
+    data = resp_stats(runner, X, None, np.ones((len(X), 1)), get_covariance_model("full"), 1)
     data_mean = data.shift[0] + data.resp_x_sum[0] / data.resp_sum[0]
     data_scatter = data.scatter[0]  # about data_mean (recentred by stats_from_resp)
     priors = check_variational_priors(
@@ -66,7 +67,7 @@ def engine_fit(runner, X, covariance_type, prior_type, init_params, seed=0, max_
         return nk, xk, sk
 
     resp = initial_resp(X, init_params, check_random_state(seed))
-    nk, xk, sk = m_step(stats_from_resp(runner, X, None, resp, model, N_COMPONENTS))
+    nk, xk, sk = m_step(resp_stats(runner, X, None, resp, model, N_COMPONENTS))
     if covariance_type == "tied" and init_params in SINGLE_ROW_STARTS:
         # scikit-learn's start takes the rows' second moment about the coordinate origin
         second_moment = data_scatter + data.weight_sum * np.outer(data_mean, data_mean)
@@ -116,5 +117,5 @@ def test_engine_runs_the_variational_fit(data, covariance_type, prior_type, init
         assert_allclose(getattr(params, name), expected, rtol=1e-6, atol=1e-6 * np.abs(expected).max())
     assert_allclose(compute_weights(params.weight_concentration), ref.weights_, rtol=1e-6, atol=1e-12)
     pk = variational_pass_kernel(get_covariance_model(covariance_type), params, X.dtype)
-    log_prob = pk.model.log_prob(pk.kernel, X - pk.origin)[0] + pk.log_weights
+    log_prob = pk.model.weighted_log_prob_block(pk.kernel, X, pk.origin, pk.log_weights, {})
     assert_array_equal(np.argmax(log_prob, axis=1), ref.predict(X))
