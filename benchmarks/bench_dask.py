@@ -183,6 +183,7 @@ def main(argv=None):
 
             # Reduction payload: one chunk's statistics as they travel between processes.
             from skgmm._dask import _chunk_em_stats
+
             from skgmm.engine.mstep import prepare_pass
 
             with warnings.catch_warnings():

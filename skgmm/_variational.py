@@ -30,8 +30,8 @@ import numpy as np
 from scipy.special import betaln, digamma, gammaln
 from sklearn.utils import check_array
 
-from skgmm.covariance import get_covariance_model
 from skgmm._typing import FloatArray
+from skgmm.covariance import get_covariance_model
 
 LOG_2PI = math.log(2 * math.pi)
 WEIGHT_CONCENTRATION_PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")

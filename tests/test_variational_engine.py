@@ -18,10 +18,6 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import BayesianGaussianMixture
 from sklearn.utils import check_random_state
 
-from skgmm.covariance import get_covariance_model
-from skgmm.engine.blocks import em_pass, resp_stats
-from skgmm.engine.mstep import MixtureParams, estimate_parameters, prepare_pass
-from skgmm.engine.threads import BlockRunner
 from skgmm._variational import (
     check_variational_priors,
     compute_weights,
@@ -31,6 +27,10 @@ from skgmm._variational import (
     lower_bound,
     variational_m_step,
 )
+from skgmm.covariance import get_covariance_model
+from skgmm.engine.blocks import em_pass, resp_stats
+from skgmm.engine.mstep import MixtureParams, estimate_parameters, prepare_pass
+from skgmm.engine.threads import BlockRunner
 
 from .conftest import COVARIANCE_TYPES, INIT_PARAMS
 from .test_variational import DATASETS, N_COMPONENTS, PRIOR_TYPES, REG_COVAR, initial_resp, params_of
