@@ -102,7 +102,10 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
 
     warm_start : bool, default=False
         If True, the solution of the last fit is used as initialization for
-        the next call of fit, and `n_init` is ignored.
+        the next call of fit, and `n_init` is ignored. The fitted model must
+        match the current parameters and data: a changed ``n_components`` or
+        ``covariance_type``, or data with another number of features, raises
+        a ``ValueError`` (set ``warm_start=False`` to start afresh).
 
     verbose : int, default=0
         Enable verbose output. If 1 then it prints the current
@@ -110,7 +113,7 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
         it prints also the log probability and the time needed for each step.
 
     verbose_interval : int, default=10
-        Number of iteration done before the next print.
+        Number of iterations between two progress prints.
 
     learning_decay : float, default=0.7
         Exponent of the step size of :meth:`partial_fit` (stepwise EM): the
@@ -145,7 +148,7 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
         True when convergence of the best fit of EM was reached.
 
     n_iter_ : int
-        Number of step used by the best fit of EM to reach the convergence.
+        Number of EM iterations the best fit ran (to convergence, or max_iter).
 
     lower_bound_ : float
         Mean log-likelihood per sample of the training data (weighted by
@@ -323,6 +326,8 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
         )
         inits = self._check_initial_parameters(model, source.n_features)
         do_init = not (self.warm_start and hasattr(self, "converged_"))
+        if not do_init:
+            self._check_fitted_matches(model, source.n_features, "fit")
         n_init = self.n_init if do_init else 0  # 0: continue from the fitted model
         random_state = check_random_state(self.random_state)
         need_init = do_init and any(value is None for value in inits.values())
@@ -366,6 +371,30 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
             # max_iter and tol are.
             self.labels_ = source.estimate(model, best.params, "labels")
         return self.labels_
+
+    def _check_fitted_matches(self, model, n_features, action):
+        """Raise ValueError if the fitted model cannot be continued with the current parameters."""
+        fitted_components, fitted_features = np.shape(self.means_)
+        fix = (
+            "Set warm_start=False (or refit with fit) to start afresh."
+            if action == "fit"
+            else "Refit with fit."
+        )
+        if fitted_features != n_features:
+            raise ValueError(
+                f"The fitted model has {fitted_features} features but X has {n_features}: {action} "
+                f"cannot continue from it. {fix}"
+            )
+        if fitted_components != self.n_components:
+            raise ValueError(
+                f"n_components is {self.n_components} but the fitted model has {fitted_components} "
+                f"components: {action} cannot continue from it. {fix}"
+            )
+        if np.shape(self.covariances_) != model.covariance_shape(self.n_components, n_features):
+            raise ValueError(
+                f"covariance_type is {self.covariance_type!r} but the fitted covariances have shape "
+                f"{np.shape(self.covariances_)}: {action} cannot continue from them. {fix}"
+            )
 
     def _check_initial_parameters(self, model, n_features):
         """Validated copies of the ``*_init`` arrays (never written back)."""
@@ -469,6 +498,13 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
         -------
         labels : ndarray of shape (n_samples,)
             Component labels.
+
+        Raises
+        ------
+        ValueError
+            For rows that no component can produce in floating point (their
+            :meth:`score_samples` is ``-inf``, e.g. ``[[1e200, 0]]``): their
+            label is not defined.
         """
         return self._estimate(X, want="labels")
 
@@ -484,6 +520,14 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
         -------
         resp : ndarray of shape (n_samples, n_components)
             Posterior probability of each Gaussian component for each sample.
+            Every row sums to 1 (NaN entries are marginalised out).
+
+        Raises
+        ------
+        ValueError
+            For rows that no component can produce in floating point (their
+            :meth:`score_samples` is ``-inf``, e.g. ``[[1e200, 0]]``): their
+            probabilities are not defined, and a row of zeros would be wrong.
         """
         return self._estimate(X, want="proba")
 

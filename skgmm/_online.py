@@ -92,6 +92,7 @@ def _partial_fit(estimator, X, sample_weight=None):
         )
     with source:
         if fitted:
+            estimator._check_fitted_matches(model, source.n_features, "partial_fit")
             params = estimator._fitted_params()
         else:
             inits = estimator._check_initial_parameters(model, source.n_features)

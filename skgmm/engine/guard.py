@@ -125,14 +125,16 @@ class EmptyComponentGuard:
             return np.array([], dtype=int)
         n_components, n_features = np.shape(params.means)
         variances = self.model.component_variances(params.covariances, n_components, n_features)
-        # Identical points leave a scatter of rounding size only: at most about
-        # eps * |mean - origin|^2, the engine's sums being centred on the mixture
-        # mean, plus the rounding of reg_covar.
-        eps = 100 * np.finfo(self.dtype).eps
+        # Identical points leave a scatter of rounding size only.  The engine's
+        # raw sums are float64: 'diag'/'tied' ones about the mixture mean (their
+        # rounding is about eps64 * |mean - origin|^2), 'full' ones about each
+        # component's mean (identical rows whiten to identical values).  The
+        # covariances are then stored in the data's dtype (eps * reg_covar).
         weights = np.asarray(params.weights, np.float64)
         means = np.asarray(params.means, np.float64)
         origin = weights @ means / weights.sum()
-        tolerance = eps * (self.reg_covar + (means - origin) ** 2)
+        eps, eps64 = np.finfo(self.dtype).eps, np.finfo(np.float64).eps
+        tolerance = 100 * (eps * self.reg_covar + eps64 * (means - origin) ** 2)
         collapsed = np.all(variances - self.reg_covar <= tolerance, axis=1)
         return np.setdiff1d(np.flatnonzero(collapsed), empty)
 
