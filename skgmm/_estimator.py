@@ -14,11 +14,11 @@ from skgmm._callbacks import monitor_for
 from skgmm._validation import (
     PARAMETER_CONSTRAINTS,
     _fit_context,
-    check_means_init,
-    check_precisions_init,
-    check_weights_init,
+    check_fitted_matches,
+    check_initial_parameters,
 )
 from skgmm.covariance import get_covariance_model
+from skgmm.engine.criteria import information_criteria
 from skgmm.engine.degenerate import check_feature_scale
 from skgmm.engine.guard import EmptyComponentGuard
 from skgmm.engine.loop import EMSettings, fit_best, start_parameters
@@ -324,10 +324,10 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
             min_samples=2,
             n_required=self.n_components,
         )
-        inits = self._check_initial_parameters(model, source.n_features)
+        inits = check_initial_parameters(self, model, source.n_features)
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         if not do_init:
-            self._check_fitted_matches(model, source.n_features, "fit")
+            check_fitted_matches(self, model, source.n_features, "fit")
         n_init = self.n_init if do_init else 0  # 0: continue from the fitted model
         random_state = check_random_state(self.random_state)
         need_init = do_init and any(value is None for value in inits.values())
@@ -371,43 +371,6 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
             # max_iter and tol are.
             self.labels_ = source.estimate(model, best.params, "labels")
         return self.labels_
-
-    def _check_fitted_matches(self, model, n_features, action):
-        """Raise ValueError if the fitted model cannot be continued with the current parameters."""
-        fitted_components, fitted_features = np.shape(self.means_)
-        fix = (
-            "Set warm_start=False (or refit with fit) to start afresh."
-            if action == "fit"
-            else "Refit with fit."
-        )
-        if fitted_features != n_features:
-            raise ValueError(
-                f"The fitted model has {fitted_features} features but X has {n_features}: {action} "
-                f"cannot continue from it. {fix}"
-            )
-        if fitted_components != self.n_components:
-            raise ValueError(
-                f"n_components is {self.n_components} but the fitted model has {fitted_components} "
-                f"components: {action} cannot continue from it. {fix}"
-            )
-        if np.shape(self.covariances_) != model.covariance_shape(self.n_components, n_features):
-            raise ValueError(
-                f"covariance_type is {self.covariance_type!r} but the fitted covariances have shape "
-                f"{np.shape(self.covariances_)}: {action} cannot continue from them. {fix}"
-            )
-
-    def _check_initial_parameters(self, model, n_features):
-        """Validated copies of the ``*_init`` arrays (never written back)."""
-        K = self.n_components
-        return {
-            "weights": None if self.weights_init is None else check_weights_init(self.weights_init, K),
-            "means": None if self.means_init is None else check_means_init(self.means_init, K, n_features),
-            "precisions": (
-                None
-                if self.precisions_init is None
-                else check_precisions_init(self.precisions_init, model, K, n_features)
-            ),
-        }
 
     def _fitted_params(self, dtype=None):
         params = MixtureParams(self.weights_, self.means_, self.covariances_, self.precisions_cholesky_)
@@ -628,21 +591,4 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
         those of :meth:`bic`, :meth:`aic` and :meth:`icl`.
         """
         log_prob_norm, log_resp = self._estimate(X, want="log_resp")
-        log_resp = log_resp.astype(np.float64)
-        with np.errstate(under="ignore"):
-            resp = np.exp(log_resp)
-        # 0 log 0 = 0: rows with no responsibility for a component add nothing.
-        entropy_rows = -np.multiply(resp, log_resp, out=np.zeros_like(resp), where=resp > 0).sum(axis=1)
-        weights = (
-            np.ones(len(log_prob_norm)) if sample_weight is None else np.asarray(sample_weight, np.float64)
-        )
-        log_likelihood = float(weights @ np.asarray(log_prob_norm, np.float64))
-        n_parameters = self._n_parameters()
-        bic = -2 * log_likelihood + n_parameters * math.log(weights.sum())
-        return dict(
-            log_likelihood=log_likelihood,
-            n_parameters=n_parameters,
-            bic=bic,
-            aic=-2 * log_likelihood + 2 * n_parameters,
-            icl=bic + 2 * float(weights @ entropy_rows),
-        )
+        return information_criteria(log_prob_norm, log_resp, self._n_parameters(), sample_weight)

@@ -18,6 +18,7 @@ from typing import NamedTuple
 import numpy as np
 from sklearn.utils import check_random_state
 
+from skgmm._validation import check_fitted_matches, check_initial_parameters
 from skgmm.covariance import get_covariance_model
 from skgmm.engine.loop import start_parameters
 from skgmm.engine.mstep import m_step, mean_log_likelihood
@@ -92,10 +93,10 @@ def _partial_fit(estimator, X, sample_weight=None):
         )
     with source:
         if fitted:
-            estimator._check_fitted_matches(model, source.n_features, "partial_fit")
+            check_fitted_matches(estimator, model, source.n_features, "partial_fit")
             params = estimator._fitted_params()
         else:
-            inits = estimator._check_initial_parameters(model, source.n_features)
+            inits = check_initial_parameters(estimator, model, source.n_features)
             random_state = check_random_state(estimator.random_state)
             params = start_parameters(
                 source, model, inits, estimator.init_params, n_components, estimator.reg_covar, random_state

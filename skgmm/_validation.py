@@ -110,3 +110,40 @@ def check_sample_weight(sample_weight, X, n_components):
             "more samples or decrease n_components."
         )
     return sample_weight
+
+
+def check_fitted_matches(estimator, model, n_features, action):
+    """Raise ValueError if ``estimator``'s fitted model cannot be continued with its parameters.
+
+    ``action`` ('fit' with ``warm_start``, or 'partial_fit') names the caller.
+    """
+    fitted_components, fitted_features = np.shape(estimator.means_)
+    fix = (
+        "Set warm_start=False (or refit with fit) to start afresh." if action == "fit" else "Refit with fit."
+    )
+    if fitted_features != n_features:
+        raise ValueError(
+            f"The fitted model has {fitted_features} features but X has {n_features}: {action} "
+            f"cannot continue from it. {fix}"
+        )
+    if fitted_components != estimator.n_components:
+        raise ValueError(
+            f"n_components is {estimator.n_components} but the fitted model has {fitted_components} "
+            f"components: {action} cannot continue from it. {fix}"
+        )
+    if np.shape(estimator.covariances_) != model.covariance_shape(estimator.n_components, n_features):
+        raise ValueError(
+            f"covariance_type is {estimator.covariance_type!r} but the fitted covariances have shape "
+            f"{np.shape(estimator.covariances_)}: {action} cannot continue from them. {fix}"
+        )
+
+
+def check_initial_parameters(estimator, model, n_features):
+    """Validated copies of ``estimator``'s ``*_init`` arrays (never written back)."""
+    K = estimator.n_components
+    weights, means, precisions = estimator.weights_init, estimator.means_init, estimator.precisions_init
+    return {
+        "weights": None if weights is None else check_weights_init(weights, K),
+        "means": None if means is None else check_means_init(means, K, n_features),
+        "precisions": None if precisions is None else check_precisions_init(precisions, model, K, n_features),
+    }

@@ -17,6 +17,7 @@ import numpy as np
 from scipy import linalg
 
 from skgmm._typing import FloatArray
+from skgmm.engine.logsumexp import normalise, weighted_sum
 from skgmm.engine.stats import SufficientStats
 
 LOG_2PI = math.log(2 * math.pi)
@@ -60,8 +61,8 @@ class CovarianceModel(ABC):
         """Precompute what the block kernels need, once per pass."""
 
     @abstractmethod
-    def em_block_sums(self, kernel: Kernel, X_block, origin, log_weights, sample_weight, work: dict):
-        """Fused E-step and raw M-step sums of one block.
+    def block_log_densities(self, kernel: Kernel, X_block, origin, log_weights, work: dict):
+        """``log p(x | k) + log w_k`` of one block, component-major: (n_components, n_rows).
 
         Parameters
         ----------
@@ -70,34 +71,47 @@ class CovarianceModel(ABC):
             Rows, not yet centred on ``origin``.
         origin : ndarray of shape (n_features,)
         log_weights : ndarray of shape (n_components,)
-        sample_weight : ndarray of shape (n_rows,) or None
         work : dict
             Scratch buffers owned by the calling thread, reused across blocks.
 
         Returns
         -------
-        log_likelihood : float
-            Sum over rows of ``w * log p(x)``.
-        raw : tuple of ndarray
-            The strategy's own sums (float64), added up over blocks and mapped
-            to centred statistics by :meth:`finish_sums`.
+        block : object
+            What :meth:`block_sums` needs of the block (the centred rows, the
+            whitened rows...); it may live in ``work``.
+        log_prob : ndarray of shape (n_components, n_rows)
+            In ``work``: valid until the next call with the same ``work``.
         """
 
     @abstractmethod
+    def block_sums(self, kernel: Kernel, block, resp, sample_weight) -> tuple:
+        """The strategy's raw sums (float64) of weighted responsibilities ``resp`` (K, n_rows).
+
+        They are added up over blocks and mapped to centred statistics by
+        :meth:`finish_sums`; ``resp`` may be overwritten.
+        """
+
+    def em_block_sums(self, kernel: Kernel, X_block, origin, log_weights, sample_weight, work: dict):
+        """Fused E-step and raw M-step sums of one block.
+
+        Returns ``(log_likelihood, raw)``: the sum over rows of
+        ``w * log p(x)``, and the :meth:`block_sums` of the responsibilities.
+        """
+        block, resp = self.block_log_densities(kernel, X_block, origin, log_weights, work)
+        log_norm = normalise(resp, 0, responsibilities=True, sample_weight=sample_weight)
+        return weighted_sum(log_norm, sample_weight), self.block_sums(kernel, block, resp, sample_weight)
+
+    def weighted_log_prob_block(self, kernel: Kernel, X_block, origin, log_weights, work: dict):
+        """``log p(x | k) + log w_k`` of a block, shape (n_rows, n_components) (a view of ``work``)."""
+        return self.block_log_densities(kernel, X_block, origin, log_weights, work)[1].T
+
+    @abstractmethod
     def resp_block_sums(self, kernel: Kernel, X_block, origin, wresp, sample_weight, work: dict) -> tuple:
-        """Raw sums (as :meth:`em_block_sums`) for given weighted responsibilities.
+        """Raw sums (as :meth:`block_sums`) for given weighted responsibilities.
 
         ``wresp`` has shape (n_rows, n_components) and includes the row
         weights; ``sample_weight`` is passed for strategies that also sum over
         rows (``'tied'``).
-        """
-
-    @abstractmethod
-    def weighted_log_prob_block(self, kernel: Kernel, X_block, origin, log_weights, work: dict):
-        """``log p(x | k) + log w_k`` of a block, shape (n_rows, n_components).
-
-        The result may be a view of ``work`` (valid until the next call with
-        it), laid out component-major.
         """
 
     @abstractmethod

@@ -12,7 +12,6 @@ from skgmm.covariance.base import (
     shift_correction,
     work_buffers,
 )
-from skgmm.engine.logsumexp import normalise, weighted_sum
 
 
 class DiagCovariance(CovarianceModel):
@@ -69,7 +68,7 @@ class DiagCovariance(CovarianceModel):
         np.square(Xc, out=features[:, :n_features])
         return features
 
-    def _log_densities(self, kernel, X_block, origin, log_weights, work):
+    def block_log_densities(self, kernel, X_block, origin, log_weights, work):
         coef = kernel.arrays["coef"]
         features = self._features(X_block, origin, work, "diag")
         log_prob = work_buffers(
@@ -79,14 +78,9 @@ class DiagCovariance(CovarianceModel):
         log_prob += np.asarray(log_weights, np.float64)[:, None]
         return features, log_prob
 
-    def em_block_sums(self, kernel, X_block, origin, log_weights, sample_weight, work):
+    def block_sums(self, kernel, features, resp, sample_weight):
         # Sums about the origin, moved onto the means once per pass (finish_sums).
-        features, resp = self._log_densities(kernel, X_block, origin, log_weights, work)
-        log_norm = normalise(resp, 0, responsibilities=True, sample_weight=sample_weight)
-        return weighted_sum(log_norm, sample_weight), (resp @ features,)
-
-    def weighted_log_prob_block(self, kernel, X_block, origin, log_weights, work):
-        return self._log_densities(kernel, X_block, origin, log_weights, work)[1].T
+        return (resp @ features,)
 
     def resp_block_sums(self, kernel, X_block, origin, wresp, sample_weight, work):
         features = self._features(X_block, origin, work, "diag-resp")

@@ -23,7 +23,6 @@ from skgmm.covariance.kernels.full import (
     whitening_bounds,
     whitening_slices,
 )
-from skgmm.engine.logsumexp import normalise, weighted_sum
 
 
 class FullCovariance(CovarianceModel):
@@ -59,26 +58,20 @@ class FullCovariance(CovarianceModel):
             },
         )
 
-    def em_block_sums(self, kernel, X_block, origin, log_weights, sample_weight, work):
+    def block_log_densities(self, kernel, X_block, origin, log_weights, work):
         block = whiten_block(kernel, X_block, origin, work)
         weighted_log_prob_into(kernel, block, log_weights)
-        log_norm = normalise(block.resp, 0, responsibilities=True, sample_weight=sample_weight)
-        log_likelihood = weighted_sum(log_norm, sample_weight)
-        resp_sum = block.resp.sum(axis=1, dtype=np.float64)
-        white_sum, scatter = white_sums(kernel, block, block.resp)
-        return log_likelihood, (resp_sum, np.asarray(white_sum, np.float64), np.asarray(scatter, np.float64))
+        return block, block.resp
 
-    def weighted_log_prob_block(self, kernel, X_block, origin, log_weights, work):
-        block = whiten_block(kernel, X_block, origin, work)
-        weighted_log_prob_into(kernel, block, log_weights)
-        return block.resp.T
+    def block_sums(self, kernel, block, resp, sample_weight):
+        resp_sum = resp.sum(axis=1, dtype=np.float64)
+        white_sum, scatter = white_sums(kernel, block, resp)
+        return resp_sum, np.asarray(white_sum, np.float64), np.asarray(scatter, np.float64)
 
     def resp_block_sums(self, kernel, X_block, origin, wresp, sample_weight, work):
         block = whiten_block(kernel, X_block, origin, work)
         block.resp[...] = wresp.T
-        resp_sum = block.resp.sum(axis=1, dtype=np.float64)
-        white_sum, scatter = white_sums(kernel, block, block.resp)
-        return resp_sum, np.asarray(white_sum, np.float64), np.asarray(scatter, np.float64)
+        return self.block_sums(kernel, block, block.resp, sample_weight)
 
     def finish_sums(self, kernel, raw):
         # x - mu = y C^T with C the covariance Cholesky factor (C = L^-T).

@@ -15,7 +15,6 @@ from skgmm.covariance.base import (
     upper_cholesky_of_precisions,
     work_buffers,
 )
-from skgmm.engine.logsumexp import normalise, weighted_sum
 
 
 class TiedCovariance(CovarianceModel):
@@ -52,7 +51,7 @@ class TiedCovariance(CovarianceModel):
             },
         )
 
-    def _log_densities(self, kernel, X_block, origin, log_weights, work):
+    def block_log_densities(self, kernel, X_block, origin, log_weights, work):
         """Centred rows ``[x - o, 1]`` and weighted log-densities (K, n_rows), float64."""
         n_rows, n_features = X_block.shape
         coef = kernel.arrays["coef"]
@@ -75,18 +74,9 @@ class TiedCovariance(CovarianceModel):
         log_prob += np.asarray(log_weights, np.float64)[:, None]
         return centred, log_prob
 
-    def em_block_sums(self, kernel, X_block, origin, log_weights, sample_weight, work):
-        # Raw sums are taken about the origin and moved onto the means once per pass (finish_sums).
-        centred, resp = self._log_densities(kernel, X_block, origin, log_weights, work)
-        log_norm = normalise(resp, 0, responsibilities=True, sample_weight=sample_weight)
-        return weighted_sum(log_norm, sample_weight), self._raw_sums(centred, resp, sample_weight)
-
-    def weighted_log_prob_block(self, kernel, X_block, origin, log_weights, work):
-        return self._log_densities(kernel, X_block, origin, log_weights, work)[1].T
-
-    @staticmethod
-    def _raw_sums(centred, resp, sample_weight):
-        # [sum r (x - o), sum r] in one product, and the total scatter about o.
+    def block_sums(self, kernel, centred, resp, sample_weight):
+        # [sum r (x - o), sum r] in one product, and the total scatter about the
+        # origin o: moved onto the means once per pass (finish_sums).
         x_sum = np.asarray(resp, np.float64) @ centred
         Xc = centred[:, :-1]
         weighted = Xc if sample_weight is None else Xc * np.asarray(sample_weight, np.float64)[:, None]
@@ -102,7 +92,7 @@ class TiedCovariance(CovarianceModel):
 
         centred = work_buffers(work, ("tied-resp", n_rows), make)
         np.subtract(X_block, origin, out=centred[:, :n_features])
-        return self._raw_sums(centred, np.asarray(wresp).T, sample_weight)
+        return self.block_sums(kernel, centred, np.asarray(wresp).T, sample_weight)
 
     def finish_sums(self, kernel, raw):
         x_sum_and_count, total = raw
