@@ -4,7 +4,7 @@ Stepwise EM (Cappé & Moulines 2009, JRSS-B 71(3); Liang & Klein 2009) keeps
 the sufficient statistics normalised per unit of row weight, ``s``, and after
 each batch sets ``s <- (1 - eta_t) s + eta_t s_batch`` with
 ``eta_t = (t + learning_offset) ** -learning_decay``, then runs the ordinary
-M-step (:func:`skgmm._em.m_step`) on ``s``.  The statistics of successive
+M-step (``skgmm.engine.mstep.m_step``) on ``s``.  The statistics of successive
 batches are centred on different means, so they are combined with
 :meth:`SufficientStats.scaled` and :func:`merge_stats` (which recentres
 exactly), and the running statistics are recentred on the new means after each

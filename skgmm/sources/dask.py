@@ -147,7 +147,7 @@ class ScanSummary(NamedTuple):
     n_positive: int
     sample_size: int
     samples: tuple
-    moments: FeatureMoments  # for the data-scale checks of skgmm._degenerate
+    moments: FeatureMoments  # for the data-scale checks of skgmm.engine.degenerate
 
 
 def _top(keys, rows, weights, size):

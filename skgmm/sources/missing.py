@@ -2,8 +2,9 @@
 
 This is the EM of Ghahramani & Jordan (1994, "Supervised learning from
 incomplete data via an EM approach") for Gaussian mixtures, written as a
-driver over the engine's :class:`~skgmm._stats.SufficientStats` so that the
-M-step (:func:`skgmm._em.m_step`) is reused unchanged.
+data source that returns the engine's ``SufficientStats``, so that the
+M-step (``skgmm.engine.mstep.m_step``) is reused unchanged.  The maths of the
+pattern groups is in ``skgmm.sources._patterns``.
 
 * E-step: a row's responsibilities use the *marginal* density of its observed
   coordinates, ``N(x_o | mu_o, Sigma_oo)``.
@@ -20,7 +21,7 @@ complete-data cost when patterns are few.  For 'diag' and 'spherical' the
 coordinates are independent given the component, so no grouping is needed: the
 missing coordinates simply drop out of the density and contribute their
 variance to the scatter.  Complete rows always go through the engine's own
-kernel (:func:`skgmm._em.block_em_stats`); rows with every value missing have
+kernel (``skgmm.engine.blocks.em_stats``); rows with every value missing have
 no observed density, get the mixture weights as responsibilities and are left
 out of fitting.
 """
