@@ -21,6 +21,10 @@ class MixtureParams(NamedTuple):
     means: FloatArray
     covariances: FloatArray | None
     precisions_cholesky: FloatArray
+    # Per-component additive term of the E-step; None: ``log(weights)``.  A
+    # variational fit (skgmm._bayesian) gives its expected log-weights and
+    # Wishart constants here, and ``weights`` then only centre the pass.
+    log_weights: FloatArray | None = None
 
 
 class PassKernel(NamedTuple):
@@ -42,8 +46,11 @@ def prepare_pass(model: CovarianceModel, params: MixtureParams, dtype) -> PassKe
     """Derive the per-pass kernel of ``params`` for blocks of ``dtype``."""
     origin = compute_origin(params)
     means_c = np.asarray(params.means, np.float64) - origin
-    with np.errstate(divide="ignore"):
-        log_weights = np.log(np.asarray(params.weights, np.float64))
+    if params.log_weights is not None:
+        log_weights = np.asarray(params.log_weights, np.float64)
+    else:
+        with np.errstate(divide="ignore"):
+            log_weights = np.log(np.asarray(params.weights, np.float64))
     return PassKernel(
         model=model,
         kernel=model.prepare(means_c, params.precisions_cholesky, dtype),
