@@ -352,14 +352,22 @@ class BayesianGaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
                 nk, xk, sk = gaussian_statistics(rows.resp_stats(model, resp, K))
                 if covariance_type == "tied" and self.init_params in SINGLE_ROW_STARTS:
                     mean, scatter, total = data if rows is source else data_statistics(rows, centre)
-                    sk = estimate_tied_covariance(scatter + total * np.outer(mean, mean), nk, xk, self.reg_covar)
-                return state_of(variational_m_step(nk, xk, sk, priors, covariance_type), covariance_type, dtype)
+                    sk = estimate_tied_covariance(
+                        scatter + total * np.outer(mean, mean), nk, xk, self.reg_covar
+                    )
+                return state_of(
+                    variational_m_step(nk, xk, sk, priors, covariance_type), covariance_type, dtype
+                )
 
             def step(stats, state):
                 # the statistics are centred on the pass means, those of the E-step
                 about_means = stats.recentred(np.asarray(state.posterior.means, np.float64))
                 entropy_sum = estimate_resp_log_resp_sum(
-                    stats.resp_sum, about_means.scatter, stats.log_likelihood, state.posterior, covariance_type
+                    stats.resp_sum,
+                    about_means.scatter,
+                    stats.log_likelihood,
+                    state.posterior,
+                    covariance_type,
                 )
                 posterior = variational_m_step(*gaussian_statistics(stats), priors, covariance_type)
                 bound = lower_bound(posterior, entropy_sum, covariance_type)
@@ -415,7 +423,9 @@ class BayesianGaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
 
         posterior = VariationalParams(
             weight_concentration=(
-                tuple(as64(c) for c in concentration) if isinstance(concentration, tuple) else as64(concentration)
+                tuple(as64(c) for c in concentration)
+                if isinstance(concentration, tuple)
+                else as64(concentration)
             ),
             mean_precision=as64(self.mean_precision_),
             means=as64(self.means_),

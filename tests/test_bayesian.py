@@ -33,7 +33,14 @@ def fit_both(X, **kwargs):
 
 
 def assert_same_fit(ours, ref, X, rtol=RTOL):
-    for name in ("weights_", "means_", "covariances_", "precisions_cholesky_", "mean_precision_", "degrees_of_freedom_"):
+    for name in (
+        "weights_",
+        "means_",
+        "covariances_",
+        "precisions_cholesky_",
+        "mean_precision_",
+        "degrees_of_freedom_",
+    ):
         relative_close(getattr(ours, name), getattr(ref, name), rtol)
     assert_allclose(ours.lower_bound_, ref.lower_bound_, rtol=rtol)
     assert_allclose(ours.lower_bounds_, np.ravel(ref.lower_bounds_), rtol=rtol)
@@ -49,7 +56,9 @@ def test_constructor_is_sklearns():
     for name, parameter in ref.items():
         assert ours[name].default == parameter.default, name
         assert ours[name].kind == parameter.kind, name
-    assert set(BayesianGaussianMixtureEM._parameter_constraints) == set(BayesianGaussianMixture._parameter_constraints)
+    assert set(BayesianGaussianMixtureEM._parameter_constraints) == set(
+        BayesianGaussianMixture._parameter_constraints
+    )
 
 
 @pytest.mark.parametrize("data", sorted(DATASETS))
@@ -160,7 +169,14 @@ def test_float32_in_float32_out(covariance_type):
     est64 = BayesianGaussianMixtureEM(n_components=3, covariance_type=covariance_type, random_state=0).fit(X)
     est = BayesianGaussianMixtureEM(n_components=3, covariance_type=covariance_type, random_state=0)
     est.fit(X.astype(np.float32))
-    for name in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_", "mean_precision_"):
+    for name in (
+        "weights_",
+        "means_",
+        "covariances_",
+        "precisions_",
+        "precisions_cholesky_",
+        "mean_precision_",
+    ):
         assert getattr(est, name).dtype == np.float32, name
         relative_close(getattr(est, name), getattr(est64, name), rtol=1e-3)
     X32 = X.astype(np.float32)
