@@ -190,6 +190,7 @@ def bench_bayesian(n, d, K, iters, repeats, covariance="full"):
 
     X = make_mixture(n, d, K, seed=2)
     classes = (("sklearn", BayesianGaussianMixture), ("skgmm", BayesianGaussianMixtureEM))
+
     def make(cls, max_iter):
         return cls(n_components=K, covariance_type=covariance, max_iter=max_iter, tol=0, random_state=0)
 
