@@ -208,3 +208,11 @@ def test_dask_array_fits_as_numpy(monkeypatch):
     relative_close(lazy.means_, ours.means_, rtol=1e-8)
     assert_allclose(lazy.lower_bound_, ours.lower_bound_, rtol=1e-8)
     assert_array_equal(np.asarray(lazy.predict(X)), ours.predict(X))
+
+
+def test_dask_missing_values_are_rejected():
+    da = pytest.importorskip("dask.array")
+    X = DATASETS["blobs"].copy()
+    X[3, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        BayesianGaussianMixtureEM(n_components=2, random_state=0).fit(da.from_array(X, chunks=(100, 3)))
