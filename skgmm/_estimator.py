@@ -384,7 +384,7 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
         params = MixtureParams(self.weights_, self.means_, self.covariances_, self.precisions_cholesky_)
         if dtype is None:
             return params
-        return MixtureParams(*(np.asarray(p, dtype=dtype) for p in params[:4]))
+        return MixtureParams(*(np.asarray(p, dtype=dtype) for p in params))
 
     def _set_params_attributes(self, model, params):
         self.weights_ = params.weights
