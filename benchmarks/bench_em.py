@@ -13,6 +13,7 @@ python benchmarks/bench_em.py                 # full grid (< 10 min on 2 cores)
 python benchmarks/bench_em.py --only grid     # per-iteration grid only
 python benchmarks/bench_em.py --scale 0.1     # smaller n, for a smoke run
 python benchmarks/bench_em.py --only grid --configs 1,6 --repeats 5   # two rows, more repeats
+python benchmarks/bench_em.py --only bayes    # variational (BayesianGaussianMixture) per iteration
 """
 
 from __future__ import annotations
@@ -176,6 +177,42 @@ def bench_end_to_end(n, d, K, repeats):
     )
 
 
+# -- variational per iteration ---------------------------------------------------
+def bench_bayesian(n, d, K, iters, repeats, covariance="full"):
+    """Per-iteration time of BayesianGaussianMixture vs BayesianGaussianMixtureEM.
+
+    Both from the same k-means start (``random_state=0``, ``tol=0``): the start
+    cancels in ``(t(1 + iters) - t(1)) / iters``.
+    """
+    from sklearn.mixture import BayesianGaussianMixture
+
+    from skgmm import BayesianGaussianMixtureEM
+
+    X = make_mixture(n, d, K, seed=2)
+    classes = (("sklearn", BayesianGaussianMixture), ("skgmm", BayesianGaussianMixtureEM))
+
+    def make(cls, max_iter):
+        return cls(n_components=K, covariance_type=covariance, max_iter=max_iter, tol=0, random_state=0)
+
+    for _, cls in classes:  # warm-up: imports, kernels
+        timed_fit(make(cls, 2), X[:2000])
+    per_iter = {"sklearn": [], "skgmm": []}
+    bounds = {}
+    for _ in range(repeats):
+        for name, cls in classes:
+            times = []
+            for max_iter in (1, 1 + iters):
+                estimator = make(cls, max_iter)
+                times.append(timed_fit(estimator, X))
+            per_iter[name].append((times[1] - times[0]) / iters)
+            bounds[name] = estimator.lower_bound_
+    sk, ours = statistics.median(per_iter["sklearn"]), statistics.median(per_iter["skgmm"])
+    print("| n, d, K, covariance | sklearn s/iter | skgmm s/iter | ratio | lower bound rel. diff |")
+    print("|---|---|---|---|---|")
+    diff = abs(bounds["skgmm"] - bounds["sklearn"]) / abs(bounds["sklearn"])
+    print(f"| {n:,}, {d}, {K}, {covariance} | {sk:.3f} | {ours:.3f} | **{sk / ours:.1f}×** | {diff:.1e} |")
+
+
 # -- GEMM ceiling ---------------------------------------------------------------
 def gemm_ceiling(size=2048, repeats=5):
     """Best square-GEMM rate of this machine (numpy's BLAS, its default threads)."""
@@ -198,7 +235,7 @@ def gemm_ceiling(size=2048, repeats=5):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=["grid", "memory", "e2e", "gemm"], action="append")
+    parser.add_argument("--only", choices=["grid", "memory", "e2e", "gemm", "bayes"], action="append")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every n by this")
     parser.add_argument("--repeats", type=int, default=None, help="override the repeats of every config")
     parser.add_argument("--e2e-repeats", type=int, default=1)
@@ -267,6 +304,10 @@ def main(argv=None):
         n = max(1000, int(1_000_000 * args.scale))
         print("\n## End-to-end fit, default parameters (k-means init, tol=1e-3), random_state=0")
         bench_end_to_end(n, 16, 16, args.e2e_repeats)
+    if "bayes" in parts:  # not in the default parts
+        n = max(1000, int(200_000 * args.scale))
+        print("\n## Variational fit per iteration (k-means start, tol=0)")
+        bench_bayesian(n, 16, 16, iters=2, repeats=args.repeats or 3)
     print(f"\nload average at end: {load_average()}; total {time.perf_counter() - started:.0f} s")
 
 

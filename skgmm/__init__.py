@@ -1,5 +1,6 @@
 """skgmm: Gaussian mixture models fitted by EM, as scikit-learn estimators."""
 
+from skgmm._bayesian import BayesianGaussianMixtureEM
 from skgmm._estimator import GaussianMixtureEM
 from skgmm._selection import GaussianMixtureIC
 from skgmm.engine.degenerate import DegenerateDataWarning
@@ -8,6 +9,7 @@ from skgmm.impute import GaussianMixtureImputer
 __version__ = "0.1.0"
 
 __all__ = [
+    "BayesianGaussianMixtureEM",
     "DegenerateDataWarning",
     "GaussianMixtureEM",
     "GaussianMixtureIC",

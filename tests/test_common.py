@@ -2,11 +2,14 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skgmm import GaussianMixtureEM
+from skgmm import BayesianGaussianMixtureEM, GaussianMixtureEM
 from skgmm.covariance import COVARIANCE_MODELS
 
 INSTANCES = [
     GaussianMixtureEM(n_components=3, covariance_type=covariance_type, random_state=0)
+    for covariance_type in COVARIANCE_MODELS
+] + [
+    BayesianGaussianMixtureEM(n_components=3, covariance_type=covariance_type, random_state=0)
     for covariance_type in COVARIANCE_MODELS
 ]
 

@@ -35,12 +35,18 @@ class EMRun(NamedTuple):
     converged: bool
 
 
-def run_em(em_pass, model, params, lower_bound, settings: EMSettings, monitor, dtype, guard=None) -> EMRun:
+def run_em(
+    em_pass, model, params, lower_bound, settings: EMSettings, monitor, dtype, guard=None, step=None
+) -> EMRun:
     """EM iterations from ``params``.
 
     ``em_pass(params)`` returns the sufficient statistics of one fused E+M
     sweep over the data; ``lower_bound`` is the value the first change is
-    measured from (``-inf`` for a new start).
+    measured from (``-inf`` for a new start).  ``step(stats, params)``, if
+    given, replaces the M-step and the bound: it returns the next parameters
+    and the lower bound of the iteration (a variational fit,
+    :mod:`skgmm._bayesian`); by default :func:`m_step` and the mean
+    log-likelihood.
     """
     lower_bounds = []
     converged = False
@@ -52,10 +58,13 @@ def run_em(em_pass, model, params, lower_bound, settings: EMSettings, monitor, d
     for n_iter in range(1, settings.max_iter + 1):
         previous = lower_bound
         stats = em_pass(params)
-        params = m_step(stats, model, settings.reg_covar, dtype)
+        if step is None:
+            new_params = m_step(stats, model, settings.reg_covar, dtype)
+            lower_bound = mean_log_likelihood(stats)
+        else:
+            new_params, lower_bound = step(stats, params)
         # Components left without data are re-seeded (see skgmm.engine.guard).
-        params, reseeded = (params, []) if guard is None else guard.recover(params)
-        lower_bound = mean_log_likelihood(stats)
+        params, reseeded = (new_params, []) if guard is None else guard.recover(new_params)
         lower_bounds.append(lower_bound)
         change = lower_bound - previous
         monitor.on_iteration_end(n_iter, lower_bound, change)
@@ -68,13 +77,16 @@ def run_em(em_pass, model, params, lower_bound, settings: EMSettings, monitor, d
     return EMRun(params, lower_bound, lower_bounds, n_iter, converged)
 
 
-def fit_best(source, model, start, settings: EMSettings, n_init, monitor, guard, warm=None) -> EMRun:
+def fit_best(
+    source, model, start, settings: EMSettings, n_init, monitor, guard, warm=None, step=None
+) -> EMRun:
     """EM from each start on ``source``; the run with the largest final lower bound.
 
     ``start(init)`` gives the initial parameters of start ``init``.  With
     ``n_init=0``, one run continues from ``warm = (params, lower_bound)`` (a
-    warm start).  Warns when the kept run did not converge, and about empty
-    or collapsed components of the result.
+    warm start).  Warns when the kept run did not converge, and (with a
+    ``guard``) about empty or collapsed components of the result.  ``step``
+    as in :func:`run_em`.
     """
     best = None
     for init in range(max(n_init, 1)):
@@ -89,6 +101,7 @@ def fit_best(source, model, start, settings: EMSettings, n_init, monitor, guard,
             monitor,
             source.dtype,
             guard,
+            step,
         )
         if best is None or settings.max_iter == 0 or run.lower_bound > best.lower_bound:
             best = run
@@ -98,7 +111,8 @@ def fit_best(source, model, start, settings: EMSettings, n_init, monitor, guard,
             "parameters, or increase max_iter, tol, or check for degenerate data.",
             ConvergenceWarning,
         )
-    guard.warn_if_empty(best.params)
+    if guard is not None:
+        guard.warn_if_empty(best.params)
     return best
 
 

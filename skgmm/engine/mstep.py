@@ -39,11 +39,22 @@ def compute_origin(params: MixtureParams) -> FloatArray:
 
 
 def prepare_pass(model: CovarianceModel, params: MixtureParams, dtype) -> PassKernel:
-    """Derive the per-pass kernel of ``params`` for blocks of ``dtype``."""
+    """Derive the per-pass kernel of ``params`` for blocks of ``dtype``.
+
+    Parameters with a ``log_weights`` attribute (not None) give the additive
+    per-component term of the E-step explicitly, and their ``weights`` only
+    centre the pass: a variational fit (:class:`skgmm._bayesian.BayesianState`)
+    passes its expected log-weights and Wishart constants so.  Otherwise the
+    term is ``log(weights)``.
+    """
     origin = compute_origin(params)
     means_c = np.asarray(params.means, np.float64) - origin
-    with np.errstate(divide="ignore"):
-        log_weights = np.log(np.asarray(params.weights, np.float64))
+    explicit = getattr(params, "log_weights", None)
+    if explicit is not None:
+        log_weights = np.asarray(explicit, np.float64)
+    else:
+        with np.errstate(divide="ignore"):
+            log_weights = np.log(np.asarray(params.weights, np.float64))
     return PassKernel(
         model=model,
         kernel=model.prepare(means_c, params.precisions_cholesky, dtype),

@@ -82,6 +82,13 @@ def pattern_kernel(covariances: FloatArray, observed_mask) -> PatternKernel:
 
 def prepare_missing_pass(model: CovarianceModel, params: MixtureParams, observed) -> MissingKernel:
     """Derive the kernel of ``params`` for the patterns ``observed`` (n_patterns, n_features)."""
+    if getattr(params, "log_weights", None) is not None:
+        # Explicit E-step terms (a variational fit) are those of complete rows:
+        # the marginal of the observed coordinates would need other constants.
+        raise ValueError(
+            "Input X contains NaN. Missing values are not supported by a variational "
+            "(Bayesian) fit; impute them, or drop the rows."
+        )
     means = np.asarray(params.means, np.float64)
     n_components = means.shape[0]
     with np.errstate(divide="ignore"):
