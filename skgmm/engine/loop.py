@@ -52,7 +52,7 @@ def run_em(em_pass, model, params, lower_bound, settings: EMSettings, monitor, d
     for n_iter in range(1, settings.max_iter + 1):
         previous = lower_bound
         stats = em_pass(params)
-        params = m_step(stats, model, settings.reg_covar, dtype)
+        params = m_step(stats, model, settings.reg_covar, dtype, previous=params)
         # Components left without data are re-seeded (see skgmm.engine.guard).
         params, reseeded = (params, []) if guard is None else guard.recover(params)
         lower_bound = mean_log_likelihood(stats)
