@@ -23,7 +23,11 @@ COVARIANCE_MODELS: dict[str, CovarianceModel] = {
     for model in (FullCovariance(), TiedCovariance(), DiagCovariance(), SphericalCovariance())
 }
 COVARIANCE_MODELS.update({alias: COVARIANCE_MODELS[name] for alias, name in MCLUST_ALIASES.items()})
-COVARIANCE_MODELS.update({name: ParsimoniousCovariance(name) for name in PARSIMONIOUS_MODELS})
+# VVE's M-step maximises VVE's likelihood: mclust 6's (its common orientation by
+# EVE's criterion) does not, and EM with it can lower the likelihood.
+COVARIANCE_MODELS.update(
+    {name: ParsimoniousCovariance(name, vve_orientation="likelihood") for name in PARSIMONIOUS_MODELS}
+)
 
 
 def get_covariance_model(covariance_type: str) -> CovarianceModel:
