@@ -286,3 +286,17 @@ def test_dask_equals_numpy():
     reference = _fit(X, "EVE", 3, **params)
     for name in ("weights_", "means_", "covariances_"):
         assert_allclose(getattr(fitted, name), getattr(reference, name), rtol=1e-8, atol=1e-10)
+
+
+def test_plotting_expands_every_name():
+    from skgmm.plotting import full_covariances
+
+    X = _data()
+    for model in ("VEV", "VII", "EEE"):
+        gm = _fit(X, model, 3, random_state=0)
+        dense = full_covariances(gm.covariances_, model, 3, 3)
+        assert dense.shape == (3, 3, 3)
+        # precisions_ share the layout of covariances_
+        assert_allclose(
+            np.linalg.inv(dense), full_covariances(gm.precisions_, model, 3, 3), rtol=1e-8, atol=1e-12
+        )
