@@ -69,6 +69,8 @@ _GMM_KEYS = (
 
 BAYESIAN_PARAMETER_CONSTRAINTS: dict = {
     **{key: PARAMETER_CONSTRAINTS[key] for key in _GMM_KEYS},
+    # The variational updates exist for scikit-learn's four structures only.
+    "covariance_type": [StrOptions({"full", "tied", "diag", "spherical"})],
     "weight_concentration_prior_type": [StrOptions(set(WEIGHT_CONCENTRATION_PRIOR_TYPES))],
     "weight_concentration_prior": [None, Interval(Real, 0.0, None, closed="neither")],
     "mean_precision_prior": [None, Interval(Real, 0.0, None, closed="neither")],

@@ -39,7 +39,7 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
     n_components : int, default=1
         The number of mixture components.
 
-    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+    covariance_type : str, default='full'
         String describing the type of covariance parameters to use.
         Must be one of:
 
@@ -47,6 +47,35 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
         - 'tied': all components share the same general covariance matrix.
         - 'diag': each component has its own diagonal covariance matrix.
         - 'spherical': each component has its own single variance.
+
+        or one of mclust's parsimonious models (Celeux and Govaert 1995),
+        ``Sigma_k = lambda_k D_k A_k D_k^T`` with volume ``lambda_k``
+        (``det Sigma_k = lambda_k ** n_features``), shape ``A_k`` (diagonal,
+        determinant 1) and orientation ``D_k`` (orthogonal).  The three
+        letters give the volume, shape and orientation, in that order: E
+        equal for all components, V variable, I the identity:
+
+        - 'EII', 'VII': spherical, equal or variable volumes.
+        - 'EEI', 'VEI', 'EVI', 'VVI': diagonal (axis-aligned).
+        - 'EEE', 'VEE', 'EVE', 'VVE': a common orientation.
+        - 'EEV', 'VEV', 'EVV', 'VVV': orientations of their own.
+        - 'E', 'V' (one feature only): equal or variable variances.
+
+        'VII', 'VVI', 'EEE' and 'VVV' are aliases of 'spherical', 'diag',
+        'tied' and 'full' (the same model, fit and layout of
+        ``covariances_``).  The ten others keep ``covariances_`` of shape
+        (n_components, n_features, n_features); with one feature each is
+        'E' or 'V' after its volume letter.  ``reg_covar * nk_k`` is added to
+        the diagonal of each component's scatter before the M-step, so that
+        the covariances stay in the model's family (for 'EII', 'EEI' and
+        'EEV', as for the aliases, this adds ``reg_covar`` to their
+        diagonal).  VEI, VEE, EVE, VVE and VEV have iterative M-steps; as in
+        mclust, all but VEE's continue from the covariances in force.  VVE's
+        common orientation maximises VVE's likelihood (mclust 6 chooses it
+        by EVE's criterion, which can lower the likelihood).  The number of
+        parameters (:meth:`bic`, :meth:`aic`) is mclust's.  No
+        decomposition attribute is exposed: eigen-decompose
+        ``covariances_`` (see :mod:`skgmm.covariance.parsimonious`).
 
     tol : float, default=1e-3
         The convergence threshold. EM iterations will stop when the
@@ -91,10 +120,10 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
         matrices). If None, precisions are initialized using the
         `init_params` method. The shape depends on `covariance_type`::
 
-            (n_components,)                        if 'spherical',
-            (n_features, n_features)               if 'tied',
-            (n_components, n_features)             if 'diag',
-            (n_components, n_features, n_features) if 'full'
+            (n_components,)                        if 'spherical' ('VII'),
+            (n_features, n_features)               if 'tied' ('EEE'),
+            (n_components, n_features)             if 'diag' ('VVI'),
+            (n_components, n_features, n_features) otherwise
 
     random_state : int, RandomState instance or None, default=None
         Controls the random seed given to the initialization method and to

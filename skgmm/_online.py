@@ -118,7 +118,7 @@ def _partial_fit(estimator, X, sample_weight=None):
     else:
         running = merge_stats(state.stats.scaled(1.0 - eta), batch_normalised.scaled(eta))
 
-    params = m_step(running, model, estimator.reg_covar, source.dtype)
+    params = m_step(running, model, estimator.reg_covar, source.dtype, previous=params)
     estimator._set_params_attributes(model, params)
     estimator._online_state = OnlineState(running.recentred(params.means.astype(np.float64)))
     estimator.n_steps_ += 1

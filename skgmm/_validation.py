@@ -75,7 +75,7 @@ def check_precisions_init(precisions, model: CovarianceModel, n_components, n_fe
         precisions,
         dtype=FLOAT_DTYPES,
         ensure_2d=False,
-        allow_nd=model.name == "full",
+        allow_nd=len(model.covariance_shape(n_components, n_features)) == 3,
         copy=True,
         input_name="precisions_init",
     )

@@ -31,6 +31,9 @@ def _random_params(covariance_type, n_features, seed=0):
     K, d = N_COMPONENTS, n_features
     weights = rng.dirichlet(np.ones(K) * 3)
     means = rng.normal(scale=3.0, size=(K, d))
+    model = get_covariance_model(covariance_type)
+    # mclust's names: their strategy's layout (an alias's, or 'full' for the others).
+    covariance_type = model.name if model.name in ("tied", "diag", "spherical") else "full"
     if covariance_type == "full":
         A = rng.normal(size=(K, d, d)) / np.sqrt(d)
         covariances = A @ A.transpose(0, 2, 1) + 0.5 * np.eye(d)
@@ -41,7 +44,6 @@ def _random_params(covariance_type, n_features, seed=0):
         covariances = rng.uniform(0.3, 2.0, size=(K, d))
     else:
         covariances = rng.uniform(0.3, 2.0, size=K)
-    model = get_covariance_model(covariance_type)
     prec_chol = model.compute_precisions_cholesky(covariances)
     return model, MixtureParams(weights, means, covariances, prec_chol)
 
@@ -194,6 +196,8 @@ def test_far_from_origin_data_keep_their_covariances():
     """Centred statistics: shifting the data by 1e5 does not change covariances."""
     X, labels = mixture_10d(n_samples=300, seed=5)
     for covariance_type in COVARIANCE_MODELS:
+        if covariance_type in ("E", "V"):  # one feature only
+            continue
         model, params = _random_params(covariance_type, X.shape[1], seed=1)
         params = MixtureParams(
             params.weights, X[[0, 100, 200]], params.covariances, params.precisions_cholesky

@@ -5,7 +5,7 @@ The fixtures under ``tests/fixtures/mclust`` come from
 components and model, mclust's ``me()`` ran EM from the stored responsibilities
 ``z`` with ``emControl()``'s defaults.  The EM loop below is written here, not
 taken from the engine: a scipy E-step, and the M-step of
-``skgmm._mclust_models``.
+``skgmm.covariance.parsimonious``.
 """
 
 import json
@@ -20,7 +20,7 @@ from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 from sklearn.datasets import load_iris
 
-from skgmm._mclust_models import (
+from skgmm.covariance.parsimonious import (
     ITERATIVE_MODELS,
     MULTIVARIATE_MODELS,
     UNIVARIATE_MODELS,

@@ -131,7 +131,7 @@ def test_sample_needs_a_positive_count(fitted):
 INVALID_PARAMS = [
     ("n_components", 0),
     ("n_components", 1.5),
-    ("covariance_type", "VVV"),
+    ("covariance_type", "vvv"),  # mclust names are upper case
     ("tol", -1.0),
     ("tol", "small"),
     ("reg_covar", -1e-6),

@@ -12,12 +12,22 @@ from __future__ import annotations
 from skgmm.covariance.base import CovarianceModel, Kernel
 from skgmm.covariance.diagonal import DiagCovariance, SphericalCovariance
 from skgmm.covariance.full import FullCovariance
+from skgmm.covariance.mclust import MCLUST_ALIASES, PARSIMONIOUS_MODELS, ParsimoniousCovariance
 from skgmm.covariance.tied import TiedCovariance
 
+#: Every valid ``covariance_type``: scikit-learn's four, mclust's names of them
+#: (aliases: the same strategy objects, whose ``name`` is scikit-learn's), and
+#: mclust's other models (see :mod:`skgmm.covariance.mclust`).
 COVARIANCE_MODELS: dict[str, CovarianceModel] = {
     model.name: model
     for model in (FullCovariance(), TiedCovariance(), DiagCovariance(), SphericalCovariance())
 }
+COVARIANCE_MODELS.update({alias: COVARIANCE_MODELS[name] for alias, name in MCLUST_ALIASES.items()})
+# VVE's M-step maximises VVE's likelihood: mclust 6's (its common orientation by
+# EVE's criterion) does not, and EM with it can lower the likelihood.
+COVARIANCE_MODELS.update(
+    {name: ParsimoniousCovariance(name, vve_orientation="likelihood") for name in PARSIMONIOUS_MODELS}
+)
 
 
 def get_covariance_model(covariance_type: str) -> CovarianceModel:

@@ -46,6 +46,9 @@ class CovarianceModel(ABC):
     scatter_kind: str
     #: One covariance shared by all components.
     shared: bool = False
+    #: ``estimate_covariances`` takes ``previous=`` (the covariances of the
+    #: E-step) to warm-start an iterative M-step.
+    warm_m_step: bool = False
 
     @abstractmethod
     def covariance_shape(self, n_components: int, n_features: int) -> tuple:

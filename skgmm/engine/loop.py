@@ -59,7 +59,7 @@ def run_em(
         previous = lower_bound
         stats = em_pass(params)
         if step is None:
-            new_params = m_step(stats, model, settings.reg_covar, dtype)
+            new_params = m_step(stats, model, settings.reg_covar, dtype, previous=params)
             lower_bound = mean_log_likelihood(stats)
         else:
             new_params, lower_bound = step(stats, params)

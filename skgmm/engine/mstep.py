@@ -69,12 +69,15 @@ def estimate_parameters(
     reg_covar: float,
     dtype,
     weight_total: float | None = None,
+    previous: MixtureParams | None = None,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Weights, means and covariances (float64) from centred statistics.
 
     The mixture weights are ``nk / weight_total``, by default normalised to sum
     to one; initialisation divides by the total row weight as scikit-learn
     divides by ``n_samples`` (which matters when few rows carry responsibility).
+    ``previous``, the parameters the statistics were computed under, warm-starts
+    the M-steps that iterate (``model.warm_m_step``); the others ignore it.
     """
     # Empty components keep a tiny positive mass, as in scikit-learn, whose
     # 10 eps is a margin for rows of weight 1: here it is 10 eps of a row's
@@ -82,11 +85,23 @@ def estimate_parameters(
     nk = stats.resp_sum + 10 * np.finfo(dtype).eps * stats.row_weight
     weights = nk / (nk.sum() if weight_total is None else weight_total)
     means = stats.shift + stats.resp_x_sum / nk[:, None]
-    return weights, means, model.estimate_covariances(stats, nk, reg_covar)
+    if previous is not None and model.warm_m_step and previous.covariances is not None:
+        covariances = model.estimate_covariances(stats, nk, reg_covar, previous=previous.covariances)
+    else:
+        covariances = model.estimate_covariances(stats, nk, reg_covar)
+    return weights, means, covariances
 
 
-def m_step(stats: SufficientStats, model: CovarianceModel, reg_covar: float, dtype) -> MixtureParams:
+def m_step(
+    stats: SufficientStats,
+    model: CovarianceModel,
+    reg_covar: float,
+    dtype,
+    previous: MixtureParams | None = None,
+) -> MixtureParams:
     """Maximisation step: parameters from centred sufficient statistics.
+
+    ``previous`` (the parameters of the E-step) warm-starts iterative M-steps.
 
     Raises
     ------
@@ -94,7 +109,7 @@ def m_step(stats: SufficientStats, model: CovarianceModel, reg_covar: float, dty
         If a covariance is not positive definite (collapsed component with
         ``reg_covar`` too small); the message says what to change.
     """
-    weights, means, covariances = estimate_parameters(stats, model, reg_covar, dtype)
+    weights, means, covariances = estimate_parameters(stats, model, reg_covar, dtype, previous=previous)
     covariances = covariances.astype(dtype)
     return MixtureParams(
         weights=weights.astype(dtype),

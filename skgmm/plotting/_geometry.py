@@ -14,8 +14,8 @@ def full_covariances(covariances, covariance_type: str, n_components: int, n_fea
     ----------
     covariances : array-like
         The ``covariances_`` of a fitted mixture, shaped by its covariance type.
-    covariance_type : {'full', 'tied', 'diag', 'spherical'}
-        The covariance type the array is shaped for.
+    covariance_type : str
+        The covariance type the array is shaped for: scikit-learn's or mclust's names.
     n_components : int
         Number of mixture components.
     n_features : int
@@ -33,19 +33,16 @@ def full_covariances(covariances, covariance_type: str, n_components: int, n_fea
     array([[4., 0.],
            [0., 4.]])
     """
+    from skgmm.covariance import COVARIANCE_MODELS
+
     cov = np.asarray(covariances, dtype=np.float64)
-    if covariance_type == "full":
-        full = cov
-    elif covariance_type == "tied":
-        full = np.broadcast_to(cov, (n_components, n_features, n_features))
-    elif covariance_type == "diag":
-        full = cov[:, :, np.newaxis] * np.eye(n_features)
-    elif covariance_type == "spherical":
-        full = cov[:, np.newaxis, np.newaxis] * np.eye(n_features)
-    else:
+    model = COVARIANCE_MODELS.get(covariance_type)
+    if model is None:
         raise ValueError(
-            f"covariance_type must be one of {', '.join(map(repr, _COVARIANCE_TYPES))}; got {covariance_type!r}."
+            f"covariance_type must be one of {', '.join(map(repr, _COVARIANCE_TYPES))} or one of "
+            f"mclust's names; got {covariance_type!r}."
         )
+    full = model.dense_covariances(cov, n_components, n_features)
     return np.array(full, dtype=np.float64).reshape(n_components, n_features, n_features)
 
 

@@ -390,7 +390,7 @@ def estimate_mclust_covariances(
     Examples
     --------
     >>> import numpy as np
-    >>> from skgmm._mclust_models import estimate_mclust_covariances
+    >>> from skgmm.covariance.parsimonious import estimate_mclust_covariances
     >>> nk = np.array([10.0, 30.0])
     >>> scatter = np.array([[[4.0, 1.0], [1.0, 2.0]], [[30.0, 0.0], [0.0, 15.0]]])
     >>> estimate = estimate_mclust_covariances("EEV", nk, scatter, reg_covar=0.0)
