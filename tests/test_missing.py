@@ -4,7 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
-from scipy import optimize, special, stats
+from scipy import optimize, stats
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
@@ -18,7 +18,12 @@ from skgmm.engine.blocks import em_stats
 from skgmm.engine.mstep import prepare_pass
 from skgmm.sources import MissingValuesSource
 from skgmm.sources._patterns import missing_unit_stats, prepare_missing_pass
-from tests.conftest import COVARIANCE_TYPES, explicit_init
+from tests.conftest import (
+    COVARIANCE_TYPES,
+    explicit_init,
+    reference_m_step,
+    reference_missing_e_step,
+)
 
 
 def correlated_data(n_samples=200, seed=0):
@@ -192,67 +197,6 @@ def test_em_increases_the_observed_data_likelihood(covariance_type):
     assert np.all(np.diff(bounds) >= -1e-10)
 
 
-def _dense_covariances(covariances, covariance_type, n_components, n_features):
-    """(n_components, n_features, n_features) matrices from any covariance_type's shape."""
-    if covariance_type == "full":
-        return np.asarray(covariances, dtype=float)
-    if covariance_type == "tied":
-        return np.broadcast_to(covariances, (n_components, n_features, n_features))
-    if covariance_type == "diag":
-        return np.stack([np.diag(v) for v in covariances])
-    return np.stack([v * np.eye(n_features) for v in covariances])
-
-
-def reference_missing_em_step(X, sample_weight, weights, means, covariances, covariance_type, reg_covar):
-    """One EM iteration for incomplete data (Ghahramani & Jordan 1994), row by row.
-
-    E-step: responsibilities from the marginal density N(x_o | mu_o, S_oo) of
-    each row's observed coordinates o.  M-step: the missing coordinates m enter
-    through their conditional mean mu_m + S_mo S_oo^-1 (x_o - mu_o), and the
-    conditional covariance S_mm - S_mo S_oo^-1 S_om is added to the scatter.
-    Returns the new weights, means and covariances (in covariance_type's shape)
-    and the weighted mean observed-data log-likelihood under the old ones.
-    """
-    n_samples, n_features = X.shape
-    n_components = len(weights)
-    cov = _dense_covariances(covariances, covariance_type, n_components, n_features)
-    resp = np.zeros((n_samples, n_components))
-    x_hat = np.zeros((n_samples, n_components, n_features))
-    cond_cov = np.zeros((n_samples, n_components, n_features, n_features))
-    log_likelihood = 0.0
-    for i, row in enumerate(X):
-        o, m = ~np.isnan(row), np.isnan(row)
-        log_prob = np.empty(n_components)
-        for k in range(n_components):
-            s_oo, s_mo = cov[k][np.ix_(o, o)], cov[k][np.ix_(m, o)]
-            deviation = row[o] - means[k][o]
-            _, log_det = np.linalg.slogdet(s_oo)
-            mahalanobis = deviation @ np.linalg.solve(s_oo, deviation)
-            log_prob[k] = np.log(weights[k]) - 0.5 * (o.sum() * np.log(2 * np.pi) + log_det + mahalanobis)
-            gain = np.linalg.solve(s_oo, s_mo.T).T  # S_mo S_oo^-1
-            x_hat[i, k, o] = row[o]
-            x_hat[i, k, m] = means[k][m] + gain @ deviation
-            cond_cov[i, k][np.ix_(m, m)] = cov[k][np.ix_(m, m)] - gain @ s_mo.T
-        total = special.logsumexp(log_prob)
-        resp[i] = np.exp(log_prob - total)
-        log_likelihood += sample_weight[i] * total
-    wresp = resp * sample_weight[:, None]
-    nk = wresp.sum(axis=0)
-    new_means = np.einsum("nk,nkd->kd", wresp, x_hat) / nk[:, None]
-    centred = x_hat - new_means
-    scatter = np.einsum("nk,nkd,nke->kde", wresp, centred, centred)
-    scatter += np.einsum("nk,nkde->kde", wresp, cond_cov)
-    if covariance_type == "full":
-        new_cov = scatter / nk[:, None, None] + reg_covar * np.eye(n_features)
-    elif covariance_type == "tied":
-        new_cov = scatter.sum(axis=0) / nk.sum() + reg_covar * np.eye(n_features)
-    elif covariance_type == "diag":
-        new_cov = np.diagonal(scatter, axis1=1, axis2=2) / nk[:, None] + reg_covar
-    else:
-        new_cov = np.diagonal(scatter, axis1=1, axis2=2).mean(axis=1) / nk + reg_covar
-    return nk / nk.sum(), new_means, new_cov, log_likelihood / sample_weight.sum()
-
-
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_em_with_missing_values_equals_a_row_by_row_reference(covariance_type, weighted):
@@ -286,10 +230,13 @@ def test_em_with_missing_values_equals_a_row_by_row_reference(covariance_type, w
     covariances = np.linalg.inv(precisions) if covariance_type in ("full", "tied") else 1 / precisions
     lower_bounds = []
     for _ in range(n_iter):
-        weights, means, covariances, lower_bound = reference_missing_em_step(
-            X, sample_weight, weights, means, covariances, covariance_type, gm.reg_covar
+        resp, x_hat, cond_cov, log_likelihood = reference_missing_e_step(
+            X, weights, means, covariances, covariance_type
         )
-        lower_bounds.append(lower_bound)
+        lower_bounds.append(np.average(log_likelihood, weights=sample_weight))
+        weights, means, covariances = reference_m_step(
+            sample_weight, resp, x_hat, cond_cov, covariance_type, gm.reg_covar
+        )
     # Both compute the same iterates in float64.  Each statistic is a sum of
     # n_samples terms of one sign (the conditional moments add solves with
     # Sigma_oo, whose condition number is below 3 here), so one iteration's
