@@ -39,7 +39,12 @@ def _assert_same_model(ours, ref, X, rtol=1e-6):
     assert_allclose(
         ours.covariances_, ref.covariances_, rtol=rtol, atol=rtol * np.abs(ref.covariances_).max()
     )
-    assert_allclose(ours.precisions_cholesky_, ref.precisions_cholesky_, rtol=1e-5, atol=1e-9)
+    # The promise of docs and README, 1e-6, for precisions too; near-zero entries
+    # carry the rounding of the largest, as for the covariances.  Measured over the
+    # parity grid: 3.6e-9 of an entry (wine, 'full', random start), 3.4e-11 of the
+    # largest entry.
+    precision_atol = rtol * np.abs(ref.precisions_cholesky_).max()
+    assert_allclose(ours.precisions_cholesky_, ref.precisions_cholesky_, rtol=rtol, atol=precision_atol)
     assert_allclose(ours.lower_bound_, ref.lower_bound_, rtol=rtol)
     assert_allclose(ours.lower_bounds_, ref.lower_bounds_, rtol=rtol)
     assert ours.n_iter_ == ref.n_iter_
@@ -224,7 +229,7 @@ def test_information_criteria_and_scores_as_sklearn(covariance_type):
     assert_allclose(ours.aic(X), ref.aic(X), rtol=1e-9)
     assert_allclose(ours.score(X), ref.score(X), rtol=1e-9)
     assert_allclose(ours.predict_proba(X), ref.predict_proba(X), atol=1e-8)
-    assert_allclose(ours.precisions_, ref.precisions_, rtol=1e-5)
+    assert_allclose(ours.precisions_, ref.precisions_, rtol=1e-6, atol=1e-6 * np.abs(ref.precisions_).max())
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
