@@ -261,30 +261,57 @@ def test_client_memory_stays_far_below_data_size(client, monkeypatch):
     assert np.sort(model.means_.mean(axis=1)) == pytest.approx([0, 4, 8], abs=0.05)
 
 
-def test_worker_killed_mid_fit_gives_same_model(client, monkeypatch):
-    rng = da.random.default_rng(7)
-    X = (
-        rng.standard_normal((60_000, 4), chunks=(5_000, 4))
-        + rng.integers(0, 2, (60_000, 1), chunks=(5_000, 1)) * 5
-    )
+def test_worker_killed_mid_fit_gives_same_model(client, monkeypatch, tmp_path):
+    log = str(tmp_path / "loads.txt")  # one line per chunk load, from any process
+
+    def load_chunk(block_id=None):
+        # Runs on the workers: records which chunk was loaded by which process.
+        with open(log, "a") as file:
+            file.write(f"{block_id[0]} {os.getpid()}\n")
+        rng = np.random.default_rng(block_id[0])
+        return rng.standard_normal((5_000, 4)) + rng.integers(0, 2, (5_000, 1)) * 5
+
+    def loads():
+        with open(log) as file:
+            return [line.split() for line in file]
+
+    X = da.map_blocks(load_chunk, chunks=((5_000,) * 12, (4,)), dtype=np.float64)
     params = dict(n_components=2, tol=0, max_iter=6, init_params="random_from_data", random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         reference = GaussianMixtureEM(**params).fit(X)
 
         original = _dask._DaskPass.__call__
-        calls = []
+        calls, killed = [], {}
 
         def pass_killing_a_worker(self, *args):
             calls.append(1)
-            if len(calls) == 3:  # between iterations 2 and 3: lose half the persisted X
-                pids = client.run(os.getpid)
-                os.kill(pids[sorted(pids)[0]], signal.SIGKILL)
+            if len(calls) == 3:  # between iterations 2 and 3: lose the chunks of one worker
+                held = {
+                    worker: {key[1] for key in keys if isinstance(key, tuple) and key[0] == X.name}
+                    for worker, keys in client.has_what().items()
+                }
+                worker = max(held, key=lambda w: len(held[w]))
+                others = set().union(*(chunks for w, chunks in held.items() if w != worker))
+                killed.update(address=worker, pid=client.run(os.getpid)[worker])
+                killed["only_there"] = held[worker] - others
+                killed["loads_before"] = len(loads())
+                os.kill(killed["pid"], signal.SIGKILL)
             return original(self, *args)
 
         monkeypatch.setattr(_dask._DaskPass, "__call__", pass_killing_a_worker)
         fitted = GaussianMixtureEM(**params).fit(X)
     assert len(calls) == 6
+    # The worker died: the scheduler removed it unexpectedly, and it is not back
+    # under its process id.
+    removals = [event for _, event in client.get_events("all") if event.get("action") == "remove-worker"]
+    assert any(event.get("worker") == killed["address"] and not event.get("expected") for event in removals)
+    assert killed["pid"] not in client.run(os.getpid).values()
+    # Its chunks (held nowhere else) were computed again, by the other worker, once.
+    assert killed["only_there"], "the killed worker held none of X"
+    reloaded = loads()[killed["loads_before"] :]
+    assert sorted(int(chunk) for chunk, _ in reloaded) == sorted(killed["only_there"])
+    assert all(int(pid) != killed["pid"] for _, pid in reloaded)
     assert_same_model(fitted, reference)
 
 
