@@ -61,15 +61,20 @@ def client(dask_cluster):
             yield client
 
 
-def assert_same_model(fitted, reference, atol=ATOL):
-    """Same fitted model: to ``atol`` on a scale where the largest entry is 1."""
+def assert_same_model(fitted, reference, atol=ATOL, lower_bounds_atol=None):
+    """Same fitted model: to ``atol`` on a scale where the largest entry is 1.
+
+    ``lower_bounds_atol`` (default ``atol``) bounds the difference of the bound
+    at every iteration, which can be larger along the way than at the end.
+    """
     for name in FITTED:
         expected = getattr(reference, name)
         scale = max(1.0, float(np.abs(expected).max()))  # precisions of tight components are large
         np.testing.assert_allclose(getattr(fitted, name), expected, rtol=0, atol=atol * scale, err_msg=name)
     assert fitted.n_iter_ == reference.n_iter_
     assert fitted.converged_ == reference.converged_
-    np.testing.assert_allclose(fitted.lower_bounds_, reference.lower_bounds_, rtol=0, atol=atol)
+    lower_bounds_atol = atol if lower_bounds_atol is None else lower_bounds_atol
+    np.testing.assert_allclose(fitted.lower_bounds_, reference.lower_bounds_, rtol=0, atol=lower_bounds_atol)
 
 
 @pytest.fixture(scope="module")
@@ -256,30 +261,57 @@ def test_client_memory_stays_far_below_data_size(client, monkeypatch):
     assert np.sort(model.means_.mean(axis=1)) == pytest.approx([0, 4, 8], abs=0.05)
 
 
-def test_worker_killed_mid_fit_gives_same_model(client, monkeypatch):
-    rng = da.random.default_rng(7)
-    X = (
-        rng.standard_normal((60_000, 4), chunks=(5_000, 4))
-        + rng.integers(0, 2, (60_000, 1), chunks=(5_000, 1)) * 5
-    )
+def test_worker_killed_mid_fit_gives_same_model(client, monkeypatch, tmp_path):
+    log = str(tmp_path / "loads.txt")  # one line per chunk load, from any process
+
+    def load_chunk(block_id=None):
+        # Runs on the workers: records which chunk was loaded by which process.
+        with open(log, "a") as file:
+            file.write(f"{block_id[0]} {os.getpid()}\n")
+        rng = np.random.default_rng(block_id[0])
+        return rng.standard_normal((5_000, 4)) + rng.integers(0, 2, (5_000, 1)) * 5
+
+    def loads():
+        with open(log) as file:
+            return [line.split() for line in file]
+
+    X = da.map_blocks(load_chunk, chunks=((5_000,) * 12, (4,)), dtype=np.float64)
     params = dict(n_components=2, tol=0, max_iter=6, init_params="random_from_data", random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         reference = GaussianMixtureEM(**params).fit(X)
 
         original = _dask._DaskPass.__call__
-        calls = []
+        calls, killed = [], {}
 
         def pass_killing_a_worker(self, *args):
             calls.append(1)
-            if len(calls) == 3:  # between iterations 2 and 3: lose half the persisted X
-                pids = client.run(os.getpid)
-                os.kill(pids[sorted(pids)[0]], signal.SIGKILL)
+            if len(calls) == 3:  # between iterations 2 and 3: lose the chunks of one worker
+                held = {
+                    worker: {key[1] for key in keys if isinstance(key, tuple) and key[0] == X.name}
+                    for worker, keys in client.has_what().items()
+                }
+                worker = max(held, key=lambda w: len(held[w]))
+                others = set().union(*(chunks for w, chunks in held.items() if w != worker))
+                killed.update(address=worker, pid=client.run(os.getpid)[worker])
+                killed["only_there"] = held[worker] - others
+                killed["loads_before"] = len(loads())
+                os.kill(killed["pid"], signal.SIGKILL)
             return original(self, *args)
 
         monkeypatch.setattr(_dask._DaskPass, "__call__", pass_killing_a_worker)
         fitted = GaussianMixtureEM(**params).fit(X)
     assert len(calls) == 6
+    # The worker died: the scheduler removed it unexpectedly, and it is not back
+    # under its process id.
+    removals = [event for _, event in client.get_events("all") if event.get("action") == "remove-worker"]
+    assert any(event.get("worker") == killed["address"] and not event.get("expected") for event in removals)
+    assert killed["pid"] not in client.run(os.getpid).values()
+    # Its chunks (held nowhere else) were computed again, by the other worker, once.
+    assert killed["only_there"], "the killed worker held none of X"
+    reloaded = loads()[killed["loads_before"] :]
+    assert sorted(int(chunk) for chunk, _ in reloaded) == sorted(killed["only_there"])
+    assert all(int(pid) != killed["pid"] for _, pid in reloaded)
     assert_same_model(fitted, reference)
 
 
@@ -442,8 +474,64 @@ def test_empty_component_is_reseeded_as_for_numpy(covariance_type):
         reference = GaussianMixtureEM(**params).fit(X)
     with dask.config.set(scheduler="synchronous"), pytest.warns(DegenerateDataWarning, match=message):
         fitted = GaussianMixtureEM(**params).fit(da.from_array(X, chunks=(70, -1)))
-    assert_same_model(fitted, reference)
+    # The first pass is centred on the start's mixture mean, o = (335, 335), 460-476
+    # from every row.  Its expanded quadratic forms |y|^2 - 2 y.m + |m|^2
+    # ('tied', 'diag', 'spherical') and the move of its sums from o onto the means
+    # cancel terms of size |x - o|^2 / sigma^2 (sigma^2 = 1, the start's variance), so
+    # both fits leave iteration 1 with parameters that differ, by summation order
+    # (one block against 70-row chunks, and the BLAS kernel's), by about
+    # eps * max|x - o|^2 = 5e-11 relative; measured 6e-11.  For 'tied' EM then
+    # spends iterations 2-11 leaving a saddle (one component shares two blobs),
+    # where the bound's sensitivity to a relative change of the iteration-1
+    # parameters peaks at 8.4 (finite differences from perturbed starts: a property
+    # of the data and the start).  Bound on the bound's difference: sensitivity 10
+    # x 4 roundings of that size = 40 eps max|x - o|^2 = 2.0e-9 (measured 1.2e-10 with
+    # OpenBLAS's SkylakeX kernels, 3.3e-11 with Haswell's).  Later passes are centred
+    # near the data and EM contracts at the end, so the parameters agree to ATOL;
+    # a re-seed on another row would move the bound by O(1).
+    start_origin = np.asarray(params["weights_init"]) @ np.asarray(params["means_init"], dtype=float)
+    far = float(((X - start_origin) ** 2).sum(axis=1).max())
+    assert_same_model(fitted, reference, lower_bounds_atol=40 * np.finfo(np.float64).eps * far)
     assert np.all(fitted.weights_ > 0.3)
+
+
+_FAR_START_DEFECT = pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "engine defect: the first pass is centred on the start's mixture mean o, 4.7e5 from every "
+        "row when one mean starts at (1e6, 1e6); the expanded quadratic forms and the move of raw "
+        "sums from o onto the means lose eps |x - o|^2 / sigma^2 = 5e-5, so lower_bounds_ of 70-row "
+        "chunks and of one block differ by up to 2.8e-5 relative ('tied'), 5e-7 ('diag', "
+        "'spherical'), against the 1e-9 of docs/guarantees.rst (#13)"
+    ),
+)
+
+
+@pytest.mark.parametrize(
+    "covariance_type",
+    ["full"] + [pytest.param(name, marks=_FAR_START_DEFECT) for name in ("tied", "diag", "spherical")],
+)
+def test_far_start_does_not_depend_on_the_blocks(covariance_type):
+    """docs/guarantees.rst: results do not depend on the block size (relative 1e-9)."""
+    X, _ = make_blobs(n_samples=300, n_features=2, centers=[[0, 0], [10, 0], [0, 10]], random_state=0)
+    params = dict(
+        n_components=3,
+        covariance_type=covariance_type,
+        weights_init=[1 / 3] * 3,
+        means_init=[[0, 0], [5, 5], [1e6, 1e6]],  # the far component is re-seeded
+        precisions_init=_FAR_START_PRECISIONS[covariance_type],
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the re-seed's DegenerateDataWarning
+        reference = GaussianMixtureEM(**params).fit(X)
+        with dask.config.set(scheduler="synchronous"):
+            fitted = GaussianMixtureEM(**params).fit(da.from_array(X, chunks=(70, -1)))
+    # Sums taken about a point inside the data (within 15 of every row, sigma = 1)
+    # would differ between blockings by about eps * 15**2 = 5e-14 per pass, and by
+    # the path's sensitivity (below 10, see the re-seed test above) times that
+    # along the fit: far below the documented 1e-9.
+    assert fitted.n_iter_ == reference.n_iter_
+    np.testing.assert_allclose(fitted.lower_bounds_, reference.lower_bounds_, rtol=1e-9)
 
 
 def test_too_few_distinct_rows_on_dask_warn_without_crashing():
