@@ -5,9 +5,18 @@ Build it (from the repository root) with::
     pip install ".[docs]"
     sphinx-build -W -b html docs docs/_build/html
 
-``api.rst`` is written here at build time: it lists every public name
-(``__all__``) of skgmm and of its public modules, for autosummary to document
-from the docstrings, so the reference follows the code without hand editing.
+Three things are written here at build time, so that the site follows the
+code and the reports without hand editing (all three are git-ignored):
+
+* ``api.rst`` lists every public name (``__all__``) of skgmm and of its public
+  modules, for autosummary to document from the docstrings;
+* ``benchmarks/*.md`` are copies of the reports in the repository's
+  ``benchmarks/`` folder (with their figures), rendered by myst-parser;
+* ``generated/`` (autosummary) and ``auto_examples/`` (sphinx-gallery).
+
+The build needs no network: the intersphinx inventories of the projects we
+link to are in ``_intersphinx/`` (see its README), and MathJax is bundled by
+``sphinx-mathjax-offline``.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -23,7 +33,9 @@ import matplotlib
 matplotlib.use("Agg")
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, os.environ.get("SKGMM_ROOT", str(HERE.parent)))
+ROOT = Path(os.environ.get("SKGMM_ROOT", str(HERE.parent)))
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE / "_ext"))
 
 import skgmm  # noqa: E402
 
@@ -35,22 +47,107 @@ version = release = skgmm.__version__
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
+    "sphinx.ext.intersphinx",
     "sphinx.ext.mathjax",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
+    "myst_parser",
+    # MathJax copied into _static/mathjax, so that formulas render offline
+    "sphinx-mathjax-offline",
+    # fitted attributes as link targets, re-exported names resolved (_ext/)
+    "skgmm_sphinx",
 ]
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "examples", "auto_examples/*.ipynb", "auto_examples/*.py", "**.zip", "**.md5"]
-html_theme = "alabaster"
-html_static_path = []
-html_title = f"skgmm {release}"
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+exclude_patterns = [
+    "_build",
+    "_intersphinx",
+    "_ext",
+    "examples",
+    "auto_examples/*.ipynb",
+    "auto_examples/*.py",
+    "**.zip",
+    "**.md5",
+]
 default_role = "literal"
 
+# Every cross-reference must resolve: a broken one is a warning, and the
+# test-suite builds with -W.
+nitpicky = True
+nitpick_ignore = [
+    # Private scikit-learn name that its own docs do not index.
+    ("py:class", "sklearn.utils._param_validation.InvalidParameterError"),
+]
+
+# -- HTML ------------------------------------------------------------------------
+
+html_theme = "pydata_sphinx_theme"
+html_title = f"skgmm {release}"
+html_static_path = ["_static"]
+html_css_files = ["skgmm.css"]
+html_show_sourcelink = True
+html_theme_options = {
+    "navbar_align": "left",
+    "header_links_before_dropdown": 8,
+    "show_toc_level": 2,
+    "navigation_with_keys": False,
+    "show_prev_next": True,
+    "footer_start": ["copyright"],
+    "footer_end": ["sphinx-version"],
+    "secondary_sidebar_items": ["page-toc", "sourcelink"],
+}
+html_sidebars = {"index": [], "changelog": [], "glossary": []}
+
+# -- intersphinx -------------------------------------------------------------------
+#
+# The inventories are shipped in _intersphinx/ (see its README for where they
+# come from and how to refresh them), so the build works offline. A project
+# whose file is missing is left out of the mapping, and references to it are
+# not checked (the nitpick_ignore_regex below): an unreachable inventory is
+# only a warning for Sphinx, but -W makes it an error. Set
+# SKGMM_DOCS_INTERSPHINX=online to fetch the current inventories instead.
+
+INTERSPHINX = {
+    "python": ("https://docs.python.org/3/", ("python", "pickle", "copy")),
+    "numpy": ("https://numpy.org/doc/stable/", ("numpy",)),
+    "scipy": ("https://docs.scipy.org/doc/scipy/", ("scipy",)),
+    "sklearn": ("https://scikit-learn.org/stable/", ("sklearn",)),
+    "matplotlib": ("https://matplotlib.org/stable/", ("matplotlib", "mpl_toolkits")),
+    "dask": ("https://docs.dask.org/en/stable/", ("dask",)),
+    "distributed": ("https://distributed.dask.org/en/stable/", ("distributed",)),
+    "joblib": ("https://joblib.readthedocs.io/en/stable/", ("joblib",)),
+}
+_ONLINE = os.environ.get("SKGMM_DOCS_INTERSPHINX", "") == "online"
+intersphinx_mapping = {}
+nitpick_ignore_regex = []
+for _name, (_url, _packages) in INTERSPHINX.items():
+    _inventory = HERE / "_intersphinx" / f"{_name}.inv"
+    if _ONLINE:
+        intersphinx_mapping[_name] = (_url, None)
+    elif _inventory.exists():
+        intersphinx_mapping[_name] = (_url, str(_inventory))
+    elif _name != "python":
+        nitpick_ignore_regex += [(r"py:.*", rf"{package}(\..*)?") for package in _packages]
+intersphinx_timeout = 10
+
+# -- autodoc, numpydoc -------------------------------------------------------------
+
 autosummary_generate = True
-autodoc_default_options = {"members": True, "inherited-members": False}
+autodoc_default_options = {"members": True}
+autodoc_typehints = "none"
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
-numpydoc_attributes_as_param_list = False
+numpydoc_attributes_as_param_list = True
+
+# -- Markdown (the benchmark reports) ---------------------------------------------
+
+myst_heading_anchors = 3
+myst_enable_extensions = []
+# The reports are written for GitHub's renderer, which allows a heading to
+# skip a level.
+suppress_warnings = ["myst.header"]
+
+# -- gallery -----------------------------------------------------------------------
 
 sphinx_gallery_conf = {
     "examples_dirs": "examples",
@@ -63,6 +160,7 @@ sphinx_gallery_conf = {
     "remove_config_comments": True,
     "within_subsection_order": "FileNameSortKey",
     "show_signature": False,
+    "first_notebook_cell": None,
 }
 
 # -- generated pages -----------------------------------------------------------
@@ -119,7 +217,6 @@ def _write_api_page() -> None:
             "",
             f".. automodule:: {module_name}",
             "   :no-members:",
-            "   :no-index:",
             "",
             f".. currentmodule:: {module_name}",
             "",
@@ -129,7 +226,9 @@ def _write_api_page() -> None:
             if chosen:
                 lines += [".. autosummary::", "   :toctree: generated/"]
                 if kind == "class":
-                    lines.append("   :template: class.rst")
+                    # a path under templates_path: a bare "class.rst" silently
+                    # falls back to autosummary's default template
+                    lines.append("   :template: autosummary/class.rst")
                 lines += [""] + [f"   {name}" for name in chosen] + [""]
     text = "\n".join(lines) + "\n"
     path = HERE / "api.rst"
@@ -138,3 +237,22 @@ def _write_api_page() -> None:
 
 
 _write_api_page()
+
+
+# The benchmark reports live beside the scripts that produce them; the site
+# renders copies (with the figures they show), so that the pages can link to them.
+BENCHMARK_REPORTS = ["RESULTS", "DASK", "INIT_QUALITY", "MISSING", "OUT_OF_CORE"]
+
+
+def _copy_benchmark_reports() -> None:
+    target = HERE / "benchmarks"
+    target.mkdir(exist_ok=True)
+    for path in [ROOT / "benchmarks" / f"{name}.md" for name in BENCHMARK_REPORTS] + sorted(
+        (ROOT / "benchmarks").glob("*.png")
+    ):
+        copy = target / path.name
+        if not copy.exists() or copy.read_bytes() != path.read_bytes():
+            shutil.copyfile(path, copy)
+
+
+_copy_benchmark_reports()
