@@ -86,9 +86,11 @@ html_title = f"skgmm {release}"
 html_static_path = ["_static"]
 html_css_files = ["skgmm.css"]
 html_show_sourcelink = True
+# "fit()" in the page contents, not "GaussianMixtureEM.fit()"
+toc_object_entries_show_parents = "hide"
 html_theme_options = {
     "navbar_align": "left",
-    "header_links_before_dropdown": 8,
+    "header_links_before_dropdown": 5,
     "show_toc_level": 2,
     "navigation_with_keys": False,
     "show_prev_next": True,
@@ -96,7 +98,8 @@ html_theme_options = {
     "footer_end": ["sphinx-version"],
     "secondary_sidebar_items": ["page-toc", "sourcelink"],
 }
-html_sidebars = {"index": [], "changelog": [], "glossary": []}
+# no empty "Section navigation" column on pages without sub-pages
+html_sidebars = {page: [] for page in ("index", "getting_started", "cli", "glossary", "changelog", "repository")}
 
 # -- intersphinx -------------------------------------------------------------------
 #
@@ -158,7 +161,7 @@ sphinx_gallery_conf = {
     "reference_url": {"skgmm": None},
     "download_all_examples": False,
     "remove_config_comments": True,
-    "within_subsection_order": "FileNameSortKey",
+    "within_subsection_order": "skgmm_sphinx.example_order",
     "show_signature": False,
     "first_notebook_cell": None,
 }

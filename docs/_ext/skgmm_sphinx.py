@@ -8,6 +8,8 @@
   (``skgmm.GaussianMixtureIC``) is also importable from a public module
   (``skgmm.model_selection.GaussianMixtureIC``); a reference by that path, or by
   the local name inside that module's docstrings, goes to the one page.
+
+It also holds the gallery's order of examples (``example_order``).
 """
 
 from __future__ import annotations
@@ -75,6 +77,11 @@ def _resolve_reexport(app, env, node, contnode):
             env, node["refdoc"], app.builder, node["reftype"], canonical, node, contnode
         )
     return None
+
+
+def example_order(filename):
+    """Gallery order: the first example first, then by file name."""
+    return (filename != "plot_first_mixture.py", str(filename))
 
 
 def setup(app):
