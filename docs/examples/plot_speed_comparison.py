@@ -212,7 +212,7 @@ plt.show()
 #
 # These per-iteration ratios are larger than the ones measured above: the
 # problems are larger (skgmm's time per row falls from 0.30 µs at 10,000 rows
-# to about 0.17 µs from 100,000 rows on, in the report's scaling table, as
+# to 0.16-0.18 µs from 100,000 rows on, in the report's scaling table, as
 # its fixed cost per iteration is spread over more rows), they use both
 # cores, and nothing else ran on the machine. The report notes
 # that the k-means start (scikit-learn's ``KMeans``), the data-scale check and
