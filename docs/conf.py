@@ -99,7 +99,9 @@ html_theme_options = {
     "secondary_sidebar_items": ["page-toc", "sourcelink"],
 }
 # no empty "Section navigation" column on pages without sub-pages
-html_sidebars = {page: [] for page in ("index", "getting_started", "cli", "glossary", "changelog", "repository")}
+html_sidebars = {
+    page: [] for page in ("index", "getting_started", "cli", "glossary", "changelog", "repository")
+}
 
 # -- intersphinx -------------------------------------------------------------------
 #
