@@ -21,6 +21,7 @@ link to are in ``_intersphinx/`` (see its README), and MathJax is bundled by
 
 from __future__ import annotations
 
+import builtins
 import importlib
 import inspect
 import os
@@ -112,27 +113,46 @@ html_sidebars = {
 # only a warning for Sphinx, but -W makes it an error. Set
 # SKGMM_DOCS_INTERSPHINX=online to fetch the current inventories instead.
 
+
+def _packages(*names: str) -> list[tuple[str, str]]:
+    """References to these packages and their contents, unchecked."""
+    return [(r"py:.*", rf"(~?)({'|'.join(names)})(\..*)?")]
+
+
+# name: (URL, what goes unchecked when its inventory is missing)
 INTERSPHINX = {
-    "python": ("https://docs.python.org/3/", ("python", "pickle", "copy")),
-    "numpy": ("https://numpy.org/doc/stable/", ("numpy",)),
-    "scipy": ("https://docs.scipy.org/doc/scipy/", ("scipy",)),
-    "sklearn": ("https://scikit-learn.org/stable/", ("sklearn",)),
-    "matplotlib": ("https://matplotlib.org/stable/", ("matplotlib", "mpl_toolkits")),
-    "dask": ("https://docs.dask.org/en/stable/", ("dask",)),
-    "distributed": ("https://distributed.dask.org/en/stable/", ("distributed",)),
-    "joblib": ("https://joblib.readthedocs.io/en/stable/", ("joblib",)),
+    "python": (
+        "https://docs.python.org/3/",
+        _packages(
+            *sorted(sys.stdlib_module_names), *sorted(n for n in dir(builtins) if not n.startswith("_"))
+        ),
+    ),
+    "numpy": ("https://numpy.org/doc/stable/", _packages("numpy")),
+    "scipy": ("https://docs.scipy.org/doc/scipy/", _packages("scipy")),
+    "sklearn": (
+        "https://scikit-learn.org/stable/",
+        # the docstrings inherited from scikit-learn (get_params, set_output...)
+        # refer to its user guide and glossary
+        _packages("sklearn")
+        + [("std:ref", r"sklearn:.*|df_output_transform|sphx_glr_auto_examples_miscellaneous_.*")]
+        + [("std:term", r"fit|transform|predict|estimator|meta-estimator")],
+    ),
+    "matplotlib": ("https://matplotlib.org/stable/", _packages("matplotlib", "mpl_toolkits")),
+    "dask": ("https://docs.dask.org/en/stable/", _packages("dask")),
+    "distributed": ("https://distributed.dask.org/en/stable/", _packages("distributed")),
+    "joblib": ("https://joblib.readthedocs.io/en/stable/", _packages("joblib")),
 }
 _ONLINE = os.environ.get("SKGMM_DOCS_INTERSPHINX", "") == "online"
 intersphinx_mapping = {}
 nitpick_ignore_regex = []
-for _name, (_url, _packages) in INTERSPHINX.items():
+for _name, (_url, _unchecked) in INTERSPHINX.items():
     _inventory = HERE / "_intersphinx" / f"{_name}.inv"
     if _ONLINE:
         intersphinx_mapping[_name] = (_url, None)
     elif _inventory.exists():
         intersphinx_mapping[_name] = (_url, str(_inventory))
-    elif _name != "python":
-        nitpick_ignore_regex += [(r"py:.*", rf"{package}(\..*)?") for package in _packages]
+    else:
+        nitpick_ignore_regex += _unchecked
 intersphinx_timeout = 10
 
 # -- autodoc, numpydoc -------------------------------------------------------------
