@@ -197,7 +197,7 @@ API_MODULES = [
     ("skgmm.impute", "Imputation"),
     ("skgmm.online", "Online learning"),
     ("skgmm.dask", "Dask"),
-    ("skgmm.plotting", "Plotting (``pip install 'skgmm[plot]'``)"),
+    ("skgmm.plotting", "Plotting (the ``plot`` extra)"),
 ]
 
 

@@ -9,7 +9,7 @@ EM iteration is one pass over the chunks, and only small sufficient statistics
 come back to the client. Predictions on a dask array are lazy dask arrays.
 
 This example starts a small in-process cluster. On a real cluster only the
-``Client(...)`` line changes. It needs ``pip install 'skgmm[dask]'``.
+``Client(...)`` line changes. It needs the ``dask`` extra (``pip install ".[dask]"``).
 """
 
 # %%
