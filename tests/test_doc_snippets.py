@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -138,7 +139,9 @@ def test_snippets_run_silently(page, tmp_path, monkeypatch):
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     parser = doctest.DocTestParser()
     try:
-        with warnings.catch_warnings():
+        # One thread (BLAS, OpenMP): the snippets are small, and on a busy
+        # machine idle threads spinning for work would cost more than they do.
+        with threadpool_limits(1), warnings.catch_warnings():
             warnings.simplefilter("error")
             for line, kind, code in PAGES[page]:
                 where = f"{page}, snippet at line {line}"
