@@ -37,6 +37,9 @@ def test_docs_build_without_warnings(tmp_path):
         ignore=shutil.ignore_patterns("_build", "auto_examples", "generated", "benchmarks"),
     )
     env = {**os.environ, "SKGMM_ROOT": str(ROOT), "MPLBACKEND": "Agg"}
+    # One thread per library (OpenMP, BLAS): the examples are small, and on a
+    # busy machine threads spinning for work would cost more than they save.
+    env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
     completed = subprocess.run(
         [
             sys.executable,
