@@ -1,4 +1,4 @@
-"""Two small additions to Sphinx for the skgmm documentation.
+"""Small additions to Sphinx for the skgmm documentation.
 
 * **Fitted attributes are link targets.** numpydoc renders a class's
   ``Attributes`` section as a list of names; here each name (``lower_bound_``)
