@@ -167,7 +167,6 @@ numpydoc_attributes_as_param_list = True
 # -- Markdown (the benchmark reports) ---------------------------------------------
 
 myst_heading_anchors = 3
-myst_enable_extensions = []
 # The reports are written for GitHub's renderer, which allows a heading to
 # skip a level.
 suppress_warnings = ["myst.header"]
