@@ -18,7 +18,10 @@ from skgmm import GaussianMixtureEM
 
 rng = np.random.default_rng(0)
 inliers, _ = make_blobs(
-    n_samples=500, centers=[[0, 0], [5, 5], [0, 6]], cluster_std=[1.0, 0.7, 0.5], random_state=0
+    n_samples=500,
+    centers=[[0, 0], [5, 5], [0, 6]],
+    cluster_std=[1.0, 0.7, 0.5],
+    random_state=0,
 )
 outliers = rng.uniform(-4, 9, size=(25, 2))
 X = np.vstack([inliers, outliers])
@@ -31,16 +34,24 @@ scores = gm.score_samples(X)
 threshold = np.percentile(scores, 5)
 flagged = scores < threshold
 caught = np.sum(flagged & is_outlier)
-print(f"flagged {flagged.sum()} rows, {caught} of the {is_outlier.sum()} planted outliers among them")
+print(
+    f"flagged {flagged.sum()} rows, {caught} of the {is_outlier.sum()} planted outliers among them"
+)
 
 # %%
 # The score map: the contour is the threshold.
 grid_x, grid_y = np.meshgrid(np.linspace(-5, 10, 200), np.linspace(-5, 10, 200))
-grid_scores = gm.score_samples(np.column_stack([grid_x.ravel(), grid_y.ravel()])).reshape(grid_x.shape)
+grid_scores = gm.score_samples(
+    np.column_stack([grid_x.ravel(), grid_y.ravel()])
+).reshape(grid_x.shape)
 
 fig, ax = plt.subplots(figsize=(6, 5))
-image = ax.contourf(grid_x, grid_y, np.maximum(grid_scores, -25), levels=20, cmap="viridis")
-ax.contour(grid_x, grid_y, grid_scores, levels=[threshold], colors="red", linewidths=2)
+image = ax.contourf(
+    grid_x, grid_y, np.maximum(grid_scores, -25), levels=20, cmap="viridis"
+)
+ax.contour(
+    grid_x, grid_y, grid_scores, levels=[threshold], colors="red", linewidths=2
+)
 ax.scatter(*X[~flagged].T, s=6, color="white", alpha=0.7, label="normal")
 ax.scatter(*X[flagged].T, s=30, color="red", marker="x", label="flagged")
 fig.colorbar(image, ax=ax, label="log-density (clipped at -25)")

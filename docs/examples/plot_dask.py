@@ -9,7 +9,7 @@ EM iteration is one pass over the chunks, and only small sufficient statistics
 come back to the client. Predictions on a dask array are lazy dask arrays.
 
 This example starts a small in-process cluster. On a real cluster only the
-``Client(...)`` line changes. It needs ``pip install 'skgmm[dask]'``.
+``Client(...)`` line changes. It needs the ``dask`` extra (``pip install ".[dask]"``).
 """
 
 # %%
@@ -24,7 +24,9 @@ from distributed import Client, LocalCluster
 
 from skgmm import GaussianMixtureEM
 
-cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None)
+cluster = LocalCluster(
+    n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+)
 client = Client(cluster)
 
 centres = np.array([[0.0, 0.0], [4.0, 1.0], [1.0, 4.0]])
@@ -44,7 +46,9 @@ def place(noise_block, component_block):
     return noise_block * scales[k] + centres[k]
 
 
-X = da.map_blocks(place, noise, component[:, None], chunks=noise.chunks, dtype=noise.dtype)
+X = da.map_blocks(
+    place, noise, component[:, None], chunks=noise.chunks, dtype=noise.dtype
+)
 X
 
 # %%
@@ -53,7 +57,9 @@ X
 # The same estimator and parameters as on NumPy data. ``X`` is persisted on the
 # workers. One scan pass draws the k-means++ sample. Then each iteration is
 # one pass and one ``compute``.
-gm = GaussianMixtureEM(n_components=3, init_params="k-means++", random_state=0).fit(X)
+gm = GaussianMixtureEM(
+    n_components=3, init_params="k-means++", random_state=0
+).fit(X)
 order = np.argsort(-gm.weights_)
 print("iterations:", gm.n_iter_, "converged:", gm.converged_)
 print("weights:", np.round(gm.weights_[order], 3))
@@ -75,11 +81,21 @@ print(f"mean log-likelihood: {gm.score(X):.4f}, BIC: {gm.bic(X):.1f}")
 # --------------------------
 # From the same starting parameters, the Dask fit and the in-memory fit agree
 # to the last digits. Only the order of the floating-point sums differs.
-start = dict(weights_init=gm.weights_, means_init=gm.means_ + 0.3, precisions_init=gm.precisions_)
+start = dict(
+    weights_init=gm.weights_,
+    means_init=gm.means_ + 0.3,
+    precisions_init=gm.precisions_,
+)
 on_dask = GaussianMixtureEM(3, tol=1e-8, **start).fit(X)
 on_numpy = GaussianMixtureEM(3, tol=1e-8, **start).fit(X.compute())
-print("largest difference in means:", np.abs(on_dask.means_ - on_numpy.means_).max())
-print("largest difference in covariances:", np.abs(on_dask.covariances_ - on_numpy.covariances_).max())
+print(
+    "largest difference in means:",
+    np.abs(on_dask.means_ - on_numpy.means_).max(),
+)
+print(
+    "largest difference in covariances:",
+    np.abs(on_dask.covariances_ - on_numpy.covariances_).max(),
+)
 
 # %%
 # A picture of a sample of rows
@@ -88,8 +104,17 @@ print("largest difference in covariances:", np.abs(on_dask.covariances_ - on_num
 sample = X[::150].compute()
 sample_labels = labels[::150].compute()
 fig, ax = plt.subplots(figsize=(6, 5))
-ax.scatter(sample[:, 0], sample[:, 1], c=sample_labels, s=4, cmap="viridis", alpha=0.5)
-ax.scatter(gm.means_[:, 0], gm.means_[:, 1], marker="x", s=120, c="red", label="fitted means")
+ax.scatter(
+    sample[:, 0], sample[:, 1], c=sample_labels, s=4, cmap="viridis", alpha=0.5
+)
+ax.scatter(
+    gm.means_[:, 0],
+    gm.means_[:, 1],
+    marker="x",
+    s=120,
+    c="red",
+    label="fitted means",
+)
 ax.set_title("Dask fit: a sample of rows coloured by predicted component")
 ax.legend()
 plt.show()

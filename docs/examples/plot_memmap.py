@@ -31,14 +31,19 @@ def write(n_rows):
     """An .npy file of ``n_rows`` rows from a 4-component mixture in 8 dimensions."""
     rng = np.random.default_rng(n_rows)
     path = os.path.join(folder, f"features_{n_rows}.npy")
-    np.save(path, centres[rng.integers(4, size=n_rows)] + rng.normal(size=(n_rows, 8)))
+    np.save(
+        path,
+        centres[rng.integers(4, size=n_rows)] + rng.normal(size=(n_rows, 8)),
+    )
     return path
 
 
 def fit_and_measure(data):
     """Fit and return the model and the peak memory numpy allocated meanwhile (MiB)."""
     tracemalloc.start()
-    model = GaussianMixtureEM(4, init_params="random_from_data", max_iter=10, random_state=0).fit(data)
+    model = GaussianMixtureEM(
+        4, init_params="random_from_data", max_iter=10, random_state=0
+    ).fit(data)
     peak = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()
     return model, peak
@@ -51,7 +56,10 @@ path = write(200_000)
 on_disk, _ = fit_and_measure(np.load(path, mmap_mode="r"))
 in_memory, _ = fit_and_measure(np.load(path))
 print("identical means:", np.array_equal(on_disk.means_, in_memory.means_))
-print("identical covariances:", np.array_equal(on_disk.covariances_, in_memory.covariances_))
+print(
+    "identical covariances:",
+    np.array_equal(on_disk.covariances_, in_memory.covariances_),
+)
 
 # %%
 # Memory against file size
@@ -63,7 +71,9 @@ for n_rows in (200_000, 400_000, 800_000, 1_600_000):
     _, peak = fit_and_measure(X)
     sizes.append(X.nbytes / 2**20)
     peaks.append(peak)
-    print(f"{n_rows:>7} rows: file {sizes[-1]:5.1f} MiB, allocated while fitting {peak:5.1f} MiB")
+    print(
+        f"{n_rows:>7} rows: file {sizes[-1]:5.1f} MiB, allocated while fitting {peak:5.1f} MiB"
+    )
     del X
     os.remove(path)
 

@@ -24,13 +24,23 @@ from skgmm import GaussianMixtureEM, GaussianMixtureImputer
 
 rng = np.random.default_rng(0)
 means = np.array([[0.0, 0.0], [4.0, 4.0], [0.0, 5.0]])
-covariances = np.array([[[1.0, 0.8], [0.8, 1.0]], [[1.0, -0.6], [-0.6, 1.0]], [[0.6, 0.0], [0.0, 0.3]]])
+covariances = np.array(
+    [
+        [[1.0, 0.8], [0.8, 1.0]],
+        [[1.0, -0.6], [-0.6, 1.0]],
+        [[0.6, 0.0], [0.0, 0.3]],
+    ]
+)
 labels = rng.integers(3, size=1500)
-X = np.stack([rng.multivariate_normal(means[k], covariances[k]) for k in labels])
+X = np.stack(
+    [rng.multivariate_normal(means[k], covariances[k]) for k in labels]
+)
 X_missing = X.copy()
 X_missing[rng.uniform(size=X.shape) < 0.3] = np.nan
 complete = ~np.isnan(X_missing).any(axis=1)
-print(f"{np.isnan(X_missing).mean():.0%} of entries missing; {complete.mean():.0%} of rows complete")
+print(
+    f"{np.isnan(X_missing).mean():.0%} of entries missing; {complete.mean():.0%} of rows complete"
+)
 
 # %%
 # Exact EM against mean imputation
@@ -38,7 +48,10 @@ print(f"{np.isnan(X_missing).mean():.0%} of entries missing; {complete.mean():.0
 exact = GaussianMixtureEM(3, random_state=0).fit(X_missing)
 filled = SimpleImputer().fit_transform(X_missing)
 naive = GaussianMixture(3, random_state=0).fit(filled)
-for name, model in [("exact EM with NaN", exact), ("mean imputation + sklearn", naive)]:
+for name, model in [
+    ("exact EM with NaN", exact),
+    ("mean imputation + sklearn", naive),
+]:
     error = max(np.abs(model.means_ - m).sum(axis=1).min() for m in means)
     print(f"{name:28s} worst mean error {error:.2f}")
 
@@ -59,7 +72,12 @@ for ax, model, title in [
 ]:
     ax.scatter(*X[complete].T, s=4, color="0.6", label="complete rows")
     if model is naive:
-        ax.scatter(*filled[~complete].T, s=4, color="tab:red", label="mean-imputed rows")
+        ax.scatter(
+            *filled[~complete].T,
+            s=4,
+            color="tab:red",
+            label="mean-imputed rows",
+        )
     ellipses(ax, model, "tab:blue")
     ax.set_title(title)
     ax.legend(loc="lower right")
@@ -77,8 +95,13 @@ plt.tight_layout()
 # components with the row's posterior probabilities.
 missing = np.isnan(X_missing)
 imputer = GaussianMixtureImputer(3, random_state=0).fit(X_missing)
-for name, values in [("mean", filled), ("GaussianMixtureImputer", imputer.transform(X_missing))]:
-    print(f"{name:24s} RMSE on missing entries {np.sqrt(np.mean((values - X)[missing] ** 2)):.2f}")
+for name, values in [
+    ("mean", filled),
+    ("GaussianMixtureImputer", imputer.transform(X_missing)),
+]:
+    print(
+        f"{name:24s} RMSE on missing entries {np.sqrt(np.mean((values - X)[missing] ** 2)):.2f}"
+    )
 
 imputed = imputer.transform(X_missing)
 fig, ax = plt.subplots(figsize=(5, 4.5))

@@ -18,17 +18,23 @@ import numpy as np
 from skgmm import GaussianMixtureEM
 
 n_components, n_features = 6, 4
-centres = np.random.default_rng(1).normal(scale=2.0, size=(n_components, n_features))
+centres = np.random.default_rng(1).normal(
+    scale=2.0, size=(n_components, n_features)
+)
 
 
 def draw(n_samples, seed):
     rng = np.random.default_rng(seed)
-    return centres[rng.integers(n_components, size=n_samples)] + rng.normal(size=(n_samples, n_features))
+    return centres[rng.integers(n_components, size=n_samples)] + rng.normal(
+        size=(n_samples, n_features)
+    )
 
 
 X_stream, X_test = draw(200_000, 2), draw(5_000, 3)
 batch = GaussianMixtureEM(n_components, random_state=0).fit(X_stream)
-print(f"batch fit: {batch.n_iter_} passes, held-out log-likelihood {batch.score(X_test):.4f}")
+print(
+    f"batch fit: {batch.n_iter_} passes, held-out log-likelihood {batch.score(X_test):.4f}"
+)
 
 # %%
 # One pass over the stream, for two step-size schedules
@@ -36,7 +42,9 @@ print(f"batch fit: {batch.n_iter_} passes, held-out log-likelihood {batch.score(
 batch_size = 2_000
 curves = {}
 for decay in (0.6, 0.9):
-    online = GaussianMixtureEM(n_components, random_state=0, learning_decay=decay)
+    online = GaussianMixtureEM(
+        n_components, random_state=0, learning_decay=decay
+    )
     seen, scores = [], []
     for step, start in enumerate(range(0, len(X_stream), batch_size), start=1):
         online.partial_fit(X_stream[start : start + batch_size])
@@ -49,7 +57,12 @@ for decay in (0.6, 0.9):
 fig, ax = plt.subplots(figsize=(7, 4))
 for decay, scores in curves.items():
     ax.plot(seen, scores, label=f"partial_fit, learning_decay={decay}")
-ax.axhline(batch.score(X_test), color="k", linestyle="--", label="batch fit (all rows, to convergence)")
+ax.axhline(
+    batch.score(X_test),
+    color="k",
+    linestyle="--",
+    label="batch fit (all rows, to convergence)",
+)
 ax.set_xscale("log")
 ax.set_xlabel("rows seen")
 ax.set_ylabel("held-out mean log-likelihood")
@@ -63,5 +76,7 @@ plt.tight_layout()
 # batches. To reach the exact optimum afterwards, continue with batch EM from
 # where ``partial_fit`` stopped:
 online.set_params(warm_start=True).fit(X_stream)
-print(f"after warm-started fit: {online.score(X_test):.4f} in {online.n_iter_} passes")
+print(
+    f"after warm-started fit: {online.score(X_test):.4f} in {online.n_iter_} passes"
+)
 plt.show()

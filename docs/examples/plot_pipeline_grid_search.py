@@ -32,7 +32,9 @@ param_grid = {
     "gaussianmixtureem__n_components": [1, 2, 3, 4],
     "gaussianmixtureem__covariance_type": ["full", "tied", "diag", "spherical"],
 }
-search = GridSearchCV(pipeline, param_grid, cv=KFold(4, shuffle=True, random_state=0))
+search = GridSearchCV(
+    pipeline, param_grid, cv=KFold(4, shuffle=True, random_state=0)
+)
 search.fit(X)
 print("best parameters:", search.best_params_)
 print(f"held-out mean log-likelihood: {search.best_score_:.3f}")
@@ -44,9 +46,14 @@ print(f"held-out mean log-likelihood: {search.best_score_:.3f}")
 results = search.cv_results_
 fig, ax = plt.subplots(figsize=(6, 4))
 for covariance_type in param_grid["gaussianmixtureem__covariance_type"]:
-    rows = np.asarray(results["param_gaussianmixtureem__covariance_type"]) == covariance_type
+    rows = (
+        np.asarray(results["param_gaussianmixtureem__covariance_type"])
+        == covariance_type
+    )
     ax.errorbar(
-        np.asarray(results["param_gaussianmixtureem__n_components"])[rows].astype(int),
+        np.asarray(results["param_gaussianmixtureem__n_components"])[
+            rows
+        ].astype(int),
         results["mean_test_score"][rows],
         yerr=results["std_test_score"][rows],
         marker="o",
