@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, DensityMixin
 from sklearn.utils import check_random_state
@@ -11,6 +9,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from skgmm import _online as online
 from skgmm._callbacks import monitor_for
+from skgmm._scoring import InformationCriteriaMixin
 from skgmm._validation import (
     PARAMETER_CONSTRAINTS,
     _fit_context,
@@ -18,7 +17,6 @@ from skgmm._validation import (
     check_initial_parameters,
 )
 from skgmm.covariance import get_covariance_model
-from skgmm.engine.criteria import information_criteria
 from skgmm.engine.degenerate import check_feature_scale
 from skgmm.engine.guard import EmptyComponentGuard
 from skgmm.engine.loop import EMSettings, fit_best, start_parameters
@@ -26,7 +24,7 @@ from skgmm.engine.mstep import MixtureParams
 from skgmm.sources import open_source
 
 
-class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
+class GaussianMixtureEM(ClusterMixin, DensityMixin, InformationCriteriaMixin, BaseEstimator):
     """Gaussian mixture fitted by Expectation-Maximisation.
 
     A drop-in replacement for :class:`sklearn.mixture.GaussianMixture`: the same
@@ -75,7 +73,7 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
         by EVE's criterion, which can lower the likelihood).  The number of
         parameters (:meth:`bic`, :meth:`aic`) is mclust's.  No
         decomposition attribute is exposed: eigen-decompose
-        ``covariances_`` (see :mod:`skgmm.covariance.parsimonious`).
+        ``covariances_`` (see ``skgmm.covariance.parsimonious``).
 
     tol : float, default=1e-3
         The convergence threshold. EM iterations will stop when the
@@ -552,72 +550,3 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
         )
         y = np.repeat(np.arange(self.n_components), counts)
         return X.astype(self.means_.dtype, copy=False), y
-
-    # -- model selection --------------------------------------------------
-    def _n_parameters(self):
-        """Return the number of free parameters in the model."""
-        n_features = self.means_.shape[1]
-        model = get_covariance_model(self.covariance_type)
-        covariance = model.n_covariance_parameters(self.n_components, n_features)
-        return int(covariance + n_features * self.n_components + self.n_components - 1)
-
-    def bic(self, X):
-        """Bayesian information criterion for the current model on the input X.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            The input samples.
-
-        Returns
-        -------
-        bic : float
-            The lower the better.
-        """
-        n_samples = len(X)
-        return -2 * self.score(X) * n_samples + self._n_parameters() * math.log(n_samples)
-
-    def aic(self, X):
-        """Akaike information criterion for the current model on the input X.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            The input samples.
-
-        Returns
-        -------
-        aic : float
-            The lower the better.
-        """
-        return -2 * self.score(X) * len(X) + 2 * self._n_parameters()
-
-    def icl(self, X):
-        """Integrated completed likelihood criterion for the current model on X.
-
-        The BIC plus twice the entropy of the responsibilities,
-        ``bic(X) - 2 * sum(resp * log(resp))``: it penalises components that
-        overlap, so it favours well-separated clusters (Biernacki, Celeux &
-        Govaert, 2000; mclust's ``icl``, with the sign of :meth:`bic`).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            The input samples.
-
-        Returns
-        -------
-        icl : float
-            The lower the better.
-        """
-        return self._information_criteria(X)["icl"]
-
-    def _information_criteria(self, X, sample_weight=None) -> dict:
-        """Log-likelihood, parameter count, BIC, AIC and ICL on (weighted) X, in one pass.
-
-        A row of weight ``w`` counts as ``w`` rows, in the log-likelihood, the
-        entropy and the ``log n`` of BIC; without weights BIC, AIC and ICL are
-        those of :meth:`bic`, :meth:`aic` and :meth:`icl`.
-        """
-        log_prob_norm, log_resp = self._estimate(X, want="log_resp")
-        return information_criteria(log_prob_norm, log_resp, self._n_parameters(), sample_weight)
