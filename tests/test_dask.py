@@ -495,22 +495,7 @@ def test_empty_component_is_reseeded_as_for_numpy(covariance_type):
     assert np.all(fitted.weights_ > 0.3)
 
 
-_FAR_START_DEFECT = pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "engine defect: the first pass is centred on the start's mixture mean o, 4.7e5 from every "
-        "row when one mean starts at (1e6, 1e6); the expanded quadratic forms and the move of raw "
-        "sums from o onto the means lose eps |x - o|^2 / sigma^2 = 5e-5, so lower_bounds_ of 70-row "
-        "chunks and of one block differ by up to 2.8e-5 relative ('tied'), 5e-7 ('diag', "
-        "'spherical'), against the 1e-9 of docs/guarantees.rst (#13)"
-    ),
-)
-
-
-@pytest.mark.parametrize(
-    "covariance_type",
-    ["full"] + [pytest.param(name, marks=_FAR_START_DEFECT) for name in ("tied", "diag", "spherical")],
-)
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
 def test_far_start_does_not_depend_on_the_blocks(covariance_type):
     """docs/guarantees.rst: results do not depend on the block size (relative 1e-9)."""
     X, _ = make_blobs(n_samples=300, n_features=2, centers=[[0, 0], [10, 0], [0, 10]], random_state=0)

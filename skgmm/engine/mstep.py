@@ -38,8 +38,14 @@ def compute_origin(params: MixtureParams) -> FloatArray:
     return weights @ np.asarray(params.means, np.float64) / weights.sum()
 
 
-def prepare_pass(model: CovarianceModel, params: MixtureParams, dtype) -> PassKernel:
+def prepare_pass(model: CovarianceModel, params: MixtureParams, dtype, origin=None) -> PassKernel:
     """Derive the per-pass kernel of ``params`` for blocks of ``dtype``.
+
+    ``origin`` is the point every row is centred on before the products (the
+    data's mean, which a fitting source knows); by default the mixture mean of
+    ``params``.  The expanded quadratic forms and raw sums of 'tied', 'diag'
+    and 'spherical' lose about ``eps * |x - origin|^2``, so it must lie inside
+    the data even when a start does not (``means_init`` far away).
 
     Parameters with a ``log_weights`` attribute (not None) give the additive
     per-component term of the E-step explicitly, and their ``weights`` only
@@ -47,7 +53,7 @@ def prepare_pass(model: CovarianceModel, params: MixtureParams, dtype) -> PassKe
     passes its expected log-weights and Wishart constants so.  Otherwise the
     term is ``log(weights)``.
     """
-    origin = compute_origin(params)
+    origin = compute_origin(params) if origin is None else np.asarray(origin, np.float64)
     means_c = np.asarray(params.means, np.float64) - origin
     explicit = getattr(params, "log_weights", None)
     if explicit is not None:

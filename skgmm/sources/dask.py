@@ -221,12 +221,13 @@ def _merge_scans(parts):
 
 
 # -- EM pass -------------------------------------------------------------------
-def _chunk_em_stats(X_chunk, weight_chunk, model, params, n_components):
+def _chunk_em_stats(X_chunk, weight_chunk, model, params, n_components, origin=None):
     """Statistics of one chunk, processed in cache-sized blocks by the engine."""
     if X_chunk.shape[0] == 0:
         return None
     # Dask already runs one task per worker thread: no threads inside a task.
     with InMemorySource(X_chunk, weight_chunk, n_components, n_threads=1) as source:
+        source.origin = origin  # the whole data's mean, as for NumPy input
         return source.em_pass(model, params)
 
 
@@ -265,12 +266,12 @@ class _DaskPass:
             else list(flatten(sample_weight.__dask_keys__()))
         )
 
-    def __call__(self, model, params):
+    def __call__(self, model, params, origin=None):
         from dask.delayed import Delayed
         from dask.highlevelgraph import HighLevelGraph
 
         name = f"skgmm-em-pass-{uuid.uuid4().hex}"
-        pk_node = self.dask.delayed((model, params, len(params.weights)), traverse=False)
+        pk_node = self.dask.delayed((model, params, len(params.weights), origin), traverse=False)
         tasks = {}
         level = []
         for i, (X_key, weight_key) in enumerate(zip(self.X_keys, self.weight_keys)):
@@ -403,6 +404,7 @@ class DaskSource(DataSource):
         self.sample_weight = sample_weight
         self._scan = None
         self._n_distinct_below = -1
+        self.origin = None
 
     def __enter__(self):
         if self.fit:
@@ -453,7 +455,10 @@ class DaskSource(DataSource):
             )
 
     def feature_moments(self):
-        return summarise_moments(self._scan.moments)
+        mean, variance, spread = summarise_moments(self._scan.moments)
+        if np.all(np.isfinite(mean)):
+            self.origin = mean
+        return mean, variance, spread
 
     def init_source(self, init):
         # The initialisers run in memory on the sample drawn by the scan pass.
@@ -465,7 +470,7 @@ class DaskSource(DataSource):
         raise NotImplementedError("initialisation runs on init_source(init)")  # pragma: no cover
 
     def em_pass(self, model, params):
-        return self._pass(model, params)
+        return self._pass(model, params, self.origin)
 
     def n_distinct(self, limit):
         if self._n_distinct_below == -1:

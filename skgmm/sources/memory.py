@@ -58,6 +58,9 @@ class InMemorySource(DataSource):
         block_size = choose_block_size(self.n_samples, n_components, self.n_features, self.dtype)
         self.runner = BlockRunner(self.n_samples, block_size, n_threads)
         self._n_distinct = None
+        #: What fitting passes centre the rows on (see prepare_pass): the data's
+        #: mean once :meth:`feature_moments` has been asked for.
+        self.origin = None
 
     def __enter__(self):
         self.runner.__enter__()
@@ -67,7 +70,10 @@ class InMemorySource(DataSource):
         return self.runner.__exit__(*exc_info)
 
     def feature_moments(self):
-        return feature_variances(self.X, self.sample_weight)
+        mean, variance, spread = feature_variances(self.X, self.sample_weight)
+        if np.all(np.isfinite(mean)):
+            self.origin = mean
+        return mean, variance, spread
 
     def init_source(self, init):
         return self
@@ -76,9 +82,8 @@ class InMemorySource(DataSource):
         return blocks.resp_stats(self.runner, self.X, self.sample_weight, resp, model, n_components)
 
     def em_pass(self, model, params):
-        return blocks.em_pass(
-            self.runner, self.X, self.sample_weight, prepare_pass(model, params, self.dtype)
-        )
+        pk = prepare_pass(model, params, self.dtype, self.origin)
+        return blocks.em_pass(self.runner, self.X, self.sample_weight, pk)
 
     def _estimate(self, model, params, want):
         """``(log_prob_norm, extra)`` of the E-step; ``want`` as in :func:`skgmm.engine.blocks.estimate`."""

@@ -228,7 +228,7 @@ class MissingValuesSource(InMemorySource):
     def em_pass(self, model, params):
         n_complete = len(self.layout.complete_units)
         mk = prepare_missing_pass(model, params, self.layout.observed)
-        pk = prepare_pass(model, params, self.dtype)
+        pk = prepare_pass(model, params, self.dtype, self.origin)
 
         def run(index):
             unit = self._units[index]
