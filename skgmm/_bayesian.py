@@ -157,14 +157,14 @@ class BayesianGaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
         Convergence threshold on the change of the lower bound (a total over
         the samples, as in scikit-learn).
     reg_covar : float, default=1e-6
-        Non-negative regularization added to the diagonal of covariances.
+        Non-negative regularisation added to the diagonal of covariances.
     max_iter : int, default=100
         The number of EM iterations to perform.
     n_init : int, default=1
-        The number of initializations to perform; the best is kept.
+        The number of initialisations to perform; the best is kept.
     init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', \
             'hierarchical'}, default='kmeans'
-        The method used to initialize the responsibilities ('hierarchical' as
+        The method used to initialise the responsibilities ('hierarchical' as
         in :class:`~skgmm.GaussianMixtureEM`).
     weight_concentration_prior_type : {'dirichlet_process', \
             'dirichlet_distribution'}, default='dirichlet_process'
@@ -183,9 +183,9 @@ class BayesianGaussianMixtureEM(ClusterMixin, DensityMixin, BaseEstimator):
         The prior on the covariance distribution (Wishart); None: the
         (weighted) empirical covariance of X, shaped by ``covariance_type``.
     random_state : int, RandomState instance or None, default=None
-        Controls the initialization and :meth:`sample`.
+        Controls the initialisation and :meth:`sample`.
     warm_start : bool, default=False
-        If True, the solution of the last fit initializes the next one.
+        If True, the solution of the last fit initialises the next one.
     verbose : int, default=0
         Enable verbose output.
     verbose_interval : int, default=10

@@ -80,18 +80,18 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, InformationCriteriaMixin, Ba
         change of the mean log-likelihood per sample is below this threshold.
 
     reg_covar : float, default=1e-6
-        Non-negative regularization added to the diagonal of covariance,
+        Non-negative regularisation added to the diagonal of covariance,
         so that the covariance matrices are all positive.
 
     max_iter : int, default=100
         The number of EM iterations to perform.
 
     n_init : int, default=1
-        The number of initializations to perform. The best result is kept.
+        The number of initialisations to perform. The best result is kept.
 
     init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', \
             'hierarchical'}, default='kmeans'
-        The method used to initialize the responsibilities:
+        The method used to initialise the responsibilities:
 
         - 'kmeans': responsibilities from one k-means run.
         - 'k-means++': one k-means++ seed per component.
@@ -107,15 +107,15 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, InformationCriteriaMixin, Ba
 
     weights_init : array-like of shape (n_components,), default=None
         The user-provided initial weights.
-        If None, weights are initialized using the `init_params` method.
+        If None, weights are initialised using the `init_params` method.
 
     means_init : array-like of shape (n_components, n_features), default=None
         The user-provided initial means.
-        If None, means are initialized using the `init_params` method.
+        If None, means are initialised using the `init_params` method.
 
     precisions_init : array-like, default=None
         The user-provided initial precisions (inverse of the covariance
-        matrices). If None, precisions are initialized using the
+        matrices). If None, precisions are initialised using the
         `init_params` method. The shape depends on `covariance_type`::
 
             (n_components,)                        if 'spherical' ('VII'),
@@ -124,11 +124,11 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, InformationCriteriaMixin, Ba
             (n_components, n_features, n_features) otherwise
 
     random_state : int, RandomState instance or None, default=None
-        Controls the random seed given to the initialization method and to
+        Controls the random seed given to the initialisation method and to
         :meth:`sample`. Pass an int for reproducible output across calls.
 
     warm_start : bool, default=False
-        If True, the solution of the last fit is used as initialization for
+        If True, the solution of the last fit is used as initialisation for
         the next call of fit, and `n_init` is ignored. The fitted model must
         match the current parameters and data: a changed ``n_components`` or
         ``covariance_type``, or data with another number of features, raises
@@ -136,7 +136,7 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, InformationCriteriaMixin, Ba
 
     verbose : int, default=0
         Enable verbose output. If 1 then it prints the current
-        initialization and each iteration step. If greater than 1 then
+        initialisation and each iteration step. If greater than 1 then
         it prints also the log probability and the time needed for each step.
 
     verbose_interval : int, default=10
@@ -156,7 +156,7 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, InformationCriteriaMixin, Ba
     Attributes
     ----------
     weights_ : array-like of shape (n_components,)
-        The weights of each mixture components.
+        The weight of each mixture component.
 
     means_ : array-like of shape (n_components, n_features)
         The mean of each mixture component.
