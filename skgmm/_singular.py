@@ -1,0 +1,113 @@
+"""When a fitted mixture is singular: the one definition used by GaussianMixtureIC and the command line.
+
+A component that sits on a point, a line or a plane (duplicated or
+discretised values: the 29 setosa rows of iris whose petal width is exactly
+0.2) has no spread in some direction; only ``reg_covar`` keeps its covariance
+invertible, and its density, hence the likelihood and every information
+criterion, is spuriously large.  R's mclust reports no BIC for such fits (it
+fits without ``reg_covar`` and stops on the singular covariance); skgmm
+fits them, and passes over them when it chooses a model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: A direction is singular when its variance less ``reg_covar`` is at most this
+#: many times ``n_features * eps`` of the component's largest variance.  The
+#: data's share of a direction with no spread is computed as 0 up to rounding:
+#: storing the covariances in their dtype (``eps`` of each entry) and the
+#: eigendecomposition move an eigenvalue by at most ``n_features * eps *
+#: largest`` (Weyl's inequality); the M-step accumulates in float64 around the
+#: data's mean, whose cancellation is what the factor 100 leaves room for (on
+#: iris the collapsed direction comes out exactly 0).  A direction flagged has
+#: a standard deviation below ``10 * sqrt(n_features * eps)`` of the widest
+#: one: 3e-7 of it in float64 with 4 features, far below the spread of
+#: features measured in different units, so sound fits of unscaled data are
+#: not flagged.
+SINGULAR_RTOL_FACTOR = 100.0
+
+#: A component whose weight is below one row's worth (``weight * n < 1``) is
+#: held by no sample: its parameters come from fractions of rows.
+MIN_COMPONENT_ROWS = 1.0
+
+
+def _dense_covariances(model) -> np.ndarray:
+    from skgmm.covariance import get_covariance_model
+
+    n_components, n_features = model.means_.shape
+    cov = np.asarray(model.covariances_, dtype=np.float64)
+    dense = get_covariance_model(model.covariance_type).dense_covariances(cov, n_components, n_features)
+    return np.asarray(dense, dtype=np.float64).reshape(n_components, n_features, n_features)
+
+
+def singular_components(model, n_samples: float | None = None) -> list[int]:
+    """Components of a fitted mixture that make it singular.
+
+    A component is singular when some direction of its covariance is
+    ``reg_covar`` alone relative to its largest variance::
+
+        eigmin(cov_k) - reg_covar <= 100 * n_features * eps * eigmax(cov_k)
+
+    (``eps`` of the model's dtype; see :data:`SINGULAR_RTOL_FACTOR`), or, when
+    ``n_samples`` is given, when its weight is below one row's worth:
+    ``weights_[k] * n_samples < 1``.
+
+    Parameters
+    ----------
+    model : fitted GaussianMixtureEM
+        The mixture (any covariance type, scikit-learn's or mclust's names).
+    n_samples : float, default=None
+        Number of training rows (total weight with ``sample_weight``); None
+        skips the weight test.
+
+    Returns
+    -------
+    components : list of int
+        The singular components (empty for a sound fit).
+    """
+    return sorted(set().union(*_singular_sets(model, n_samples)))
+
+
+def _singular_sets(model, n_samples):
+    n_features = model.means_.shape[1]
+    eigenvalues = np.linalg.eigvalsh(_dense_covariances(model))
+    eps = np.finfo(np.asarray(model.means_).dtype).eps
+    rtol = SINGULAR_RTOL_FACTOR * n_features * eps
+    flat = np.flatnonzero(eigenvalues[:, 0] - model.reg_covar <= rtol * eigenvalues[:, -1])
+    light = np.array([], dtype=int)
+    if n_samples is not None:
+        light = np.flatnonzero(np.asarray(model.weights_) * n_samples < MIN_COMPONENT_ROWS)
+    return {int(k) for k in flat}, {int(k) for k in light}
+
+
+def singular_reason(model, n_samples: float | None = None) -> str:
+    """Why a fitted mixture is singular, as a sentence; '' when it is sound.
+
+    Same definition as :func:`singular_components`.
+
+    Parameters
+    ----------
+    model : fitted GaussianMixtureEM
+        The mixture.
+    n_samples : float, default=None
+        Number of training rows (total weight); None skips the weight test.
+
+    Returns
+    -------
+    reason : str
+        '' for a sound fit.
+    """
+    flat, light = _singular_sets(model, n_samples)
+    reasons = []
+    if flat:
+        reasons.append(
+            f"component{'s' if len(flat) > 1 else ''} {', '.join(map(str, sorted(flat)))} "
+            "with no spread in some direction (held up by reg_covar alone)"
+        )
+    if light:
+        reasons.append(
+            f"component{'s' if len(light) > 1 else ''} {', '.join(map(str, sorted(light)))} "
+            "with less than one row's weight"
+        )
+    return "singular: " + "; ".join(reasons) if reasons else ""
