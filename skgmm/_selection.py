@@ -361,6 +361,8 @@ class GaussianMixtureIC(ClusterMixin, DensityMixin, BaseEstimator):
             "labels_",
         ):
             setattr(self, name, getattr(self.best_estimator_, name))
+        # The clustering table of summary(): rows (total weight) per component.
+        self._cluster_sizes = np.bincount(self.labels_, weights=sample_weight, minlength=self.n_components_)
         return self.labels_
 
     def _check_n_components(self):
@@ -393,6 +395,50 @@ class GaussianMixtureIC(ClusterMixin, DensityMixin, BaseEstimator):
         # NaN entries are missing values, as for GaussianMixtureEM.
         tags.input_tags.allow_nan = True
         return tags
+
+    # -- summary, as mclust's ----------------------------------------------
+    def summary(self, n_best=3):
+        """The best models and the chosen one, as R mclust's ``summary`` prints them.
+
+        The ``n_best`` best candidates by the criterion (singular ones left
+        out, see ``cv_results_``) with their differences from the best, as
+        ``summary(mclustBIC)``; then the chosen model's log-likelihood,
+        ``n`` (total weight), ``df`` (number of free parameters), BIC and ICL,
+        and its clustering table (training rows per component), as
+        ``summary(Mclust(...))``; then the singular candidates passed over.
+        skgmm's criteria are lower-is-better: its BIC is minus mclust's.
+
+        Parameters
+        ----------
+        n_best : int, default=3
+            Number of best models listed.
+
+        Returns
+        -------
+        text : str
+            The summary, several lines; ``print`` it.
+        """
+        from skgmm._summary import collect, text
+
+        check_is_fitted(self)
+        return text(collect(self, n_best))
+
+    def _repr_html_(self):
+        """The summary as HTML tables once fitted (scikit-learn's diagram before)."""
+        from skgmm._summary import collect, to_html
+
+        if not hasattr(self, "cv_results_"):
+            from sklearn.utils._repr_html.estimator import estimator_html_repr
+
+            return estimator_html_repr(self)
+        return to_html(collect(self))
+
+    def _repr_mimebundle_(self, **kwargs):
+        """Jupyter's representations: the summary's HTML once fitted."""
+        output = super()._repr_mimebundle_(**kwargs)
+        if hasattr(self, "cv_results_"):
+            output["text/html"] = self._repr_html_()
+        return output
 
     # -- the chosen model -------------------------------------------------
     def _validated(self, X):
