@@ -13,18 +13,22 @@ from __future__ import annotations
 
 import numpy as np
 
-#: A direction is singular when its variance less ``reg_covar`` is at most this
-#: many times ``n_features * eps`` of the component's largest variance.  The
-#: data's share of a direction with no spread is computed as 0 up to rounding:
-#: storing the covariances in their dtype (``eps`` of each entry) and the
-#: eigendecomposition move an eigenvalue by at most ``n_features * eps *
-#: largest`` (Weyl's inequality); the M-step accumulates in float64 around the
-#: data's mean, whose cancellation is what the factor 100 leaves room for (on
-#: iris the collapsed direction comes out exactly 0).  A direction flagged has
-#: a standard deviation below ``10 * sqrt(n_features * eps)`` of the widest
-#: one: 3e-7 of it in float64 with 4 features, far below the spread of
-#: features measured in different units, so sound fits of unscaled data are
-#: not flagged.
+#: A direction is singular when its variance less ``reg_covar`` is at most
+#: ``100 * n_features * eps`` times the component's scale: its largest variance
+#: plus the squared distance of its mean from the mixture's mean (the data's
+#: mean, at a fixed point of EM).  The data's share of a direction with no
+#: spread is 0 up to rounding, and that rounding is relative to this scale:
+#: the M-step accumulates second moments around the data's mean, so a
+#: component of 20 duplicated rows 8 away from it comes out with a variance of
+#: 1e-14, not 0 (about ``eps`` times the squared distance); storing the
+#: covariances in their dtype and the eigendecomposition move an eigenvalue by
+#: at most ``n_features * eps`` times the largest (Weyl's inequality); the
+#: factor 100 leaves room for the accumulation over the rows.  A direction
+#: flagged has a standard deviation below ``10 * sqrt(n_features * eps)`` of
+#: that scale (3e-7 in float64 with 4 features): below the precision of the
+#: data's own values relative to their spread or their distance from the
+#: mean, far below the ratio of features measured in different units, so
+#: sound fits of unscaled data are not flagged.
 SINGULAR_RTOL_FACTOR = 100.0
 
 #: A component whose weight is below one row's worth (``weight * n < 1``) is
@@ -47,9 +51,10 @@ def singular_components(model, n_samples: float | None = None) -> list[int]:
     A component is singular when some direction of its covariance is
     ``reg_covar`` alone relative to its largest variance::
 
-        eigmin(cov_k) - reg_covar <= 100 * n_features * eps * eigmax(cov_k)
+        eigmin(cov_k) - reg_covar <= 100 * n_features * eps * (eigmax(cov_k) + |mean_k - mean|**2)
 
-    (``eps`` of the model's dtype; see :data:`SINGULAR_RTOL_FACTOR`), or, when
+    (``eps`` of the model's dtype, ``mean`` the mixture's mean; see
+    :data:`SINGULAR_RTOL_FACTOR` for why), or, when
     ``n_samples`` is given, when its weight is below one row's worth:
     ``weights_[k] * n_samples < 1``.
 
@@ -70,11 +75,15 @@ def singular_components(model, n_samples: float | None = None) -> list[int]:
 
 
 def _singular_sets(model, n_samples):
-    n_features = model.means_.shape[1]
+    means = np.asarray(model.means_, dtype=np.float64)
+    weights = np.asarray(model.weights_, dtype=np.float64)
+    n_features = means.shape[1]
     eigenvalues = np.linalg.eigvalsh(_dense_covariances(model))
     eps = np.finfo(np.asarray(model.means_).dtype).eps
     rtol = SINGULAR_RTOL_FACTOR * n_features * eps
-    flat = np.flatnonzero(eigenvalues[:, 0] - model.reg_covar <= rtol * eigenvalues[:, -1])
+    distance2 = np.sum((means - weights @ means / weights.sum()) ** 2, axis=1)
+    scale = np.maximum(eigenvalues[:, -1], 0.0) + distance2
+    flat = np.flatnonzero(eigenvalues[:, 0] - model.reg_covar <= rtol * scale)
     light = np.array([], dtype=int)
     if n_samples is not None:
         light = np.flatnonzero(np.asarray(model.weights_) * n_samples < MIN_COMPONENT_ROWS)
