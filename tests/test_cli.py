@@ -397,6 +397,38 @@ def test_auto_passes_over_singular_fits(tmp_path, capsys):
     assert cli.singular_components(joblib.load(model_path)) == []
 
 
+def test_cli_uses_the_selectors_singular_definition(tmp_path, capsys, monkeypatch, blobs):
+    """One definition (skgmm/_singular.py): flagging a candidate there makes the CLI pass over it."""
+    import skgmm._selection
+    from skgmm._singular import singular_components, singular_reason
+
+    assert cli.singular_components is singular_components
+    data = _write_csv(tmp_path / "d.csv", blobs)
+    status, out, _ = _run(capsys, "fit", str(data), "--max-components", "4", "-c", "spherical")
+    assert status == 0 and "model: 3 components" in out and "Passed over" not in out
+
+    def flag_three(model, n_samples=None):
+        return (
+            "singular: flagged by the test" if model.n_components == 3 else singular_reason(model, n_samples)
+        )
+
+    monkeypatch.setattr(skgmm._selection, "singular_reason", flag_three)
+    status, out, _ = _run(capsys, "fit", str(data), "--max-components", "4", "-c", "spherical")
+    assert status == 0 and "model: 3 components" not in out
+    assert "Passed over, with a lower BIC but singular" in out and "spherical,3: BIC" in out
+    assert "singular: flagged by the test" in out
+
+
+def test_fit_accepts_mclust_covariance_types(tmp_path, capsys, blobs):
+    data = _write_csv(tmp_path / "d.csv", blobs)
+    status, out, err = _run(capsys, "fit", str(data), "--max-components", "3", "-c", "VEV")
+    assert status == 0, err
+    assert "'VEV' covariance" in out and "Top 3 models based on the BIC criterion" in out
+    from skgmm.covariance import COVARIANCE_MODELS
+
+    assert cli.COVARIANCE_TYPES == tuple(COVARIANCE_MODELS)
+
+
 def test_fit_chooses_the_model_with_missing_values(tmp_path, capsys, blobs):
     """The default fit (K and covariance type chosen by BIC) uses the observed values."""
     X = blobs.copy()

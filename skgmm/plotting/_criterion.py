@@ -15,7 +15,28 @@ from skgmm.plotting._results import _criterion_table
 # One style per covariance type of the registry, as mclust's plot(BIC) gives
 # each model its own symbol and line type: distinct markers (never '*', the
 # best model's), line styles cycling under them, and colours from tab20.
-_MARKERS = ("o", "s", "D", "^", "v", "<", ">", "p", "P", "X", "h", "H", "8", "d", "x", "+", "1", "2")
+_MARKERS = (
+    "o",
+    "s",
+    "D",
+    "^",
+    "v",
+    "<",
+    ">",
+    "p",
+    "P",
+    "X",
+    "h",
+    "H",
+    "8",
+    "d",
+    "x",
+    "+",
+    "1",
+    "2",
+    "3",
+    "4",
+)
 _LINESTYLES = ("-", "--", "-.", ":")
 _STYLE_INDEX = {cov: i for i, cov in enumerate(_COVARIANCE_TYPES)}
 
