@@ -2,7 +2,8 @@
 
 from skgmm._bayesian import BayesianGaussianMixtureEM
 from skgmm._estimator import GaussianMixtureEM
-from skgmm._selection import GaussianMixtureIC
+from skgmm._selection import GaussianMixtureIC, GridEdgeWarning
+from skgmm._singular import singular_components
 from skgmm.engine.degenerate import DegenerateDataWarning
 from skgmm.impute import GaussianMixtureImputer
 
@@ -14,5 +15,7 @@ __all__ = [
     "GaussianMixtureEM",
     "GaussianMixtureIC",
     "GaussianMixtureImputer",
+    "GridEdgeWarning",
     "__version__",
+    "singular_components",
 ]

@@ -14,13 +14,25 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from skgmm._estimator import GaussianMixtureEM
 from skgmm._init import INITIALISERS, hierarchical_partitions
+from skgmm._singular import singular_reason
 from skgmm._validation import FLOAT_DTYPES, PARAMETER_CONSTRAINTS, _fit_context, check_sample_weight
+from skgmm._warnings import warn_user
 from skgmm.covariance import COVARIANCE_MODELS, get_covariance_model
+from skgmm.engine.degenerate import DegenerateDataWarning
 from skgmm.engine.mstep import estimate_parameters
 from skgmm.sources.memory import InMemorySource
 from skgmm.sources.missing import check_observed_features, has_missing, initialisation_data
 
 CRITERIA = ("bic", "aic", "icl")
+
+
+class GridEdgeWarning(UserWarning):
+    """The model chosen by :class:`GaussianMixtureIC` lies on the edge of its grid.
+
+    The chosen number of components is the largest tried (or the smallest,
+    when that is more than 1): the criterion may keep improving beyond the
+    grid, and a wider ``n_components`` may choose another model.
+    """
 
 
 class GaussianMixtureIC(ClusterMixin, DensityMixin, BaseEstimator):
@@ -43,6 +55,11 @@ class GaussianMixtureIC(ClusterMixin, DensityMixin, BaseEstimator):
     :class:`~skgmm.GaussianMixtureEM`: starts are drawn from the data with
     each feature's missing entries filled by its mean, and every candidate is
     fitted, and its criterion computed, on the observed values only.
+
+    When the chosen number of components is the largest of the grid (or its
+    smallest, above 1), a :class:`~skgmm.GridEdgeWarning` says that the
+    criterion may keep improving beyond the grid.  :meth:`summary` prints the
+    best models and the chosen one as mclust's ``summary`` does.
 
     Read more in the :ref:`User Guide <model_selection>`.
 
@@ -126,7 +143,14 @@ class GaussianMixtureIC(ClusterMixin, DensityMixin, BaseEstimator):
         ``param_n_components``, ``param_covariance_type``, ``params``,
         ``bic``, ``aic``, ``icl``, ``log_likelihood`` (total, weighted),
         ``n_parameters``, ``converged``, ``n_iter``, ``rank_criterion`` (1
-        is chosen) and ``error`` (the message of a failed fit, else '').
+        is chosen), ``excluded`` (why a singular fit was passed over, else
+        '') and ``error`` (the message of a failed fit, else '').
+        A singular candidate (see :func:`skgmm.singular_components`: a
+        component with no spread in some direction, held up by ``reg_covar``
+        alone, or with less than one row's weight; R's mclust reports no BIC
+        for such fits) keeps its criteria but ranks after every sound one
+        and is never chosen, unless every candidate is singular: then the
+        best of them is chosen with a :class:`~skgmm.DegenerateDataWarning`.
         A failed fit has NaN criteria and ranks last.
 
     weights_, means_, covariances_, precisions_, precisions_cholesky_ : ndarray
@@ -275,6 +299,8 @@ class GaussianMixtureIC(ClusterMixin, DensityMixin, BaseEstimator):
             partitions = hierarchical_partitions(X_init, weight_init, n_components_list, random_state)
 
         settings = dict(tol=self.tol, reg_covar=self.reg_covar, max_iter=self.max_iter)
+        n_total = float(len(X) if sample_weight is None else np.sum(sample_weight))
+        settings["n_total"] = n_total
         per_k = Parallel(n_jobs=self.n_jobs, verbose=self.verbose)(
             delayed(_fit_candidates)(
                 X,
@@ -297,6 +323,13 @@ class GaussianMixtureIC(ClusterMixin, DensityMixin, BaseEstimator):
             )
         self.best_index_ = int(np.argmin(self.cv_results_["rank_criterion"]))
         best = candidates[self.best_index_]
+        if best["excluded"]:
+            warn_user(
+                f"Every candidate mixture is singular ({best['excluded']} for the best); the best by "
+                f"{self.criterion.upper()} is kept anyway, but its criterion is spuriously low: remove "
+                "duplicated rows, add noise to discretised features or give a larger reg_covar.",
+                DegenerateDataWarning,
+            )
         for warning in best["warnings"]:
             warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
         self.best_estimator_ = best["estimator"]
@@ -304,6 +337,18 @@ class GaussianMixtureIC(ClusterMixin, DensityMixin, BaseEstimator):
         self.n_components_ = self.best_params_["n_components"]
         self.covariance_type_ = self.best_params_["covariance_type"]
         self.criterion_ = float(self.cv_results_[self.criterion][self.best_index_])
+        self._n_total = n_total
+        tried = sorted({c["n_components"] for c in candidates if c["estimator"] is not None})
+        if len(tried) > 1 and (
+            self.n_components_ == tried[-1] or (self.n_components_ == tried[0] and tried[0] > 1)
+        ):
+            side = "largest" if self.n_components_ == tried[-1] else "smallest"
+            warn_user(
+                f"The chosen n_components={self.n_components_} is the {side} of the grid "
+                f"{tried[0]}..{tried[-1]}: the criterion may keep improving beyond the grid; "
+                "try a wider n_components.",
+                GridEdgeWarning,
+            )
         for name in (
             "weights_",
             "means_",
@@ -316,6 +361,8 @@ class GaussianMixtureIC(ClusterMixin, DensityMixin, BaseEstimator):
             "labels_",
         ):
             setattr(self, name, getattr(self.best_estimator_, name))
+        # The clustering table of summary(): rows (total weight) per component.
+        self._cluster_sizes = np.bincount(self.labels_, weights=sample_weight, minlength=self.n_components_)
         return self.labels_
 
     def _check_n_components(self):
@@ -348,6 +395,50 @@ class GaussianMixtureIC(ClusterMixin, DensityMixin, BaseEstimator):
         # NaN entries are missing values, as for GaussianMixtureEM.
         tags.input_tags.allow_nan = True
         return tags
+
+    # -- summary, as mclust's ----------------------------------------------
+    def summary(self, n_best=3):
+        """The best models and the chosen one, as R mclust's ``summary`` prints them.
+
+        The ``n_best`` best candidates by the criterion (singular ones left
+        out, see ``cv_results_``) with their differences from the best, as
+        ``summary(mclustBIC)``; then the chosen model's log-likelihood,
+        ``n`` (total weight), ``df`` (number of free parameters), BIC and ICL,
+        and its clustering table (training rows per component), as
+        ``summary(Mclust(...))``; then the singular candidates passed over.
+        skgmm's criteria are lower-is-better: its BIC is minus mclust's.
+
+        Parameters
+        ----------
+        n_best : int, default=3
+            Number of best models listed.
+
+        Returns
+        -------
+        text : str
+            The summary, several lines; ``print`` it.
+        """
+        from skgmm._summary import collect, text
+
+        check_is_fitted(self)
+        return text(collect(self, n_best))
+
+    def _repr_html_(self):
+        """The summary as HTML tables once fitted (scikit-learn's diagram before)."""
+        from skgmm._summary import collect, to_html
+
+        if not hasattr(self, "cv_results_"):
+            from sklearn.utils._repr_html.estimator import estimator_html_repr
+
+            return estimator_html_repr(self)
+        return to_html(collect(self))
+
+    def _repr_mimebundle_(self, **kwargs):
+        """Jupyter's representations: the summary's HTML once fitted."""
+        output = super()._repr_mimebundle_(**kwargs)
+        if hasattr(self, "cv_results_"):
+            output["text/html"] = self._repr_html_()
+        return output
 
     # -- the chosen model -------------------------------------------------
     def _validated(self, X):
@@ -500,6 +591,8 @@ def _fit_candidates(
     types; each candidate keeps its best start.
     """
     X_init, weight_init = init_data
+    settings = dict(settings)
+    n_total = settings.pop("n_total")
     starts = []
     for i, seed in enumerate(seeds):
         if partition is not None and i == 0:
@@ -512,7 +605,12 @@ def _fit_candidates(
     results = []
     for covariance_type in covariance_types:
         best = dict(
-            n_components=n_components, covariance_type=covariance_type, estimator=None, error="", warnings=[]
+            n_components=n_components,
+            covariance_type=covariance_type,
+            estimator=None,
+            error="",
+            excluded="",
+            warnings=[],
         )
         for method, seed, resp in starts:
             estimator = GaussianMixtureEM(
@@ -535,6 +633,7 @@ def _fit_candidates(
                 best.update(estimator=estimator, error="", warnings=caught)
         if best["estimator"] is not None:
             best.update(best["estimator"]._information_criteria(X, sample_weight))
+            best["excluded"] = singular_reason(best["estimator"], n_total)
         results.append(best)
     return results
 
@@ -574,9 +673,12 @@ def _results_table(candidates, criterion):
     fitted = [c["estimator"] for c in candidates]
     table["converged"] = np.array([e is not None and bool(e.converged_) for e in fitted])
     table["n_iter"] = np.array([-1 if e is None else e.n_iter_ for e in fitted], dtype=int)
-    # Failed fits rank last; ties keep the grid order (fewer components first).
+    # Sound fits first, then singular ones, then failed ones (NaN criteria);
+    # ties keep the grid order (fewer components first).
+    table["excluded"] = np.array([c["excluded"] for c in candidates], dtype=object)
     values = np.where(np.isnan(table[criterion]), np.inf, table[criterion])
-    order = np.argsort(values, kind="stable")
+    group = np.where(np.isnan(table[criterion]), 2, (table["excluded"] != "").astype(int))
+    order = np.lexsort((np.arange(n), values, group))
     rank = np.empty(n, dtype=int)
     rank[order] = np.arange(1, n + 1)
     table["rank_criterion"] = rank

@@ -147,7 +147,8 @@ def test_fit_auto_chooses_by_bic(tmp_path, capsys, blobs):
     assert status == 0, err
     model = joblib.load(model_path)
     assert model.n_components == 3
-    assert "chosen by BIC among 16 candidates" in out and "next best by BIC" in out
+    assert "chosen by BIC among 16 candidates" in out
+    assert "Top 3 models based on the BIC criterion" in out and "Clustering table:" in out
     # The chosen model has the lowest BIC among plain fits of the same grid.
     bics = {
         (k, cov): GaussianMixtureEM(k, covariance_type=cov, random_state=0).fit(blobs).bic(blobs)
@@ -161,7 +162,7 @@ def test_fit_verbose_prints_table_and_covariances(tmp_path, capsys, blobs):
     data = _write_csv(tmp_path / "d.csv", blobs)
     status, out, _ = _run(capsys, "fit", str(data), "--max-components", "2", "-c", "spherical", "--verbose")
     assert status == 0
-    assert "BIC (lower is better):" in out and "covariances_" in out
+    assert "BIC (lower is better; singular fits left blank):" in out and "covariances_" in out
 
 
 def test_fit_sample_weight_column(tmp_path, capsys, blobs):
@@ -392,8 +393,40 @@ def test_auto_passes_over_singular_fits(tmp_path, capsys):
         capsys, "fit", str(data), "--max-components", "3", "-c", "diag", "-o", str(model_path)
     )
     assert status == 0, err
-    assert "passed over, with a lower BIC but singular" in out
+    assert "Passed over, with a lower BIC but singular" in out
     assert cli.singular_components(joblib.load(model_path)) == []
+
+
+def test_cli_uses_the_selectors_singular_definition(tmp_path, capsys, monkeypatch, blobs):
+    """One definition (skgmm/_singular.py): flagging a candidate there makes the CLI pass over it."""
+    import skgmm._selection
+    from skgmm._singular import singular_components, singular_reason
+
+    assert cli.singular_components is singular_components
+    data = _write_csv(tmp_path / "d.csv", blobs)
+    status, out, _ = _run(capsys, "fit", str(data), "--max-components", "4", "-c", "spherical")
+    assert status == 0 and "model: 3 components" in out and "Passed over" not in out
+
+    def flag_three(model, n_samples=None):
+        return (
+            "singular: flagged by the test" if model.n_components == 3 else singular_reason(model, n_samples)
+        )
+
+    monkeypatch.setattr(skgmm._selection, "singular_reason", flag_three)
+    status, out, _ = _run(capsys, "fit", str(data), "--max-components", "4", "-c", "spherical")
+    assert status == 0 and "model: 3 components" not in out
+    assert "Passed over, with a lower BIC but singular" in out and "spherical,3: BIC" in out
+    assert "singular: flagged by the test" in out
+
+
+def test_fit_accepts_mclust_covariance_types(tmp_path, capsys, blobs):
+    data = _write_csv(tmp_path / "d.csv", blobs)
+    status, out, err = _run(capsys, "fit", str(data), "--max-components", "3", "-c", "VEV")
+    assert status == 0, err
+    assert "'VEV' covariance" in out and "Top 3 models based on the BIC criterion" in out
+    from skgmm.covariance import COVARIANCE_MODELS
+
+    assert cli.COVARIANCE_TYPES == tuple(COVARIANCE_MODELS)
 
 
 def test_fit_chooses_the_model_with_missing_values(tmp_path, capsys, blobs):
@@ -414,6 +447,6 @@ def test_tiny_data_choose_a_sound_model_and_show_only_its_warnings(tmp_path, cap
     status, out, err = _run(capsys, "fit", str(data))
     assert status == 0, err
     assert "model: 2 components" in out
-    assert "passed over" in out
+    assert "Passed over, with a lower BIC but singular" in out
     # the warnings of the singular fits passed over are not the chosen model's
     assert "DegenerateDataWarning" not in err

@@ -367,6 +367,13 @@ def test_ic_recovers_true_number_and_covariance_type():
             n_components=(1, 2, 3), covariance_type=("full", "spherical"), n_init=1, random_state=0
         )
     ],
+    # As for GaussianMixtureEM (tests/test_common.py): the starts depend on the
+    # order and count of the rows.  The check's 15 rows in 30 dimensions make
+    # every 'full' fit singular; it passed when the selector chose the singular
+    # K=1 'full' (one start-free fit), and now the sound K=2 'spherical' is chosen.
+    expected_failed_checks=lambda est: {
+        "check_sample_weight_equivalence_on_dense_data": "stochastic initialisation depends on row order"
+    },
 )
 def test_sklearn_compatible_selector(estimator, check):
     check(estimator)
@@ -407,3 +414,150 @@ def test_ic_counts_only_rows_with_an_observed_value():
     X[:2] = [[0.0, 1.0], [1.0, 0.0]]
     with pytest.raises(ValueError, match="exceeds the 2 samples"):
         GaussianMixtureIC(n_components=[3], random_state=0).fit(X)
+
+
+# -- singular candidates, the grid's edge, the summary (issue #14) ---------------
+def _with_duplicates():
+    # 20 identical rows: a component can sit on them with no spread, its
+    # likelihood (and BIC) held up by reg_covar alone.
+    rng = np.random.RandomState(0)
+    return np.vstack([rng.normal(size=(150, 2)), np.tile([6.0, 6.0], (20, 1))])
+
+
+def _relative_smallest_eigenvalues(model):
+    from skgmm.plotting import full_covariances
+
+    n_components, n_features = model.means_.shape
+    covariances = full_covariances(model.covariances_, model.covariance_type, n_components, n_features)
+    eigenvalues = np.linalg.eigvalsh(covariances)
+    return (eigenvalues[:, 0] - model.reg_covar) / eigenvalues[:, -1]
+
+
+def test_ic_iris_never_chooses_a_singular_model():
+    """K=5 'full' (29 setosa rows share petal width 0.2) had the lowest BIC and was chosen."""
+    from sklearn.datasets import load_iris
+
+    X = load_iris().data
+    ic = GaussianMixtureIC(random_state=0).fit(X)
+    # mclust's Mclust, with all its 14 models, chooses VEV,2; of the four
+    # covariance types here its VVV,2 (BIC -574.0178) is the best.
+    assert ic.best_params_ == {"n_components": 2, "covariance_type": "full"}
+    assert_allclose(ic.criterion_, 574.0178, atol=1e-3)
+    assert np.min(_relative_smallest_eigenvalues(ic.best_estimator_)) > 1e-2  # threshold: ~1e-13
+    results = ic.cv_results_
+    excluded = results["excluded"] != ""
+    five_full = [
+        i for i, p in enumerate(results["params"]) if p == {"n_components": 5, "covariance_type": "full"}
+    ]
+    assert excluded[five_full[0]] and "no spread in some direction" in results["excluded"][five_full[0]]
+    assert results["bic"][five_full[0]] < ic.criterion_  # kept its criterion, still passed over
+    # every singular candidate ranks after every sound one
+    assert results["rank_criterion"][excluded].min() > results["rank_criterion"][~excluded].max()
+    assert not excluded[ic.best_index_] and results["rank_criterion"][ic.best_index_] == 1
+
+
+def test_ic_mclust_models_on_iris_choose_vev_2_as_mclust():
+    from sklearn.datasets import load_iris
+
+    X = load_iris().data
+    ic = GaussianMixtureIC(
+        n_components=range(1, 5), covariance_type=["VEV", "VVV", "EEE", "VII"], random_state=0
+    ).fit(X)
+    assert ic.best_params_ == {"n_components": 2, "covariance_type": "VEV"}
+    assert_allclose(ic.criterion_, 561.7285, atol=1e-3)  # mclust: BIC -561.7285
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_ic_constructed_singular_candidate_is_excluded_with_its_reason():
+    from skgmm import singular_components
+
+    X = _with_duplicates()
+    ic = GaussianMixtureIC(n_components=[1, 2, 3], covariance_type="diag", random_state=0).fit(X)
+    results = ic.cv_results_
+    reasons = dict(zip(results["param_n_components"].tolist(), results["excluded"]))
+    assert reasons[2].startswith("singular: component") and "held up by reg_covar alone" in reasons[2]
+    assert ic.n_components_ != 2 and results["excluded"][ic.best_index_] == ""
+    assert singular_components(ic.best_estimator_, len(X)) == []
+    # the same definition, on a plain fit of the singular candidate
+    plain = GaussianMixtureEM(2, covariance_type="diag", random_state=0).fit(X)
+    on_duplicates = int(np.argmin(np.linalg.norm(plain.means_ - [6.0, 6.0], axis=1)))
+    assert singular_components(plain) == [on_duplicates]
+
+
+def test_singular_components_weight_rule():
+    from skgmm._singular import singular_reason
+
+    X, _ = make_blobs(n_samples=200, centers=2, random_state=0)
+    gm = GaussianMixtureEM(2, random_state=0).fit(X)
+    assert singular_reason(gm, len(X)) == ""
+    gm.weights_ = np.array([1 - 0.5 / len(X), 0.5 / len(X)])  # half a row's worth
+    assert "component 1 with less than one row's weight" in singular_reason(gm, len(X))
+    assert singular_reason(gm) == ""  # without n the weight rule is skipped
+
+
+def test_ic_every_candidate_singular_warns_and_chooses_the_best():
+    from skgmm import DegenerateDataWarning
+
+    t = np.linspace(0.0, 1.0, 60)
+    X = np.column_stack([t, 2.0 * t + 1.0])  # on a line: every 'full' fit is singular
+    with pytest.warns(DegenerateDataWarning, match="Every candidate mixture is singular"):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=UserWarning, message="(?!Every candidate)")
+            ic = GaussianMixtureIC(n_components=[1, 2], covariance_type="full", random_state=0).fit(X)
+    assert (ic.cv_results_["excluded"] != "").all()
+    assert ic.cv_results_["rank_criterion"][ic.best_index_] == 1
+
+
+@pytest.mark.parametrize(
+    "n_components, side",
+    [([1, 2, 3], "largest"), ([3, 4, 5], "smallest"), ([1, 2, 3, 4, 5], None), ([3], None)],
+)
+def test_ic_warns_when_the_choice_is_on_the_grid_edge(n_components, side):
+    from skgmm import GridEdgeWarning
+
+    X, _ = make_blobs(n_samples=300, centers=3, cluster_std=0.5, random_state=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ic = GaussianMixtureIC(n_components=n_components, covariance_type="spherical", random_state=0).fit(X)
+    assert ic.n_components_ == 3
+    edge = [w for w in caught if issubclass(w.category, GridEdgeWarning)]
+    if side is None:
+        assert edge == []
+    else:
+        assert len(edge) == 1 and side in str(edge[0].message)
+        assert "may keep improving beyond the grid" in str(edge[0].message)
+
+
+def test_ic_summary_text_and_html():
+    from sklearn.datasets import load_iris
+
+    X = load_iris().data
+    ic = GaussianMixtureIC(random_state=0).fit(X)
+    text = ic.summary()
+    assert "Top 3 models based on the BIC criterion" in text
+    assert "mclust's BIC is minus this" in text
+    for word in ("log-likelihood", " n ", " df ", "BIC", "ICL", "Clustering table:", "full,2", "full,3"):
+        assert word in text, word
+    assert "574.0178" in text and "-214.355" in text  # BIC and log-likelihood of full,2
+    counts = text.split("Clustering table:")[1].strip().splitlines()[1].split()
+    assert sorted(map(int, counts)) == [50, 100]
+    assert "Passed over, with a lower BIC but singular" in text and "full,5" in text
+    assert ic.summary(n_best=1).count("full,3") == 0
+    html = ic._repr_html_()
+    assert html.count("<table") == 4 and "Top 3 models based on the BIC criterion" in html
+    assert "Clustering table" in html and "574.0178" in html
+    bundle = ic._repr_mimebundle_()
+    assert bundle["text/html"] == html and "GaussianMixtureIC" in bundle["text/plain"]
+    # unfitted: scikit-learn's diagram, and no summary
+    assert "skgmm-summary" not in GaussianMixtureIC()._repr_html_()
+    with pytest.raises(sklearn.exceptions.NotFittedError):
+        GaussianMixtureIC().summary()
+
+
+def test_ic_summary_with_aic():
+    X, _ = make_blobs(n_samples=200, centers=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ic = GaussianMixtureIC(n_components=4, covariance_type="spherical", criterion="aic", random_state=0)
+        text = ic.fit(X).summary()
+    assert "Top 3 models based on the AIC criterion (lower is better)" in text and " AIC" in text

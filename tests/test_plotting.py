@@ -1,6 +1,7 @@
 """Tests of skgmm.plotting with the Agg backend: the figures hold the expected artists."""
 
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -197,6 +198,37 @@ def test_criterion_display_from_selector(pyplot, blobs):
     selector.fit(blobs)
     display = CriterionDisplay.from_estimator(selector)
     assert set(display.lines_) == {"full", "diag"}
+    assert display.best_ == (selector.n_components_, selector.covariance_type_)
+
+
+def test_criterion_display_draws_every_mclust_model(pyplot):
+    """Every covariance type of the registry gets its own curve, marker and legend entry (#14)."""
+    from skgmm.covariance import COVARIANCE_MODELS
+
+    names = list(COVARIANCE_MODELS)
+    assert {"VEV", "EII", "VVV", "EVE", "E", "V"} <= set(names)
+    rng = np.random.RandomState(0)
+    values = {name: rng.uniform(size=3) for name in names}
+    display = CriterionDisplay.from_table([1, 2, 3], values).plot()
+    assert list(display.lines_) == names
+    styles = {(line.get_marker(), line.get_linestyle(), line.get_color()) for line in display.lines_.values()}
+    assert len(styles) == len(names)
+    assert len({line.get_marker() for line in display.lines_.values()}) == len(names)
+    texts = [t.get_text() for t in display.ax_.get_legend().get_texts()]
+    assert texts[: len(names)] == names and len(texts) == len(names) + 1  # and the best model
+
+
+def test_criterion_display_from_selector_with_mclust_names(pyplot, blobs):
+    covariance_types = ["VEV", "EII", "VVI", "EEE", "EVE"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        selector = skgmm.GaussianMixtureIC(
+            n_components=[1, 2, 3], covariance_type=covariance_types, n_init=1, random_state=0
+        ).fit(blobs)
+    display = CriterionDisplay.from_estimator(selector)
+    assert list(display.lines_) == covariance_types
+    assert len(display.ax_.get_legend().get_texts()) == len(covariance_types) + 1
+    assert len({line.get_marker() for line in display.lines_.values()}) == len(covariance_types)
     assert display.best_ == (selector.n_components_, selector.covariance_type_)
 
 

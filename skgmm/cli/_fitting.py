@@ -12,10 +12,20 @@ import numpy as np
 
 import skgmm
 from skgmm import GaussianMixtureEM
+from skgmm._singular import singular_components
 from skgmm.cli._progress import Progress, _monitoring
 from skgmm.cli._tables import Table
+from skgmm.covariance import COVARIANCE_MODELS
 
-COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+#: Every ``--covariance-type``: the registry's names (scikit-learn's four, mclust's 14).
+COVARIANCE_TYPES = tuple(COVARIANCE_MODELS)
+#: The types ``--covariance-type auto`` tries: scikit-learn's four (the
+#: registry's strategies named after themselves that are not mclust's own).
+AUTO_COVARIANCE_TYPES = tuple(
+    name for name, model in COVARIANCE_MODELS.items() if model.name == name and not name.isupper()
+)
+
+__all__ = ["AUTO_COVARIANCE_TYPES", "COVARIANCE_TYPES", "FitResult", "fit_table", "singular_components"]
 
 
 @dataclass
@@ -29,41 +39,7 @@ class FitResult:
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
     singular: list[tuple[int, str]] = field(default_factory=list)
-    runners_up_checked: bool = True
-
-
-def singular_components(model) -> list[int]:
-    """Components whose covariance the data leave singular, propped up by ``reg_covar`` alone.
-
-    Such a component sits on a point, a line or a plane (duplicated or
-    discretised values): its density, hence the likelihood and the BIC, is
-    spuriously large. R's mclust reports no BIC for such fits; the command line
-    likewise passes over them when it chooses a model.
-
-    Parameters
-    ----------
-    model : fitted GaussianMixtureEM
-        The mixture.
-
-    Returns
-    -------
-    components : list of int
-        The singular components (empty for a sound fit).
-    """
-    from skgmm.plotting import full_covariances
-
-    n_components, n_features = model.means_.shape
-    covariances = full_covariances(model.covariances_, model.covariance_type, n_components, n_features)
-    spread = np.linalg.eigvalsh(covariances) - model.reg_covar  # what the data contribute
-    tolerance = np.sqrt(np.finfo(model.means_.dtype).eps)
-    # Singular: flat in some direction compared with its own widest one, or a
-    # point compared with the widest component of the mixture.
-    widest = max(float(spread.max()), 0.0)
-    return [
-        k
-        for k in range(n_components)
-        if spread[k].min() <= tolerance * max(spread[k].max(), 0.0) or spread[k].max() <= tolerance * widest
-    ]
+    selector: Any = None
 
 
 def fit_table(table: Table, args: argparse.Namespace, progress: Progress | None = None) -> FitResult:
@@ -90,7 +66,7 @@ def fit_table(table: Table, args: argparse.Namespace, progress: Progress | None 
         ks = list(range(1, min(args.max_components, n_samples) + 1))
     else:
         ks = [args.n_components]
-    covs = list(COVARIANCE_TYPES) if args.covariance_type == "auto" else [args.covariance_type]
+    covs = list(AUTO_COVARIANCE_TYPES) if args.covariance_type == "auto" else [args.covariance_type]
     options = dict(max_iter=args.max_iter, tol=args.tol, random_state=args.random_state)
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught, _monitoring(progress):
@@ -109,16 +85,6 @@ def fit_table(table: Table, args: argparse.Namespace, progress: Progress | None 
     return result
 
 
-def _ranked_candidates(grid: np.ndarray, table: dict[str, np.ndarray]) -> list[tuple[float, int, str]]:
-    """``(BIC, K, covariance type)`` of every fitted candidate (finite BIC), best first."""
-    return sorted(
-        (value, int(k), cov)
-        for cov, values in table.items()
-        for k, value in zip(grid, values, strict=True)
-        if np.isfinite(value)
-    )
-
-
 def _fit_selector(X, weights, ks, covs, options, args, progress) -> FitResult:
     """Choose through :class:`skgmm.GaussianMixtureIC`."""
     from skgmm.plotting import _criterion_table
@@ -131,48 +97,26 @@ def _fit_selector(X, weights, ks, covs, options, args, progress) -> FitResult:
     )
     model_warnings = _fit_recording_warnings(selector, X, weights)
     model = selector.best_estimator_
+    _reissue(model_warnings)  # only the chosen model's: the selector keeps no others'
     try:
         grid, table = _criterion_table(selector.cv_results_, "bic")
     except (AttributeError, ValueError):
-        _reissue(model_warnings)
-        return FitResult(model, None, None, len(ks) * len(covs))
-    # Pass over singular fits, best first, refitting each runner-up alone (the
-    # selector keeps only its best model). On small data every candidate may be
-    # looked at (tiny data put many singular fits first), and the three
-    # runners-up shown in the summary are checked too; on large data a dozen
-    # refits at most.
-    ranked = _ranked_candidates(grid, table)
-    check_runners_up = X.size <= 1_000_000
-    singular, passed_over, chosen, n_sound = [], [], None, 0
-    for _value, k, cov in ranked if check_runners_up else ranked[:12]:
-        if chosen is not None and (not check_runners_up or n_sound == 3):
-            break
-        if (k, cov) == (model.n_components, model.covariance_type):
-            candidate, candidate_warnings = model, model_warnings
-        else:
-            refit = skgmm.GaussianMixtureIC(
-                n_components=[k], covariance_type=[cov], criterion="bic", **options, **extra
-            )
-            candidate_warnings = _fit_recording_warnings(refit, X, weights)
-            candidate = refit.best_estimator_
-            table[cov][np.searchsorted(grid, k)] = _bic(candidate, X, weights)
-        if singular_components(candidate):
-            singular.append((k, cov))
-            if chosen is None:
-                passed_over.append((k, cov))
-        elif chosen is None:
-            chosen, chosen_warnings = candidate, candidate_warnings
-        else:
-            n_sound += 1
-    if chosen is None:  # every candidate looked at is singular: keep the selector's choice
-        chosen, chosen_warnings, passed_over = model, model_warnings, []
-        singular = [entry for entry in singular if entry != (model.n_components, model.covariance_type)]
-    _reissue(chosen_warnings)  # only the chosen model's, not those of the fits passed over
-    for k, cov in singular:
+        return FitResult(model, None, None, len(ks) * len(covs), selector=selector)
+    # The selector passes over singular candidates (skgmm/_singular.py, the one
+    # definition): they have no BIC in the table, as in R's mclust, and those
+    # with a lower BIC than the chosen model are reported.
+    results = selector.cv_results_
+    chosen_bic = results["bic"][selector.best_index_]
+    passed_over = []
+    for i in np.argsort(np.where(np.isfinite(results["bic"]), results["bic"], np.inf), kind="stable"):
+        k, cov = int(results["param_n_components"][i]), str(results["param_covariance_type"][i])
+        if not results["excluded"][i] or i == selector.best_index_:
+            continue
         table[cov][np.searchsorted(grid, k)] = np.nan
-    result = FitResult(chosen, grid, table, len(ks) * len(covs))
+        if results["bic"][i] < chosen_bic:
+            passed_over.append((k, cov))
+    result = FitResult(model, grid, table, len(ks) * len(covs), selector=selector)
     result.singular = passed_over
-    result.runners_up_checked = check_runners_up
     return result
 
 

@@ -44,7 +44,9 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
         "-c",
         choices=("auto", *COVARIANCE_TYPES),
         default="auto",
-        help="covariance type, or 'auto' to choose by BIC (default: auto)",
+        metavar="auto|TYPE",
+        help="covariance type: full, tied, diag, spherical or one of mclust's names (VEV, EEI, ...), "
+        "or 'auto' to choose among the first four by BIC (default: auto)",
     )
     parser.add_argument(
         "--max-components", type=_positive_int, default=9, help="largest K tried by auto (default: 9)"

@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 
-from skgmm.cli._fitting import FitResult, _bic, _ranked_candidates
+from skgmm.cli._fitting import FitResult, _bic
 from skgmm.cli._tables import Table
 
 
@@ -76,14 +76,13 @@ def summary(result: FitResult, table: Table, verbose: bool = False) -> str:
         f"EM: {status} in {model.n_iter_} iterations (n_init={model.n_init}, tol={model.tol:g});"
         f"  time {result.seconds:.2f} s" + (" for all candidates" if result.n_candidates > 1 else "")
     )
-    if result.table is not None and result.n_candidates > 1:
-        lines.extend(_criterion_lines(result, verbose))
-    if result.singular:
-        passed = ", ".join(f"K={k} {cov}" for k, cov in result.singular)
-        lines.append(
-            f"passed over, with a lower BIC but singular (a component with no spread in some direction, "
-            f"held up by reg_covar alone): {passed}"
-        )
+    if result.selector is not None and hasattr(result.selector, "cv_results_"):
+        # mclust's summary: the top models by BIC, the chosen model's
+        # log-likelihood, n, df, BIC, ICL and clustering table, and the
+        # singular candidates passed over.
+        lines.extend(["", result.selector.summary(), ""])
+    if verbose and result.table is not None and result.n_candidates > 1:
+        lines.extend(_criterion_lines(result))
     shown = n_features if verbose else min(n_features, 6)
     header = f"{'component':>9s}  {'weight':>7s}  " + "  ".join(f"{_short(n):>12s}" for n in names[:shown])
     lines.append("means:" if shown == n_features else f"means (first {shown} of {n_features} features):")
@@ -98,14 +97,11 @@ def summary(result: FitResult, table: Table, verbose: bool = False) -> str:
     return "\n".join(lines)
 
 
-def _criterion_lines(result: FitResult, verbose: bool) -> list[str]:
-    entries = _ranked_candidates(result.grid, result.table)
-    best = entries[0][0]
-    if not verbose:
-        others = ", ".join(f"K={k} {cov} (+{value - best:.1f})" for value, k, cov in entries[1:4])
-        note = "" if result.runners_up_checked else " (not checked for singular fits)"
-        return [f"next best by BIC{note}: {others}"] if others else []
-    lines = ["BIC (lower is better):", f"{'K':>4s}  " + "  ".join(f"{cov:>12s}" for cov in result.table)]
+def _criterion_lines(result: FitResult) -> list[str]:
+    lines = [
+        "BIC (lower is better; singular fits left blank):",
+        f"{'K':>4s}  " + "  ".join(f"{cov:>12s}" for cov in result.table),
+    ]
     for i, k in enumerate(result.grid):
         cells = "  ".join(f"{values[i]:12.2f}" for values in result.table.values())
         lines.append(f"{k:>4d}  {cells}")

@@ -12,6 +12,47 @@ from skgmm.plotting._drawing import _axes
 from skgmm.plotting._geometry import _COVARIANCE_TYPES
 from skgmm.plotting._results import _criterion_table
 
+# One style per covariance type of the registry, as mclust's plot(BIC) gives
+# each model its own symbol and line type: distinct markers (never '*', the
+# best model's), line styles cycling under them, and colours from tab20.
+_MARKERS = (
+    "o",
+    "s",
+    "D",
+    "^",
+    "v",
+    "<",
+    ">",
+    "p",
+    "P",
+    "X",
+    "h",
+    "H",
+    "8",
+    "d",
+    "x",
+    "+",
+    "1",
+    "2",
+    "3",
+    "4",
+)
+_LINESTYLES = ("-", "--", "-.", ":")
+_STYLE_INDEX = {cov: i for i, cov in enumerate(_COVARIANCE_TYPES)}
+
+
+def _style(cov: str, position: int) -> dict:
+    """Marker, line style and colour of a covariance type's curve."""
+    import matplotlib as mpl
+
+    index = _STYLE_INDEX.get(cov, position)
+    colours = mpl.colormaps["tab20"].colors
+    return dict(
+        marker=_MARKERS[index % len(_MARKERS)],
+        linestyle=_LINESTYLES[index % len(_LINESTYLES)],
+        color=colours[(2 * index + index // 10) % len(colours)],
+    )
+
 
 class CriterionDisplay:
     """An information criterion against the number of components, per covariance type.
@@ -147,11 +188,10 @@ class CriterionDisplay:
             Itself, with ``ax_``, ``figure_``, ``lines_`` and ``best_`` set.
         """
         ax = _axes(ax)
-        markers = dict(zip(_COVARIANCE_TYPES, "osD^", strict=True))
         self.lines_ = {}
         best_value, self.best_ = np.inf, None
-        for cov, values in self.values.items():
-            (self.lines_[cov],) = ax.plot(self.n_components, values, marker=markers.get(cov, "o"), label=cov)
+        for position, (cov, values) in enumerate(self.values.items()):
+            (self.lines_[cov],) = ax.plot(self.n_components, values, label=cov, **_style(cov, position))
             if np.any(np.isfinite(values)):
                 i = int(np.nanargmin(values))
                 if values[i] < best_value:
@@ -172,6 +212,6 @@ class CriterionDisplay:
             ylabel=f"{self.criterion} (lower is better)",
             xticks=self.n_components,
         )
-        ax.legend(title="covariance type")
+        ax.legend(title="covariance type", ncol=1 if len(self.values) <= 6 else 2, fontsize="small")
         self.ax_, self.figure_ = ax, ax.figure
         return self

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-_COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+from skgmm.covariance import COVARIANCE_MODELS
+
+#: Every covariance type, from the registry: scikit-learn's four, mclust's 14 names.
+_COVARIANCE_TYPES = tuple(COVARIANCE_MODELS)
 
 
 def full_covariances(covariances, covariance_type: str, n_components: int, n_features: int) -> np.ndarray:
@@ -33,14 +36,12 @@ def full_covariances(covariances, covariance_type: str, n_components: int, n_fea
     array([[4., 0.],
            [0., 4.]])
     """
-    from skgmm.covariance import COVARIANCE_MODELS
-
     cov = np.asarray(covariances, dtype=np.float64)
     model = COVARIANCE_MODELS.get(covariance_type)
     if model is None:
         raise ValueError(
-            f"covariance_type must be one of {', '.join(map(repr, _COVARIANCE_TYPES))} or one of "
-            f"mclust's names; got {covariance_type!r}."
+            f"covariance_type must be one of {', '.join(map(repr, _COVARIANCE_TYPES))}; "
+            f"got {covariance_type!r}."
         )
     full = model.dense_covariances(cov, n_components, n_features)
     return np.array(full, dtype=np.float64).reshape(n_components, n_features, n_features)
