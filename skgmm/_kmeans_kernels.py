@@ -1,0 +1,68 @@
+"""Compiled loop of a Lloyd step (imported only when numba is installed).
+
+The loop is ``_update_chunk_dense`` of ``sklearn/cluster/_k_means_lloyd.pyx``
+after its matrix product: the distances ``|c|^2 - 2 x.c``, the first
+smallest of each row, then the row (times its weight) added to its
+cluster's sum.  It is compiled without
+fast-math, so each addition and product is rounded as in scikit-learn's C
+code and the sums keep their row order (see :mod:`skgmm._kmeans`).
+"""
+
+from __future__ import annotations
+
+import numba
+
+_jit = numba.njit(nogil=True, cache=True)
+
+
+@_jit
+def assign_and_sum(block, weight, products, center_sq_norms, labels, center_sums, weight_sums, weighted, update):
+    """Labels of one block, and its rows added to their clusters' running sums.
+
+    Parameters
+    ----------
+    block : ndarray of shape (n_rows, n_features)  # IN
+        The block's (centred) rows.
+    weight : ndarray of shape (n_rows,)  # IN
+        Their weights; read only when ``weighted``.
+    products : ndarray of shape (n_rows, n_clusters)  # IN
+        ``x.c`` of each row and centre.
+    center_sq_norms : ndarray of shape (n_clusters,)  # IN
+        ``|c|^2``; ``|c|^2 - 2 x.c`` is the squared distance less ``|x|^2``.
+    labels : ndarray of shape (n_rows,), int32  # IN/OUT
+        Previous labels in, the index of each row's first smallest distance out.
+    center_sums : ndarray of shape (n_clusters, n_features)  # IN/OUT
+    weight_sums : ndarray of shape (n_clusters,)  # IN/OUT
+        Running sums of the weighted rows and of the weights, per cluster.
+    weighted, update : bool
+        Without ``weighted`` the weights are ones; without ``update`` only
+        the labels are computed.
+
+    Returns
+    -------
+    changed : bool
+        Whether any label differs from the previous one.
+    """
+    n_rows, n_clusters = products.shape
+    n_features = block.shape[1]
+    one = block.dtype.type(1)
+    # in the float type of the data; times -2 is exact, so one rounding, as in BLAS
+    minus_two = block.dtype.type(-2)
+    changed = False
+    for i in range(n_rows):
+        min_sq_dist = center_sq_norms[0] + minus_two * products[i, 0]
+        label = 0
+        for j in range(1, n_clusters):
+            sq_dist = center_sq_norms[j] + minus_two * products[i, j]
+            if sq_dist < min_sq_dist:
+                min_sq_dist = sq_dist
+                label = j
+        if labels[i] != label:
+            changed = True
+        labels[i] = label
+        if update:
+            w = weight[i] if weighted else one
+            weight_sums[label] += w
+            for k in range(n_features):
+                center_sums[label, k] += block[i, k] * w
+    return changed
