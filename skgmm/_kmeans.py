@@ -114,7 +114,9 @@ def kmeans(X, sample_weight, n_clusters, random_state, *, max_iter=300, tol=1e-4
         lloyd = _Lloyd(X, mean, weight, n_clusters, _thread_shares(n_samples, sklearn_threads))
         labels = np.full(n_samples, -1, dtype=np.int32)
         strict_convergence = False
-        for n_iter in range(1, max_iter + 1):
+        n_iter = 0
+        while n_iter < max_iter:
+            n_iter += 1
             changed, center_sums, weight_in_clusters = lloyd.step(runner, centers, labels)
             lloyd.relocate_empty_clusters(centers, center_sums, weight_in_clusters, labels)
             new_centers = _average_centers(center_sums, weight_in_clusters)
@@ -140,7 +142,9 @@ def kmeans(X, sample_weight, n_clusters, random_state, *, max_iter=300, tol=1e-4
     return KMeansResult(labels=labels, centers=centers + mean, n_iter=n_iter)
 
 
-def kmeans_plusplus(X, sample_weight, n_clusters, random_state, *, offset=None, n_local_trials=None, runner=None):
+def kmeans_plusplus(
+    X, sample_weight, n_clusters, random_state, *, offset=None, n_local_trials=None, runner=None
+):
     """Row indices of k-means++ seeds, drawn as scikit-learn's ``_kmeans_plusplus``.
 
     Parameters
@@ -178,7 +182,7 @@ def kmeans_plusplus(X, sample_weight, n_clusters, random_state, *, offset=None, 
     indices[0] = random_state.choice(n_samples, p=weight / weight.sum())
     closest = np.empty(n_samples, dtype=X.dtype)
     first = seeding.reader.rows(indices[:1])
-    runner(lambda share: seeding.distances(share, first, closest, None), shares)
+    runner(functools.partial(seeding.distances, centers=first, closest=closest, out=None), shares)
     # Products over all rows are left to BLAS as sklearn leaves them, with
     # the caller's BLAS threads (a long dot product's rounding depends on
     # how many threads share it).
@@ -191,7 +195,10 @@ def kmeans_plusplus(X, sample_weight, n_clusters, random_state, *, offset=None, 
         # sklearn: "numerical imprecision can result in a candidate_id out of range"
         np.clip(candidate_ids, None, n_samples - 1, out=candidate_ids)
         candidates = seeding.reader.rows(candidate_ids)
-        runner(lambda share: seeding.distances(share, candidates, closest, candidate_dist), shares)
+        runner(
+            functools.partial(seeding.distances, centers=candidates, closest=closest, out=candidate_dist),
+            shares,
+        )
         candidates_pot = candidate_dist @ weight.reshape(-1, 1)
         best = np.argmin(candidates_pot)
         current_pot = candidates_pot[best]
@@ -303,6 +310,7 @@ class _Seeding:
         # first pass on; float32: recomputed per block in float64 (sklearn
         # ignores float32 norms and upcasts blocks of rows).
         self.row_sq_norms = None if self.upcast else np.empty(X.shape[0], X.dtype)
+        self.kernels = _kernels()
         self._scratch: dict = {}
 
     def _buffers(self, share):
@@ -330,7 +338,7 @@ class _Seeding:
         n_centers = len(centers)
         if self.upcast:
             centers = centers.astype(np.float64)
-        center_sq_norms = np.einsum("ij,ij->i", centers, centers)[:, np.newaxis]
+        center_sq_norms = np.einsum("ij,ij->i", centers, centers)
         for rows, block in self.reader.blocks(*share, buffers["block"]):
             m = len(block)
             products = buffers["products"][: n_centers * m].reshape(n_centers, m)
@@ -344,8 +352,18 @@ class _Seeding:
                     np.einsum("ij,ij->i", block, block, out=self.row_sq_norms[rows])
                 row_sq_norms = self.row_sq_norms[rows]
                 np.matmul(centers, block.T, out=products)
+            if self.kernels is not None:
+                self.kernels.seed_distances(
+                    products,
+                    center_sq_norms,
+                    row_sq_norms,
+                    closest[rows],
+                    closest[np.newaxis, rows] if out is None else out[:, rows],
+                    out is not None,
+                )
+                continue
             products *= -2
-            products += center_sq_norms
+            products += center_sq_norms[:, np.newaxis]
             products += row_sq_norms
             distances = products
             if self.upcast:
@@ -435,7 +453,9 @@ class _Lloyd:
         The sums are None without ``update``.
         """
         center_sq_norms = np.einsum("ij,ij->i", centers, centers)
-        results = runner(lambda share: self._share(share, centers, center_sq_norms, labels, update), self.shares)
+        results = runner(
+            lambda share: self._share(share, centers, center_sq_norms, labels, update), self.shares
+        )
         changed = any(result[0] for result in results)
         if not update:
             return changed, None, None
@@ -640,7 +660,10 @@ class _Threads:
                 return [fn(item) for item in items]
             bounds = np.linspace(0, len(items), n_groups + 1).round().astype(int)
             groups = [items[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
-            futures = [self._executor.submit(lambda group=group: [fn(item) for item in group]) for group in groups[1:]]
+            futures = [
+                self._executor.submit(lambda group=group: [fn(item) for item in group])
+                for group in groups[1:]
+            ]
             results = [fn(item) for item in groups[0]]
             for future in futures:
                 results.extend(future.result())

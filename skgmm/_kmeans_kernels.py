@@ -16,7 +16,9 @@ _jit = numba.njit(nogil=True, cache=True)
 
 
 @_jit
-def assign_and_sum(block, weight, products, center_sq_norms, labels, center_sums, weight_sums, weighted, update):
+def assign_and_sum(
+    block, weight, products, center_sq_norms, labels, center_sums, weight_sums, weighted, update
+):
     """Labels of one block, and its rows added to their clusters' running sums.
 
     Parameters
@@ -66,3 +68,42 @@ def assign_and_sum(block, weight, products, center_sq_norms, labels, center_sums
             for k in range(n_features):
                 center_sums[label, k] += block[i, k] * w
     return changed
+
+
+@_jit
+def seed_distances(products, center_sq_norms, row_sq_norms, closest, out, take_min):
+    """Squared distances of a block's rows to a few centres, as sklearn's seeding forms them.
+
+    ``max(0, -2 x.c + |c|^2 + |x|^2)`` with the additions in that order, in
+    the type of ``products`` (float64 for float32 data, then rounded to
+    float32 as sklearn's upcast distances are), and their minimum with the
+    closest distance so far.
+
+    Parameters
+    ----------
+    products : ndarray of shape (n_centers, n_rows)  # IN
+        ``c.x`` of each centre and row.
+    center_sq_norms : ndarray of shape (n_centers,)  # IN
+    row_sq_norms : ndarray of shape (n_rows,)  # IN
+        ``|c|^2`` and ``|x|^2``, in the type of ``products``.
+    closest : ndarray of shape (n_rows,)  # IN
+        Each row's squared distance to its closest seed so far.
+    out : ndarray of shape (n_centers, n_rows)  # OUT
+        ``min(closest, distance)`` (``np.minimum``'s choice on ties and NaN)
+        or, without ``take_min``, the distance; in the type of ``closest``.
+    take_min : bool
+    """
+    n_centers, n_rows = products.shape
+    minus_two = products.dtype.type(-2)
+    zero = out.dtype.type(0)
+    for j in range(n_centers):
+        for i in range(n_rows):
+            distance = out.dtype.type(minus_two * products[j, i] + center_sq_norms[j] + row_sq_norms[i])
+            if distance < zero:
+                distance = zero
+            if take_min:
+                current = closest[i]
+                if not (current <= distance or current != current):
+                    current = distance
+                distance = current
+            out[j, i] = distance
