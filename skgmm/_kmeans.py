@@ -74,7 +74,7 @@ class KMeansResult(NamedTuple):
     """Lloyd iterations run."""
 
 
-def kmeans(X, sample_weight, n_clusters, random_state, *, max_iter=300, tol=1e-4, n_threads=None):
+def kmeans(X, sample_weight, n_clusters, random_state, *, init=None, max_iter=300, tol=1e-4, n_threads=None):
     """Lloyd's k-means from k-means++ seeds, as ``KMeans(n_init=1).fit`` (see the module docstring).
 
     Parameters
@@ -87,6 +87,8 @@ def kmeans(X, sample_weight, n_clusters, random_state, *, max_iter=300, tol=1e-4
         At most ``n_samples``.
     random_state : RandomState
         Advanced exactly as ``KMeans.fit`` advances it.
+    init : ndarray of shape (n_clusters, n_features) or None, default=None
+        Initial centres (``KMeans(init=array)``), or None for k-means++ seeds.
     max_iter : int, default=300
     tol : float, default=1e-4
         Relative to the mean of the per-feature variances of X.
@@ -109,8 +111,11 @@ def kmeans(X, sample_weight, n_clusters, random_state, *, max_iter=300, tol=1e-4
     if n_samples < THREADED_MIN_ROWS:
         n_threads = 1
     with _Threads(n_threads) as runner:
-        indices = kmeans_plusplus(X, weight, n_clusters, random_state, offset=mean, runner=runner)
-        centers = X[indices] - mean
+        if init is None:
+            indices = kmeans_plusplus(X, weight, n_clusters, random_state, offset=mean, runner=runner)
+            centers = X[indices] - mean
+        else:
+            centers = np.asarray(init, dtype=X.dtype) - mean
         lloyd = _Lloyd(X, mean, weight, n_clusters, _thread_shares(n_samples, sklearn_threads))
         labels = np.full(n_samples, -1, dtype=np.int32)
         strict_convergence = False
