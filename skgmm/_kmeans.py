@@ -59,6 +59,9 @@ BLOCK_ROWS = 4096
 #: ``CHUNK_SIZE`` of ``sklearn/cluster/_k_means_common.pyx``: the rows that
 #: its OpenMP loop hands out at a time, and so the unit of the summation order.
 SKLEARN_CHUNK_ROWS = 256
+#: Entries of the seeding's cumulative sum per block (a sequential sum: only
+#: the per-call overhead depends on it).
+SEARCH_BLOCK = 65536
 #: Smaller data run on the calling thread only (a thread's wake-up costs more).
 THREADED_MIN_ROWS = 32_768
 
@@ -188,9 +191,9 @@ def kmeans_plusplus(
     closest = np.empty(n_samples, dtype=X.dtype)
     first = seeding.reader.rows(indices[:1])
     runner(functools.partial(seeding.distances, centers=first, closest=closest, out=None), shares)
-    # Products over all rows are left to BLAS as sklearn leaves them, with
-    # the caller's BLAS threads (a long dot product's rounding depends on
-    # how many threads share it).
+    # The potentials are products over all rows, formed by BLAS as in
+    # sklearn.  A long dot product's rounding depends on how many threads
+    # share it: this one runs on the caller's BLAS threads, as sklearn's.
     current_pot = closest[np.newaxis, :] @ weight
 
     candidate_dist = np.empty((n_local_trials, n_samples), dtype=X.dtype)
@@ -204,7 +207,10 @@ def kmeans_plusplus(
             functools.partial(seeding.distances, centers=candidates, closest=closest, out=candidate_dist),
             shares,
         )
-        candidates_pot = candidate_dist @ weight.reshape(-1, 1)
+        # Matrix times vector: OpenBLAS gives each thread whole outputs, so
+        # one thread gives the same bits (and much sooner on a busy machine).
+        with _single_threaded_blas():
+            candidates_pot = candidate_dist @ weight.reshape(-1, 1)
         best = np.argmin(candidates_pot)
         current_pot = candidates_pot[best]
         closest[:] = candidate_dist[best]
@@ -222,34 +228,43 @@ class _BlockReader:
         self.X = X
         self.offset = offset
         self.block_rows = BLOCK_ROWS if block_rows is None else block_rows
+        self.kernels = _kernels()
 
     def rows(self, indices):
         """Rows ``indices`` of ``X - offset``, a C-contiguous array."""
         rows = np.ascontiguousarray(self.X[indices])
         return rows if self.offset is None else rows - self.offset
 
-    def buffer(self, n_rows):
-        """A scratch array for blocks of at most ``n_rows`` rows."""
-        return np.empty((min(self.block_rows, n_rows), self.X.shape[1]), self.X.dtype)
+    def buffer(self, n_rows, dtype=None):
+        """A scratch array for blocks of at most ``n_rows`` rows (of X's type, or ``dtype``)."""
+        shape = (min(self.block_rows, n_rows), self.X.shape[1])
+        return np.empty(shape, self.X.dtype if dtype is None else dtype)
 
     def blocks(self, start, stop, buffer, copy=False):
         """``(slice, block)`` for consecutive blocks of rows ``start:stop``.
 
         A block is a view of X where it can be (no offset, C-contiguous rows,
-        not ``copy``); otherwise it is written into ``buffer``.
+        not ``copy``, ``buffer`` of X's type); otherwise it is written into
+        ``buffer``.  A float64 buffer for float32 rows gets the float32
+        differences, upcast.
         """
         X, offset = self.X, self.offset
+        same_type = buffer.dtype == X.dtype
         for a in range(start, stop, self.block_rows):
             b = min(a + self.block_rows, stop)
             rows = X[a:b]
-            if offset is None and not copy and rows.flags.c_contiguous:
-                yield slice(a, b), rows
-                continue
             block = buffer[: b - a]
             if offset is None:
-                np.copyto(block, rows)
-            else:
+                if same_type and not copy and rows.flags.c_contiguous:
+                    block = rows
+                else:
+                    np.copyto(block, rows)
+            elif self.kernels is not None:
+                self.kernels.subtract_rows(rows, offset, block)
+            elif same_type:
                 np.subtract(rows, offset, out=block)
+            else:
+                np.copyto(block, rows - offset)
             yield slice(a, b), block
 
 
@@ -263,37 +278,48 @@ def _even_shares(n_samples, n_parts):
 def _column_mean(X):
     """``X.mean(axis=0)`` as on a C-contiguous copy of X (KMeans makes one).
 
-    numpy adds down the columns of a C-ordered array one row after another,
-    but along a contiguous column pairwise: other layouts are summed as C
-    order is, block by block, the first row of a block carrying the total.
+    numpy adds down the columns of a C-ordered array one row after another
+    (a single column, pairwise); other layouts are summed in that order too,
+    by the compiled loop or block by block, the first row of a block
+    carrying the total so far.
     """
-    if X.flags.c_contiguous or X.shape[1] == 1:
+    n_samples, n_features = X.shape
+    kernels = _kernels()
+    if n_features == 1 or (X.flags.c_contiguous and kernels is None):
         return X.mean(axis=0)
+    total = np.empty(n_features, X.dtype)
+    if kernels is not None:
+        kernels.column_sums(X, total, False, total)
+        return _divide_as_numpy(total, n_samples)
     reader = _BlockReader(X, None)
-    total = None
-    for _, block in reader.blocks(0, X.shape[0], reader.buffer(X.shape[0]), copy=True):
-        if total is not None:
+    for rows, block in reader.blocks(0, n_samples, reader.buffer(n_samples), copy=True):
+        if rows.start > 0:
             block[0] += total
         total = block.sum(axis=0)
-    return _divide_as_numpy(total, X.shape[0])
+    return _divide_as_numpy(total, n_samples)
 
 
 def _tolerance(X, mean, tol):
     """``np.mean(np.var(X, axis=0)) * tol`` (sklearn's ``_tolerance``) without a copy of X.
 
     ``np.var`` sums the squared deviations down each column row after row
-    (see :func:`_column_mean`); so do the blocks here.
+    (see :func:`_column_mean`); so do the compiled loop and the blocks here.
     """
     if tol == 0:
         return 0
-    reader = _BlockReader(X, mean)
-    total = None
-    for _, block in reader.blocks(0, X.shape[0], reader.buffer(X.shape[0])):
-        np.square(block, out=block)
-        if total is not None:
-            block[0] += total
-        total = block.sum(axis=0)
-    return np.mean(_divide_as_numpy(total, X.shape[0])) * tol
+    n_samples, n_features = X.shape
+    kernels = _kernels()
+    total = np.empty(n_features, X.dtype)
+    if kernels is not None:
+        kernels.column_sums(X, mean, True, total)
+    else:
+        reader = _BlockReader(X, mean)
+        for rows, block in reader.blocks(0, n_samples, reader.buffer(n_samples)):
+            np.square(block, out=block)
+            if rows.start > 0:
+                block[0] += total
+            total = block.sum(axis=0)
+    return np.mean(_divide_as_numpy(total, n_samples)) * tol
 
 
 def _divide_as_numpy(total, count):
@@ -320,14 +346,13 @@ class _Seeding:
 
     def _buffers(self, share):
         if share not in self._scratch:
-            X = self.reader.X
             rows = min(self.reader.block_rows, share[1] - share[0])
             buffers = {
-                "block": self.reader.buffer(rows),
+                # float32 rows are read as float64 (their float32 differences, upcast)
+                "block": self.reader.buffer(rows, np.float64),
                 "products": np.empty(self.n_local_trials * rows, np.float64),
             }
             if self.upcast:
-                buffers["block64"] = np.empty((rows, X.shape[1]), np.float64)
                 buffers["row_sq_norms"] = np.empty(rows, np.float64)
                 buffers["distances"] = np.empty(self.n_local_trials * rows, np.float32)
             self._scratch[share] = buffers
@@ -348,10 +373,8 @@ class _Seeding:
             m = len(block)
             products = buffers["products"][: n_centers * m].reshape(n_centers, m)
             if self.upcast:
-                block64 = buffers["block64"][:m]
-                np.copyto(block64, block)
-                row_sq_norms = np.einsum("ij,ij->i", block64, block64, out=buffers["row_sq_norms"][:m])
-                np.matmul(centers, block64.T, out=products)
+                row_sq_norms = np.einsum("ij,ij->i", block, block, out=buffers["row_sq_norms"][:m])
+                np.matmul(centers, block.T, out=products)
             else:
                 if out is None:
                     np.einsum("ij,ij->i", block, block, out=self.row_sq_norms[rows])
@@ -391,8 +414,8 @@ def _search_cumulative(weight, closest, values):
     """
     positions = np.zeros(len(values), dtype=np.intp)
     total = None
-    for start in range(0, len(closest), BLOCK_ROWS):
-        rows = slice(start, start + BLOCK_ROWS)
+    for start in range(0, len(closest), SEARCH_BLOCK):
+        rows = slice(start, start + SEARCH_BLOCK)
         running = closest[rows].copy() if weight is None else weight[rows] * closest[rows]
         if total is not None:
             running[0] += total
@@ -636,6 +659,10 @@ def _blas_controller():
     return ThreadpoolController()
 
 
+def _single_threaded_blas():
+    return _blas_controller().limit(limits=1, user_api="blas")
+
+
 class _Threads:
     """``runner(fn, items) == [fn(item) for item in items]``, the items spread over threads.
 
@@ -659,7 +686,7 @@ class _Threads:
             self._executor = None
 
     def __call__(self, fn, items):
-        with _blas_controller().limit(limits=1, user_api="blas"):
+        with _single_threaded_blas():
             n_groups = min(self.n_threads, len(items)) if self._executor is not None else 1
             if n_groups <= 1:
                 return [fn(item) for item in items]

@@ -1,11 +1,17 @@
-"""Compiled loop of a Lloyd step (imported only when numba is installed).
+"""Compiled loops of the k-means start (imported only when numba is installed).
 
-The loop is ``_update_chunk_dense`` of ``sklearn/cluster/_k_means_lloyd.pyx``
-after its matrix product: the distances ``|c|^2 - 2 x.c``, the first
-smallest of each row, then the row (times its weight) added to its
-cluster's sum.  It is compiled without
-fast-math, so each addition and product is rounded as in scikit-learn's C
-code and the sums keep their row order (see :mod:`skgmm._kmeans`).
+:func:`assign_and_sum` is ``_update_chunk_dense`` of
+``sklearn/cluster/_k_means_lloyd.pyx`` after its matrix product: the
+distances ``|c|^2 - 2 x.c``, the first smallest of each row, then the row
+(times its weight) added to its cluster's sum.  The others replace numpy
+passes of :mod:`skgmm._kmeans` that cost more in call overhead than in
+arithmetic: centring a block, the column sums of the mean and the variance
+(added row after row, as numpy adds down the columns of a C-ordered array),
+and the seeding's distances.
+
+Nothing is compiled with fast-math: each addition and product is rounded
+as in numpy and in scikit-learn's C code, in the same order, so the numpy
+code of :mod:`skgmm._kmeans` gives the same bits.
 """
 
 from __future__ import annotations
@@ -107,3 +113,46 @@ def seed_distances(products, center_sq_norms, row_sq_norms, closest, out, take_m
                     current = distance
                 distance = current
             out[j, i] = distance
+
+
+@_jit
+def subtract_rows(rows, offset, out):
+    """``out[:] = rows - offset``, the difference in the type of ``rows`` (then cast to ``out``'s).
+
+    Parameters
+    ----------
+    rows : ndarray of shape (n_rows, n_features)  # IN
+        Any layout.
+    offset : ndarray of shape (n_features,)  # IN
+    out : ndarray of shape (n_rows, n_features)  # OUT
+    """
+    n_rows, n_features = rows.shape
+    for i in range(n_rows):
+        for k in range(n_features):
+            out[i, k] = rows[i, k] - offset[k]
+
+
+@_jit
+def column_sums(X, offset, square, out):
+    """Sums down the columns of ``X`` (or of ``(X - offset) ** 2``), one row after another.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)  # IN
+        Any layout.
+    offset : ndarray of shape (n_features,)  # IN
+        Read only with ``square``.
+    square : bool
+    out : ndarray of shape (n_features,)  # OUT
+        In X's type.
+    """
+    n_samples, n_features = X.shape
+    for k in range(n_features):
+        out[k] = 0
+    for i in range(n_samples):
+        for k in range(n_features):
+            if square:
+                deviation = X[i, k] - offset[k]
+                out[k] += deviation * deviation
+            else:
+                out[k] += X[i, k]

@@ -51,7 +51,9 @@ def _fit_both(X, weights, n_clusters, seed, **kwargs):
     sklearn_state, our_state = np.random.RandomState(seed), np.random.RandomState(seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        reference = KMeans(n_clusters, n_init=1, random_state=sklearn_state, **kwargs).fit(X, sample_weight=weights)
+        reference = KMeans(n_clusters, n_init=1, random_state=sklearn_state, **kwargs).fit(
+            X, sample_weight=weights
+        )
         ours = _kmeans.kmeans(X, weights, n_clusters, our_state, **kwargs)
     return reference, ours, sklearn_state, our_state
 
@@ -197,7 +199,9 @@ def test_kmeans_plusplus_as_sklearn(dtype, path):
         for weights_kind, n_clusters in [("none", 1), ("positive", 4), ("with zeros", 9)]:
             weights = _weights(weights_kind, len(X), dtype)
             sklearn_state, our_state = np.random.RandomState(n_clusters), np.random.RandomState(n_clusters)
-            _, expected = sklearn_kmeans_plusplus(X, n_clusters, sample_weight=weights, random_state=sklearn_state)
+            _, expected = sklearn_kmeans_plusplus(
+                X, n_clusters, sample_weight=weights, random_state=sklearn_state
+            )
             assert_array_equal(_kmeans.kmeans_plusplus(X, weights, n_clusters, our_state), expected)
             _assert_same_state(our_state, sklearn_state)
 
