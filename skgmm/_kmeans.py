@@ -42,6 +42,7 @@ thread count is read from ``_openmp_effective_n_threads`` (a
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -105,6 +106,7 @@ def kmeans(X, sample_weight, n_clusters, random_state, *, init=None, max_iter=30
     """
     X = np.asarray(X)
     n_samples = X.shape[0]
+    _check_n_clusters(n_samples, n_clusters)
     weight = None if sample_weight is None else np.asarray(sample_weight, dtype=X.dtype)
     # KMeans subtracts the mean "for more accurate distance computations".
     mean = _column_mean(X)
@@ -176,6 +178,7 @@ def kmeans_plusplus(
     """
     X = np.asarray(X)
     n_samples = X.shape[0]
+    _check_n_clusters(n_samples, n_clusters)
     if n_local_trials is None:
         n_local_trials = 2 + int(np.log(n_clusters))
     # The potentials are products with these very weights (sklearn's ones).
@@ -191,15 +194,26 @@ def kmeans_plusplus(
     closest = np.empty(n_samples, dtype=X.dtype)
     first = seeding.reader.rows(indices[:1])
     runner(functools.partial(seeding.distances, centers=first, closest=closest, out=None), shares)
-    # The potentials are products over all rows, formed by BLAS as in
-    # sklearn.  A long dot product's rounding depends on how many threads
-    # share it: this one runs on the caller's BLAS threads, as sklearn's.
-    current_pot = closest[np.newaxis, :] @ weight
+    # The potentials are products over all rows, formed by BLAS as in sklearn.
+    # A long dot product's rounding depends on how many threads share it
+    # (OpenBLAS splits float64 ones of more than 10**4 terms), and on a busy
+    # machine waking BLAS threads costs more than the rest of the seeding.
+    # So the first potential is taken on one thread, and on the caller's
+    # threads (as sklearn takes it) only if the draws it scales could land
+    # elsewhere under another order of summation (see _draws_stand).
+    float64 = X.dtype == np.float64
+    with _single_threaded_blas() if float64 else contextlib.nullcontext():
+        current_pot = closest[np.newaxis, :] @ weight
 
     candidate_dist = np.empty((n_local_trials, n_samples), dtype=X.dtype)
     for c in range(1, n_clusters):
-        rand_vals = random_state.uniform(size=n_local_trials) * current_pot
-        candidate_ids = _search_cumulative(None if unweighted else weight, closest, rand_vals)
+        uniform = random_state.uniform(size=n_local_trials)
+        rand_vals = uniform * current_pot
+        candidate_ids, below, above = _search_cumulative(None if unweighted else weight, closest, rand_vals)
+        if c == 1 and float64 and not _draws_stand(uniform, current_pot, below, above, n_samples):
+            current_pot = closest[np.newaxis, :] @ weight
+            rand_vals = uniform * current_pot
+            candidate_ids, _, _ = _search_cumulative(None if unweighted else weight, closest, rand_vals)
         # sklearn: "numerical imprecision can result in a candidate_id out of range"
         np.clip(candidate_ids, None, n_samples - 1, out=candidate_ids)
         candidates = seeding.reader.rows(candidate_ids)
@@ -216,6 +230,11 @@ def kmeans_plusplus(
         closest[:] = candidate_dist[best]
         indices[c] = candidate_ids[best]
     return indices
+
+
+def _check_n_clusters(n_samples, n_clusters):
+    if not 1 <= n_clusters <= n_samples:
+        raise ValueError(f"n_samples={n_samples} should be >= n_clusters={n_clusters} >= 1.")
 
 
 # -- rows of X ---------------------------------------------------------------
@@ -411,8 +430,19 @@ def _search_cumulative(weight, closest, values):
     the total so far (the same additions in the same order); the sum does
     not decrease, so a value's position is its count of smaller entries,
     added up over the blocks.  ``weight`` None stands for ones.
+
+    Returns
+    -------
+    positions : ndarray of shape (n_values,), intp
+    below, above : ndarray of shape (n_values,), float64
+        The cumulative sums on either side of each value (``below < value <=
+        above``): at ``positions - 1`` and ``positions``, -inf and +inf past
+        the ends.
     """
     positions = np.zeros(len(values), dtype=np.intp)
+    below = np.full(len(values), -np.inf)
+    above = np.full(len(values), np.inf)
+    pending = np.ones(len(values), dtype=bool)
     total = None
     for start in range(0, len(closest), SEARCH_BLOCK):
         rows = slice(start, start + SEARCH_BLOCK)
@@ -420,9 +450,29 @@ def _search_cumulative(weight, closest, values):
         if total is not None:
             running[0] += total
         np.cumsum(running, out=running)
-        positions += np.searchsorted(running, values)
+        local = np.searchsorted(running, values)
+        positions += local
+        here = pending & (local < len(running))
+        if here.any():
+            above[here] = running[local[here]]
+            previous = running[np.maximum(local[here] - 1, 0)]
+            below[here] = np.where(local[here] > 0, previous, -np.inf if total is None else total)
+            pending &= ~here
         total = running[-1]
-    return positions
+    below[pending] = total
+    return positions, below, above
+
+
+def _draws_stand(uniform, potential, below, above, n_terms):
+    """Whether ``uniform * p`` falls between the same cumulative sums for any sum ``p`` of the potential.
+
+    Two orders of summation of ``n_terms`` non-negative float64 terms differ
+    by at most ``(n_terms - 1) * eps`` times the sum: twice that is allowed.
+    """
+    margin = potential * (2 * n_terms * np.finfo(np.float64).eps)
+    return bool(
+        np.all(below < uniform * (potential - margin)) and np.all(uniform * (potential + margin) <= above)
+    )
 
 
 # -- Lloyd's steps -------------------------------------------------------------

@@ -1,5 +1,6 @@
 """skgmm._kmeans against scikit-learn's KMeans: the same labels, draws and centres, without a copy of X."""
 
+import re
 import tracemalloc
 import warnings
 
@@ -243,3 +244,46 @@ def test_x_neither_copied_nor_written(dtype, path):
     assert_array_equal(X, expected)
     # per-row vectors only (labels, the seeding's closest and candidate distances, unit weights)
     assert peak < 0.6 * X.nbytes, peak / X.nbytes
+
+
+def test_more_clusters_than_rows_is_an_error():
+    X = np.zeros((3, 2))
+    for fn in (_kmeans.kmeans, _kmeans.kmeans_plusplus):
+        with pytest.raises(ValueError, match=re.escape("n_samples=3 should be >= n_clusters=4")):
+            fn(X, None, 4, np.random.RandomState(0))
+
+
+def test_cumulative_search_and_its_neighbours(monkeypatch):
+    monkeypatch.setattr(_kmeans, "SEARCH_BLOCK", 7)
+    rng = np.random.RandomState(13)
+    closest = rng.uniform(size=50)
+    weight = rng.uniform(size=50)
+    weight[10:20] = 0.0  # flat stretches of the cumulative sum
+    cumulative = np.cumsum(weight * closest)
+    values = np.concatenate(
+        [[0.0, cumulative[-1] * 2], rng.uniform(0, cumulative[-1], size=20), cumulative[[3, 15]]]
+    )
+    positions, below, above = _kmeans._search_cumulative(weight, closest, values)
+    assert_array_equal(positions, np.searchsorted(cumulative, values))
+    padded = np.concatenate([[-np.inf], cumulative, [np.inf]])
+    assert_array_equal(below, padded[positions])
+    assert_array_equal(above, padded[positions + 1])
+    assert np.all((below < values) & (values <= above))
+
+
+def test_first_potential_on_the_callers_blas_threads_when_a_draw_is_close(monkeypatch):
+    """The first potential is summed on one BLAS thread unless a draw could move: then as sklearn does."""
+    X = np.random.RandomState(14).normal(size=(30_000, 4))
+    draws_stand = _kmeans._draws_stand
+    # 0.5 * 2.0 = 1.0 is the upper cumulative sum itself: another rounding of 2.0 could pass it
+    assert not draws_stand(np.array([0.5]), np.array([2.0]), np.array([0.9]), np.array([1.0]), 10)
+    assert draws_stand(np.array([0.5]), np.array([2.0]), np.array([0.5]), np.array([1.5]), 10)
+    checks = []
+
+    def never(*args):
+        checks.append(args)
+        return False
+
+    monkeypatch.setattr(_kmeans, "_draws_stand", never)
+    _assert_same_as_sklearn(X, None, 5, 0)
+    assert len(checks) == 1
