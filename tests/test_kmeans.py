@@ -157,6 +157,7 @@ def test_blocks_and_threads_do_not_change_the_result(monkeypatch):
     """Running totals carried across blocks of any size; shares on any number of threads."""
     X = np.random.RandomState(7).normal(size=(40_000, 5))
     weights = _weights("with zeros", len(X), X.dtype)
+    monkeypatch.setattr(_kmeans, "THREADED_MIN_ENTRIES", 0)
     expected = _kmeans.kmeans(X, weights, 6, np.random.RandomState(0), n_threads=1)
     got = _kmeans.kmeans(X, weights, 6, np.random.RandomState(0), n_threads=2)
     assert_array_equal(got.labels, expected.labels)
