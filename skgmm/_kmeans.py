@@ -42,7 +42,6 @@ thread count is read from ``_openmp_effective_n_threads`` (a
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -123,23 +122,8 @@ def kmeans(X, sample_weight, n_clusters, random_state, *, init=None, max_iter=30
             centers = np.asarray(init, dtype=X.dtype) - mean
         lloyd = _Lloyd(X, mean, weight, n_clusters, _thread_shares(n_samples, sklearn_threads))
         labels = np.full(n_samples, -1, dtype=np.int32)
-        strict_convergence = False
-        n_iter = 0
-        while n_iter < max_iter:
-            n_iter += 1
-            changed, center_sums, weight_in_clusters = lloyd.step(runner, centers, labels)
-            lloyd.relocate_empty_clusters(centers, center_sums, weight_in_clusters, labels)
-            new_centers = _average_centers(center_sums, weight_in_clusters)
-            center_shift = _center_shift(centers, new_centers)
-            centers = new_centers
-            if not changed:
-                strict_convergence = True
-                break
-            if (center_shift**2).sum() <= tol:
-                break
-        if not strict_convergence:
-            # as KMeans: the labels of the last centres
-            lloyd.step(runner, centers, labels, update=False)
+        with _single_threaded_blas():
+            centers, n_iter = _lloyd_iterations(runner, lloyd, centers, labels, max_iter, tol)
 
     n_distinct = np.count_nonzero(np.bincount(labels, minlength=n_clusters))
     if n_distinct < n_clusters:
@@ -150,6 +134,28 @@ def kmeans(X, sample_weight, n_clusters, random_state, *, init=None, max_iter=30
             stacklevel=2,
         )
     return KMeansResult(labels=labels, centers=centers + mean, n_iter=n_iter)
+
+
+def _lloyd_iterations(runner, lloyd, centers, labels, max_iter, tol):
+    """``_kmeans_single_lloyd``'s loop: the final centres and the iterations run; labels in place."""
+    strict_convergence = False
+    n_iter = 0
+    while n_iter < max_iter:
+        n_iter += 1
+        changed, center_sums, weight_in_clusters = lloyd.step(runner, centers, labels)
+        lloyd.relocate_empty_clusters(centers, center_sums, weight_in_clusters, labels)
+        new_centers = _average_centers(center_sums, weight_in_clusters)
+        center_shift = _center_shift(centers, new_centers)
+        centers = new_centers
+        if not changed:
+            strict_convergence = True
+            break
+        if (center_shift**2).sum() <= tol:
+            break
+    if not strict_convergence:
+        # as KMeans: the labels of the last centres
+        lloyd.step(runner, centers, labels, update=False)
+    return centers, n_iter
 
 
 def kmeans_plusplus(
@@ -202,42 +208,52 @@ def kmeans_plusplus(
     indices[0] = random_state.choice(n_samples, p=weight / weight.sum())
     closest = np.empty(n_samples, dtype=X.dtype)
     first = seeding.reader.rows(indices[:1])
-    runner(functools.partial(seeding.distances, centers=first, closest=closest, out=None), shares)
     # The potentials are products over all rows, formed by BLAS as in sklearn.
     # A long dot product's rounding depends on how many threads share it
-    # (OpenBLAS splits float64 ones of more than 10**4 terms), and on a busy
-    # machine waking BLAS threads costs more than the rest of the seeding.
-    # So the first potential is taken on one thread, and on the caller's
-    # threads (as sklearn takes it) only if the draws it scales could land
-    # elsewhere under another order of summation (see _draws_stand).
+    # (OpenBLAS splits float64 ones of more than 10**4 terms, not float32
+    # ones), and on a busy machine waking BLAS threads costs more than the
+    # rest of the seeding.  So the first float64 potential is taken on one
+    # thread, and again on the caller's threads (as sklearn takes it) only if
+    # the draws it scales could land elsewhere under another order of
+    # summation (see _draws_stand).  The other products run on one thread.
     float64 = X.dtype == np.float64
-    with _single_threaded_blas() if float64 else contextlib.nullcontext():
+    with _single_threaded_blas():
+        runner(functools.partial(seeding.distances, centers=first, closest=closest, out=None), shares)
+        if float64:
+            current_pot = closest[np.newaxis, :] @ weight
+    if not float64:
         current_pot = closest[np.newaxis, :] @ weight
+    search_weight = None if unweighted else weight
 
-    candidate_dist = np.empty((n_local_trials, n_samples), dtype=X.dtype)
-    for c in range(1, n_clusters):
+    def draw(current_pot, first_draw):
         uniform = random_state.uniform(size=n_local_trials)
         rand_vals = uniform * current_pot
-        candidate_ids, below, above = _search_cumulative(None if unweighted else weight, closest, rand_vals)
-        if c == 1 and float64 and not _draws_stand(uniform, current_pot, below, above, n_samples):
-            current_pot = closest[np.newaxis, :] @ weight
-            rand_vals = uniform * current_pot
-            candidate_ids, _, _ = _search_cumulative(None if unweighted else weight, closest, rand_vals)
+        candidate_ids, below, above = _search_cumulative(search_weight, closest, rand_vals)
+        if first_draw and float64 and not _draws_stand(uniform, current_pot, below, above, n_samples):
+            rand_vals = uniform * (closest[np.newaxis, :] @ weight)
+            candidate_ids, _, _ = _search_cumulative(search_weight, closest, rand_vals)
         # sklearn: "numerical imprecision can result in a candidate_id out of range"
-        np.clip(candidate_ids, None, n_samples - 1, out=candidate_ids)
-        candidates = seeding.reader.rows(candidate_ids)
-        runner(
-            functools.partial(seeding.distances, centers=candidates, closest=closest, out=candidate_dist),
-            shares,
-        )
-        # Matrix times vector: OpenBLAS gives each thread whole outputs, so
-        # one thread gives the same bits (and much sooner on a busy machine).
-        with _single_threaded_blas():
+        return np.clip(candidate_ids, None, n_samples - 1, out=candidate_ids)
+
+    if n_clusters > 1:
+        candidate_ids = draw(current_pot, first_draw=True)
+    candidate_dist = np.empty((n_local_trials, n_samples), dtype=X.dtype)
+    with _single_threaded_blas():
+        for c in range(1, n_clusters):
+            if c > 1:
+                candidate_ids = draw(current_pot, first_draw=False)
+            candidates = seeding.reader.rows(candidate_ids)
+            runner(
+                functools.partial(seeding.distances, centers=candidates, closest=closest, out=candidate_dist),
+                shares,
+            )
+            # Matrix times vector: OpenBLAS gives each thread whole outputs, so
+            # one thread gives the same bits.
             candidates_pot = candidate_dist @ weight.reshape(-1, 1)
-        best = np.argmin(candidates_pot)
-        current_pot = candidates_pot[best]
-        closest[:] = candidate_dist[best]
-        indices[c] = candidate_ids[best]
+            best = np.argmin(candidates_pot)
+            current_pot = candidates_pot[best]
+            closest[:] = candidate_dist[best]
+            indices[c] = candidate_ids[best]
     return indices
 
 
@@ -732,9 +748,9 @@ def _thread_count(X, n_threads):
 class _Threads:
     """``runner(fn, items) == [fn(item) for item in items]``, the items spread over threads.
 
-    BLAS is held to one thread while ``fn`` runs (its threads only add
-    wake-ups to block-sized products); the calling thread runs the first
-    group of items itself.
+    The calling thread runs the first group of items itself.  Callers hold
+    BLAS to one thread meanwhile: its threads only add wake-ups to
+    block-sized products.
     """
 
     def __init__(self, n_threads):
@@ -752,20 +768,18 @@ class _Threads:
             self._executor = None
 
     def __call__(self, fn, items):
-        with _single_threaded_blas():
-            n_groups = min(self.n_threads, len(items)) if self._executor is not None else 1
-            if n_groups <= 1:
-                return [fn(item) for item in items]
-            bounds = np.linspace(0, len(items), n_groups + 1).round().astype(int)
-            groups = [items[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
-            futures = [
-                self._executor.submit(lambda group=group: [fn(item) for item in group])
-                for group in groups[1:]
-            ]
-            results = [fn(item) for item in groups[0]]
-            for future in futures:
-                results.extend(future.result())
-            return results
+        n_groups = min(self.n_threads, len(items)) if self._executor is not None else 1
+        if n_groups <= 1:
+            return [fn(item) for item in items]
+        bounds = np.linspace(0, len(items), n_groups + 1).round().astype(int)
+        groups = [items[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+        futures = [
+            self._executor.submit(lambda group=group: [fn(item) for item in group]) for group in groups[1:]
+        ]
+        results = [fn(item) for item in groups[0]]
+        for future in futures:
+            results.extend(future.result())
+        return results
 
 
 def _kernels():
