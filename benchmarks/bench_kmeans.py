@@ -3,7 +3,10 @@
 ``skgmm._kmeans.kmeans`` (the default ``init_params='kmeans'``) and
 ``sklearn.cluster.KMeans(n_clusters=K, n_init=1, random_state=0).fit(X)`` run
 alternately in one process on the same data, after one untimed warm-up call of
-each.  Printed per configuration: the median wall time over ``--repeats``
+each, with ``--pause`` seconds of sleep before each timed call: OpenBLAS and
+OpenMP threads keep spinning for a while after a call, and on a busy 2-core
+machine they slow down whatever runs next (measured: skgmm right after
+sklearn took twice its time alone).  Printed per configuration: the median wall time over ``--repeats``
 alternations, the ratio sklearn / skgmm, the peak of memory allocated during a
 call (tracemalloc, which numpy reports to) as a fraction of ``X.nbytes``,
 whether the labels are equal, and the Lloyd iterations.  skgmm runs with its
@@ -83,7 +86,7 @@ def peak_memory(fn):
         tracemalloc.stop()
 
 
-def bench(n_samples, n_features, n_clusters, dtype, kind, repeats, runners):
+def bench(n_samples, n_features, n_clusters, dtype, kind, repeats, runners, pause):
     X = make_data(kind, n_samples, n_features, n_clusters, dtype)
     times = {name: [] for name in runners}
     outputs = {}
@@ -93,6 +96,7 @@ def bench(n_samples, n_features, n_clusters, dtype, kind, repeats, runners):
             outputs[name] = fn(X, n_clusters)  # warm-up
         for _ in range(repeats):
             for name, fn in runners.items():
+                time.sleep(pause)
                 start = time.perf_counter()
                 fn(X, n_clusters)
                 times[name].append(time.perf_counter() - start)
@@ -127,6 +131,7 @@ def main(argv=None):
     parser.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     parser.add_argument("--data", default="mixture", choices=["mixture", "overlapping"])
     parser.add_argument("--numpy", action="store_true", help="also time skgmm's numpy code")
+    parser.add_argument("--pause", type=float, default=0.2, help="seconds of sleep before each timed call")
     args = parser.parse_args(argv)
 
     from skgmm._kmeans import _kernels
@@ -141,14 +146,22 @@ def main(argv=None):
     print(f"machine: {machine_description()}")
     print(f"load average before: {load_average()}")
     print(
-        f"data: {args.data}, {args.dtype}; median of {args.repeats} after a warm-up; memory: tracemalloc peak / X.nbytes"
+        f"data: {args.data}, {args.dtype}; median of {args.repeats} after a warm-up, {args.pause} s pause "
+        "before each call; memory: tracemalloc peak / X.nbytes"
     )
     print(
         f"{'n x d, K':<20}{'':<20}{'median':>10}{'min-max':>18}{'ratio':>8}{'memory':>8}{'labels':>8}{'iters':>7}"
     )
     for n_samples, n_features, n_clusters in configs:
         rows, _ = bench(
-            n_samples, n_features, n_clusters, np.dtype(args.dtype), args.data, args.repeats, runners
+            n_samples,
+            n_features,
+            n_clusters,
+            np.dtype(args.dtype),
+            args.data,
+            args.repeats,
+            runners,
+            args.pause,
         )
         label = f"{n_samples:,} x {n_features}, K={n_clusters}"
         for row in rows:

@@ -201,7 +201,8 @@ def kmeans_plusplus(
     # The potentials are products with these very weights (sklearn's ones).
     unweighted = sample_weight is None
     weight = np.ones(n_samples, X.dtype) if unweighted else np.asarray(sample_weight, X.dtype)
-    seeding = _Seeding(X, offset, n_local_trials)
+    search_weight = None if unweighted else weight
+    seeding = _Seeding(X, offset, n_local_trials, search_weight)
     shares = _even_shares(n_samples, runner.n_threads)
 
     indices = np.full(n_clusters, -1, dtype=np.intp)
@@ -223,25 +224,25 @@ def kmeans_plusplus(
             current_pot = closest[np.newaxis, :] @ weight
     if not float64:
         current_pot = closest[np.newaxis, :] @ weight
-    search_weight = None if unweighted else weight
 
-    def draw(current_pot, first_draw):
+    def draw(current_pot, known_sums, first_draw):
         uniform = random_state.uniform(size=n_local_trials)
         rand_vals = uniform * current_pot
-        candidate_ids, below, above = _search_cumulative(search_weight, closest, rand_vals)
+        candidate_ids, below, above = _search_cumulative(search_weight, closest, rand_vals, *known_sums)
         if first_draw and float64 and not _draws_stand(uniform, current_pot, below, above, n_samples):
             rand_vals = uniform * (closest[np.newaxis, :] @ weight)
-            candidate_ids, _, _ = _search_cumulative(search_weight, closest, rand_vals)
+            candidate_ids, _, _ = _search_cumulative(search_weight, closest, rand_vals, *known_sums)
         # sklearn: "numerical imprecision can result in a candidate_id out of range"
         return np.clip(candidate_ids, None, n_samples - 1, out=candidate_ids)
 
     if n_clusters > 1:
-        candidate_ids = draw(current_pot, first_draw=True)
+        candidate_ids = draw(current_pot, seeding.known_sums(0), first_draw=True)
     candidate_dist = np.empty((n_local_trials, n_samples), dtype=X.dtype)
+    best = 0
     with _single_threaded_blas():
         for c in range(1, n_clusters):
             if c > 1:
-                candidate_ids = draw(current_pot, first_draw=False)
+                candidate_ids = draw(current_pot, seeding.known_sums(best), first_draw=False)
             candidates = seeding.reader.rows(candidate_ids)
             runner(
                 functools.partial(seeding.distances, centers=candidates, closest=closest, out=candidate_dist),
@@ -377,10 +378,16 @@ def _divide_as_numpy(total, count):
 class _Seeding:
     """Distances of blocks of rows to a few rows, as sklearn's ``_euclidean_distances``."""
 
-    def __init__(self, X, offset, n_local_trials):
+    def __init__(self, X, offset, n_local_trials, weight):
         self.reader = _BlockReader(X, offset)
         self.n_local_trials = n_local_trials
+        self.weight = weight
         self.upcast = X.dtype == np.float32
+        # Compiled path: the running sums of weight * distance at the end of
+        # each block of the first share (rows from 0 on, in order), one row
+        # per centre of the last pass; see _search_cumulative.
+        self.block_ends = None
+        self.running_sums = None
         # float64: the rows' squared norms (sklearn's x_squared_norms), from the
         # first pass on; float32: recomputed per block in float64 (sklearn
         # ignores float32 norms and upcasts blocks of rows).
@@ -413,6 +420,9 @@ class _Seeding:
         if self.upcast:
             centers = centers.astype(np.float64)
         center_sq_norms = np.einsum("ij,ij->i", centers, centers)
+        running = np.zeros(n_centers, dtype=closest.dtype)
+        block_ends, running_sums = [], []
+        unit = running[:0]
         for rows, block in self.reader.blocks(*share, buffers["block"]):
             m = len(block)
             products = buffers["products"][: n_centers * m].reshape(n_centers, m)
@@ -432,7 +442,12 @@ class _Seeding:
                     closest[rows],
                     closest[np.newaxis, rows] if out is None else out[:, rows],
                     out is not None,
+                    unit if self.weight is None else self.weight[rows],
+                    self.weight is not None,
+                    running,
                 )
+                block_ends.append(rows.stop)
+                running_sums.append(running.copy())
                 continue
             products *= -2
             products += center_sq_norms[:, np.newaxis]
@@ -446,15 +461,27 @@ class _Seeding:
                 closest[rows] = distances[0]
             else:
                 np.minimum(closest[rows], distances, out=out[:, rows])
+        if share[0] == 0 and block_ends:
+            self.block_ends = np.array(block_ends)
+            self.running_sums = np.array(running_sums).T
+
+    def known_sums(self, center):
+        """(block ends, running sums there) of ``weight * closest`` if ``closest`` became ``center``'s row."""
+        if self.block_ends is None:
+            return None, None
+        return self.block_ends, self.running_sums[center]
 
 
-def _search_cumulative(weight, closest, values):
+def _search_cumulative(weight, closest, values, block_ends=None, running_sums=None):
     """``np.searchsorted(np.cumsum(weight * closest), values)`` without an n-sized temporary.
 
     The cumulative sum runs block by block, each block's first entry carrying
     the total so far (the same additions in the same order); the sum does
     not decrease, so a value's position is its count of smaller entries,
-    added up over the blocks.  ``weight`` None stands for ones.
+    added up over the blocks.  ``weight`` None stands for ones.  Given the
+    sums at ``block_ends`` (the seeding kernel's, the same additions), only
+    the block that holds a value is summed again, and the rows past the last
+    block end.
 
     Returns
     -------
@@ -464,13 +491,35 @@ def _search_cumulative(weight, closest, values):
         above``): at ``positions - 1`` and ``positions``, -inf and +inf past
         the ends.
     """
-    positions = np.zeros(len(values), dtype=np.intp)
-    below = np.full(len(values), -np.inf)
+    if block_ends is None:
+        return _search_rows(weight, closest, values, 0, None)
+    positions = np.empty(len(values), dtype=np.intp)
+    below = np.empty(len(values))
+    above = np.empty(len(values))
+    blocks = np.searchsorted(running_sums, values)
+    for i in np.flatnonzero(blocks < len(block_ends)):
+        b = blocks[i]
+        start = block_ends[b - 1] if b else 0
+        result = _search_rows(
+            weight, closest[: block_ends[b]], values[i : i + 1], start, running_sums[b - 1] if b else None
+        )
+        positions[i], below[i], above[i] = (part[0] for part in result)
+    past = blocks == len(block_ends)
+    if past.any():
+        result = _search_rows(weight, closest, values[past], block_ends[-1], running_sums[-1])
+        positions[past], below[past], above[past] = result
+    return positions, below, above
+
+
+def _search_rows(weight, closest, values, start, total, stop=None):
+    """:func:`_search_cumulative` over rows ``start:stop``, after a total of ``total`` (or None)."""
+    stop = len(closest) if stop is None else stop
+    positions = np.full(len(values), start, dtype=np.intp)
+    below = np.full(len(values), -np.inf if total is None else total, dtype=np.float64)
     above = np.full(len(values), np.inf)
     pending = np.ones(len(values), dtype=bool)
-    total = None
-    for start in range(0, len(closest), SEARCH_BLOCK):
-        rows = slice(start, start + SEARCH_BLOCK)
+    for first in range(start, stop, SEARCH_BLOCK):
+        rows = slice(first, min(first + SEARCH_BLOCK, stop))
         running = closest[rows].copy() if weight is None else weight[rows] * closest[rows]
         if total is not None:
             running[0] += total
@@ -484,7 +533,7 @@ def _search_cumulative(weight, closest, values):
             below[here] = np.where(local[here] > 0, previous, -np.inf if total is None else total)
             pending &= ~here
         total = running[-1]
-    below[pending] = total
+    below[pending] = -np.inf if total is None else total
     return positions, below, above
 
 

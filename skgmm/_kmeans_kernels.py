@@ -77,13 +77,17 @@ def assign_and_sum(
 
 
 @_jit
-def seed_distances(products, center_sq_norms, row_sq_norms, closest, out, take_min):
+def seed_distances(
+    products, center_sq_norms, row_sq_norms, closest, out, take_min, weight, weighted, running
+):
     """Squared distances of a block's rows to a few centres, as sklearn's seeding forms them.
 
     ``max(0, -2 x.c + |c|^2 + |x|^2)`` with the additions in that order, in
     the type of ``products`` (float64 for float32 data, then rounded to
     float32 as sklearn's upcast distances are), and their minimum with the
-    closest distance so far.
+    closest distance so far.  Also carries on, for each centre, the running
+    sum of ``weight * out`` over the rows (``np.cumsum``'s additions, in the
+    type of ``out``), so the next draw need not sum the rows again.
 
     Parameters
     ----------
@@ -98,11 +102,17 @@ def seed_distances(products, center_sq_norms, row_sq_norms, closest, out, take_m
         ``min(closest, distance)`` (``np.minimum``'s choice on ties and NaN)
         or, without ``take_min``, the distance; in the type of ``closest``.
     take_min : bool
+    weight : ndarray of shape (n_rows,)  # IN
+        Read only when ``weighted`` (else ones).
+    weighted : bool
+    running : ndarray of shape (n_centers,)  # IN/OUT
+        The running sums before the block in, after it out.
     """
     n_centers, n_rows = products.shape
     minus_two = products.dtype.type(-2)
     zero = out.dtype.type(0)
     for j in range(n_centers):
+        total = running[j]
         for i in range(n_rows):
             distance = out.dtype.type(minus_two * products[j, i] + center_sq_norms[j] + row_sq_norms[i])
             if distance < zero:
@@ -113,6 +123,8 @@ def seed_distances(products, center_sq_norms, row_sq_norms, closest, out, take_m
                     current = distance
                 distance = current
             out[j, i] = distance
+            total += weight[i] * distance if weighted else distance
+        running[j] = total
 
 
 @_jit

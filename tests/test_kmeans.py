@@ -270,6 +270,11 @@ def test_cumulative_search_and_its_neighbours(monkeypatch):
     assert_array_equal(below, padded[positions])
     assert_array_equal(above, padded[positions + 1])
     assert np.all((below < values) & (values <= above))
+    # the same from running sums known at block ends (the seeding kernel's), then the rows past them
+    block_ends = np.array([5, 12, 30])
+    found = _kmeans._search_cumulative(weight, closest, values, block_ends, cumulative[block_ends - 1])
+    for got, expected in zip(found, [positions, below, above]):
+        assert_array_equal(got, expected)
 
 
 def test_first_potential_on_the_callers_blas_threads_when_a_draw_is_close(monkeypatch):
