@@ -748,13 +748,16 @@ def _add_in_row_order(terms, labels, sums, counts, sorted_buffer):
 
 def _average_centers(center_sums, weight_in_clusters):
     """sklearn's ``_average_centers``: the centres from their sums."""
+    # 1 / w in double, then rounded to the float type, as the C code does
+    with np.errstate(divide="ignore"):  # empty clusters: not used
+        alpha = (1.0 / weight_in_clusters.astype(np.float64)).astype(center_sums.dtype)
+    if np.all(weight_in_clusters > 0):
+        return center_sums * alpha[:, np.newaxis]
     centers = center_sums.copy()
     argmax_weight = np.argmax(weight_in_clusters)
     for j in range(len(centers)):
         if weight_in_clusters[j] > 0:
-            # 1 / w in double, then rounded to the float type, as the C code does
-            alpha = (1.0 / np.float64(weight_in_clusters[j])).astype(centers.dtype)
-            centers[j] *= alpha
+            centers[j] *= alpha[j]
         else:
             # as sklearn: the biggest cluster's row as it stands at this point
             # of the loop (already averaged or not)
