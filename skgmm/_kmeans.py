@@ -6,7 +6,7 @@ n_init=1, random_state=random_state).fit(X, sample_weight=sample_weight)``
 state as KMeans leaves it; :func:`kmeans_plusplus` draws the seeds of
 sklearn's ``_kmeans_plusplus``.  Equal labels need equal rounding, not just
 the same algorithm, so every quantity that decides a seed, a label or a stop
-comes from the same operation on the same values as in scikit-learn:
+comes from the same operations on the same values as in scikit-learn:
 
 - KMeans works on a centred copy of X.  Here each block of rows is centred
   into a scratch buffer (``X[block] - mean``, the same subtraction), so the
@@ -16,28 +16,35 @@ comes from the same operation on the same values as in scikit-learn:
   the Lloyd steps, ``max(0, -2 x.c + |c|^2 + |x|^2)`` in the seeding, upcast
   to float64 per block for float32 data as ``euclidean_distances`` does.
 - Sums over all rows are formed in scikit-learn's order.  The seeding's
-  potentials are one BLAS product over the vectors of all rows, as there
-  (O(n) vectors: the closest distances and the ``2 + log K`` candidates'
-  distances).  ``np.var`` and ``np.mean`` (the tolerance, the centring) and
-  the cumulative sum that the draws search add down the rows one after
-  another; so do the blocks here, each block's first row carrying the total
-  so far.  The new centres are sums per cluster in row order within each
-  OpenMP thread's share of ``lloyd_iter_chunked_dense`` (contiguous runs of
+  potentials are BLAS products over vectors of all rows, as there (O(n)
+  vectors: the closest distances and the ``2 + log K`` candidates').
+  ``np.mean`` and ``np.var`` (the centring, the tolerance) and the
+  cumulative sum that the draws search add down the rows one after another;
+  so do the blocks here, each block's first row carrying the total so far.
+  The new centres are sums per cluster in row order within each OpenMP
+  thread's share of ``lloyd_iter_chunked_dense`` (contiguous runs of
   256-row chunks, OpenMP's static schedule), added up in thread order.
-  These shares fix the order of summation only: this module computes the
-  same sums on however many threads it runs.
+  These shares fix the order of summation only: the sums are the same on
+  however many threads this module runs.
 
-The loop of a Lloyd step after its product (first smallest distance, then
-the row added to its cluster's sum) is compiled with numba when it is
-installed (:mod:`skgmm._kmeans_kernels`); the numpy version sorts each block
-by label and sums each cluster's rows in order, to the same bits, slower.
+The loops after the products (the seeding's distances with their running
+sums, a Lloyd step's first smallest distance and its sums per cluster, the
+centring of a block, the column sums) are compiled with numba when it is
+installed (:mod:`skgmm._kmeans_kernels`); the numpy code gives the same
+bits, its Lloyd steps about four times slower (each block is sorted by label
+and each cluster's rows summed in order).
 
-Where the equality can fail: with more than two OpenMP threads,
-scikit-learn adds its threads' sums in the order the threads finish (here:
+Where the equality rests on more than numpy's and sklearn's code:
+OpenBLAS's matrix-vector product gives each thread whole outputs (so the
+candidates' potentials do not depend on BLAS threads); the first float64
+potential is summed on one BLAS thread and again on the caller's threads,
+as sklearn sums it, only if a draw could land elsewhere (see
+:func:`_draws_stand`).  Where it can fail: with more than two OpenMP
+threads sklearn adds its threads' sums in the order they finish (here:
 thread order); with a single feature ``np.var`` sums pairwise (here: in
-order), so the tolerance may differ in its last bit; and scikit-learn's
-thread count is read from ``_openmp_effective_n_threads`` (a
-``threadpool_limits`` on OpenMP around the call is not seen).
+order), so the tolerance may differ in its last bit; sklearn's thread count
+is read from ``_openmp_effective_n_threads`` (an OpenMP
+``threadpool_limits`` around the call is not seen).
 """
 
 from __future__ import annotations
@@ -500,9 +507,8 @@ def _search_cumulative(weight, closest, values, block_ends=None, running_sums=No
     for i in np.flatnonzero(blocks < len(block_ends)):
         b = blocks[i]
         start = block_ends[b - 1] if b else 0
-        result = _search_rows(
-            weight, closest[: block_ends[b]], values[i : i + 1], start, running_sums[b - 1] if b else None
-        )
+        total = running_sums[b - 1] if b else None
+        result = _search_rows(weight, closest, values[i : i + 1], start, total, stop=block_ends[b])
         positions[i], below[i], above[i] = (part[0] for part in result)
     past = blocks == len(block_ends)
     if past.any():
