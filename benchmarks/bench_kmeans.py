@@ -2,16 +2,19 @@
 
 ``skgmm._kmeans.kmeans`` (the default ``init_params='kmeans'``) and
 ``sklearn.cluster.KMeans(n_clusters=K, n_init=1, random_state=0).fit(X)`` run
-alternately in one process on the same data, after one untimed warm-up call of
-each, with ``--pause`` seconds of sleep before each timed call: OpenBLAS and
-OpenMP threads keep spinning for a while after a call, and on a busy 2-core
-machine they slow down whatever runs next (measured: skgmm right after
-sklearn took twice its time alone).  Printed per configuration: the median wall time over ``--repeats``
-alternations, the ratio sklearn / skgmm, the peak of memory allocated during a
-call (tracemalloc, which numpy reports to) as a fraction of ``X.nbytes``,
-whether the labels are equal, and the Lloyd iterations.  skgmm runs with its
-compiled loop (numba) when it is installed and, with ``--numpy``, also with
-its numpy code.
+alternately in one process on the same data, after one untimed warm-up call
+of each, with ``--pause`` seconds of sleep before each timed call: OpenBLAS
+and OpenMP threads keep spinning for a while after a call, and on a busy
+2-core machine they slow down whatever runs next (measured: skgmm right
+after sklearn took twice its time alone).
+
+Printed per configuration: the median wall time over ``--repeats``
+alternations and its range, the ratio sklearn / skgmm, the median process
+CPU time (all threads, spinning ones included), the peak of memory
+allocated during a call (tracemalloc, which numpy reports to) as a fraction
+of ``X.nbytes``, whether the labels are equal, and the Lloyd iterations.
+skgmm runs its compiled loops (numba) when numba is installed and, with
+``--numpy``, also its numpy code.
 
 Examples
 --------
@@ -89,6 +92,7 @@ def peak_memory(fn):
 def bench(n_samples, n_features, n_clusters, dtype, kind, repeats, runners, pause):
     X = make_data(kind, n_samples, n_features, n_clusters, dtype)
     times = {name: [] for name in runners}
+    cpu_times = {name: [] for name in runners}
     outputs = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -97,9 +101,10 @@ def bench(n_samples, n_features, n_clusters, dtype, kind, repeats, runners, paus
         for _ in range(repeats):
             for name, fn in runners.items():
                 time.sleep(pause)
-                start = time.perf_counter()
+                start, start_cpu = time.perf_counter(), time.process_time()
                 fn(X, n_clusters)
                 times[name].append(time.perf_counter() - start)
+                cpu_times[name].append(time.process_time() - start_cpu)
         memory = {
             name: peak_memory(lambda fn=fn: fn(X, n_clusters)) / X.nbytes for name, fn in runners.items()
         }
@@ -117,6 +122,7 @@ def bench(n_samples, n_features, n_clusters, dtype, kind, repeats, runners, paus
                 equal=bool(np.array_equal(labels, reference_labels)),
                 n_iter=n_iter,
                 spread=(min(times[name]), max(times[name])),
+                cpu=statistics.median(cpu_times[name]),
             )
         )
     return rows, reference_iter
@@ -150,7 +156,8 @@ def main(argv=None):
         "before each call; memory: tracemalloc peak / X.nbytes"
     )
     print(
-        f"{'n x d, K':<20}{'':<20}{'median':>10}{'min-max':>18}{'ratio':>8}{'memory':>8}{'labels':>8}{'iters':>7}"
+        f"{'n x d, K':<20}{'':<20}{'median':>10}{'min-max':>18}{'ratio':>8}{'cpu':>9}{'memory':>8}{'labels':>8}"
+        f"{'iters':>7}"
     )
     for n_samples, n_features, n_clusters in configs:
         rows, _ = bench(
@@ -169,7 +176,7 @@ def main(argv=None):
             low, high = row["spread"]
             print(
                 f"{label:<20}{row['name']:<20}{row['time'] * 1e3:>8.1f}ms{low * 1e3:>8.1f}-{high * 1e3:<8.1f}"
-                f"{row['ratio']:>7.1f}x{row['memory']:>7.2f}x{equal:>8}{row['n_iter']:>7}"
+                f"{row['ratio']:>7.1f}x{row['cpu'] * 1e3:>7.1f}ms{row['memory']:>7.2f}x{equal:>8}{row['n_iter']:>7}"
             )
             label = ""
         target = TARGET.get((n_samples, n_features, n_clusters))
