@@ -4,7 +4,9 @@ They share one signature ``(X, sample_weight, n_components, random_state)``
 and return either a dense array of shape (n_samples, n_components) or, for hard
 assignments, an integer label per row (-1 for rows assigned to no component),
 which the drivers expand block by block.  One M-step then gives parameters.
-The random draws are those of scikit-learn, so unweighted fits start alike.
+The random draws are those of scikit-learn, so unweighted fits start alike;
+the k-means starts are :mod:`skgmm._kmeans`, which gives the labels of
+scikit-learn's ``KMeans`` without its centred copy of X.
 ``'hierarchical'`` is mclust's start: a model-based agglomeration whose tree
 serves every number of components, so :func:`hierarchical_partitions` cuts it
 for many at once.
@@ -14,7 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.cluster.hierarchy import cut_tree, linkage
-from sklearn.cluster import KMeans, kmeans_plusplus
+
+from skgmm._kmeans import kmeans, kmeans_plusplus
 
 #: Rows agglomerated by the hierarchical start (mclust's ``subset`` option);
 #: larger data sets use a random subset and leave the other rows unassigned.
@@ -22,15 +25,17 @@ HIERARCHICAL_SUBSET = 2000
 
 
 def init_kmeans(X, sample_weight, n_components, random_state):
-    """Labels of one k-means run (weighted when weights are given)."""
-    kmeans = KMeans(n_clusters=n_components, n_init=1, random_state=random_state)
-    return kmeans.fit(X, sample_weight=sample_weight).labels_.astype(np.intp)
+    """Labels of one k-means run (weighted when weights are given).
+
+    Those of ``KMeans(n_components, n_init=1, random_state=random_state)``,
+    which leaves ``random_state`` where KMeans leaves it.
+    """
+    return kmeans(X, sample_weight, n_components, random_state).labels.astype(np.intp)
 
 
 def init_kmeans_plusplus(X, sample_weight, n_components, random_state):
-    """One row per component, chosen by k-means++ seeding."""
-    _, indices = kmeans_plusplus(X, n_components, sample_weight=sample_weight, random_state=random_state)
-    return _labels_at(len(X), indices)
+    """One row per component, chosen by k-means++ seeding (sklearn's ``kmeans_plusplus``)."""
+    return _labels_at(len(X), kmeans_plusplus(X, sample_weight, n_components, random_state))
 
 
 def init_random(X, sample_weight, n_components, random_state):
