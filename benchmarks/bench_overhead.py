@@ -12,11 +12,23 @@ and medians of many repeats, since the small fits last milliseconds.
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import time
 import warnings
 
 import numpy as np
-from _common import explicit_init, load_average, machine_description, make_estimators, make_mixture
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _common import (  # noqa: E402
+    explicit_init,
+    load_average,
+    machine_description,
+    make_estimators,
+    make_mixture,
+)
 
 
 def cases():
