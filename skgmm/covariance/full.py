@@ -16,7 +16,7 @@ from skgmm.covariance.base import (
 )
 from skgmm.covariance.kernels import compiled_kernels
 from skgmm.covariance.kernels.full import (
-    rows_of_table,
+    shared_rows_of_table,
     weighted_log_prob_into,
     white_sums,
     whiten_block,
@@ -52,7 +52,9 @@ class FullCovariance(CovarianceModel):
                 "bounds": bounds,
                 "whiten_slices": whitening_slices(whiten_aug_t, bounds, dtype),
                 # with the compiled kernels: where each (component, feature) row is
-                "rows_of": None if compiled is None else rows_of_table(bounds, n_components, compiled.TILE),
+                "rows_of": None
+                if compiled is None
+                else shared_rows_of_table(bounds, n_components, compiled.TILE),
                 "cov_chol": covariance_cholesky(prec_chol),
                 "constant": (log_det - 0.5 * n_features * LOG_2PI).astype(dtype),
             },

@@ -128,20 +128,23 @@ def _block_moments(block, w):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
             return block_total, block_mean, block_m2, np.nanmin(block, axis=0), np.nanmax(block, axis=0)
+    # Feature-major: reductions along contiguous rows are several times faster
+    # than numpy's axis-0 reductions of a narrow C-ordered block.
+    columns = np.ascontiguousarray(block.T)
     if w is None:
         block_total = np.full(block.shape[1], float(len(block)))
-        block_mean = block.mean(axis=0)
-        centred = block - block_mean
-        block_m2 = np.einsum("ij,ij->j", centred, centred)
+        block_mean = columns.mean(axis=1)
+        centred = columns - block_mean[:, None]
+        block_m2 = np.einsum("ji,ji->j", centred, centred)
     else:
         block_total = np.full(block.shape[1], w.sum())
         safe = max(block_total[0], np.finfo(np.float64).tiny)
-        block_mean = np.einsum("i,ij->j", w, block) / safe
-        centred = block - block_mean
+        block_mean = np.einsum("ji,i->j", columns, w) / safe
+        centred = columns - block_mean[:, None]
         centred *= centred
         # einsum, not BLAS: a threaded gemv is slow on a busy machine, and this is cheap.
-        block_m2 = np.einsum("i,ij->j", w, centred)
-    return block_total, block_mean, block_m2, block.min(axis=0), block.max(axis=0)
+        block_m2 = np.einsum("ji,i->j", centred, w)
+    return block_total, block_mean, block_m2, columns.min(axis=1), columns.max(axis=1)
 
 
 def check_data_scale(X, sample_weight, reg_covar):

@@ -9,6 +9,7 @@ component's mean, O(1) in size) until the strategy maps them back once per pass.
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -35,11 +36,15 @@ COMPILED_FEATURES_PER_SLICE = 4
 MAX_WHITENING_SLICES = 8
 
 
-def whitening_bounds(n_features: int, compiled: bool) -> list[int]:
-    """Feature boundaries of the slices the 'full' whitening product is split into."""
+@functools.lru_cache(maxsize=64)
+def whitening_bounds(n_features: int, compiled: bool) -> tuple[int, ...]:
+    """Feature boundaries of the slices the 'full' whitening product is split into.
+
+    Cached, like :func:`shared_rows_of_table`: every pass asks for them.
+    """
     width = COMPILED_FEATURES_PER_SLICE if compiled else FEATURES_PER_SLICE
     n_slices = min(MAX_WHITENING_SLICES, max(1, n_features // width))
-    return [round(n_features * j / n_slices) for j in range(n_slices + 1)]
+    return tuple(round(n_features * j / n_slices) for j in range(n_slices + 1))
 
 
 def rows_of_table(bounds, n_components, tile):
@@ -58,6 +63,16 @@ def rows_of_table(bounds, n_components, tile):
             n_components * start + np.arange(n_components)[:, None] * width + np.arange(width)
         )
     return rows_of
+
+
+@functools.lru_cache(maxsize=64)
+def shared_rows_of_table(bounds: tuple, n_components: int, tile: int):
+    """:func:`rows_of_table`, made once per shape (every pass asks for it); never written to.
+
+    Left writeable: a read-only array is another type to the compiled kernels,
+    which would compile again for it.
+    """
+    return rows_of_table(bounds, n_components, tile)
 
 
 def compiled_rows(kernel):
