@@ -51,14 +51,13 @@ from __future__ import annotations
 
 import functools
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
-from threadpoolctl import ThreadpoolController
 
 from skgmm.covariance import kernels as _compiled
+from skgmm.engine.threads import map_groups, single_threaded_blas, split_evenly
 
 #: Rows per block: the per-block calls cost little against the products, and
 #: a block's buffers (rows, distances) stay in cache.
@@ -129,7 +128,7 @@ def kmeans(X, sample_weight, n_clusters, random_state, *, init=None, max_iter=30
             centers = np.asarray(init, dtype=X.dtype) - mean
         lloyd = _Lloyd(X, mean, weight, n_clusters, _thread_shares(n_samples, sklearn_threads))
         labels = np.full(n_samples, -1, dtype=np.int32)
-        with _single_threaded_blas():
+        with single_threaded_blas:
             centers, n_iter = _lloyd_iterations(runner, lloyd, centers, labels, max_iter, tol)
 
     n_distinct = np.count_nonzero(np.bincount(labels, minlength=n_clusters))
@@ -225,7 +224,7 @@ def kmeans_plusplus(
     # the draws it scales could land elsewhere under another order of
     # summation (see _draws_stand).  The other products run on one thread.
     float64 = X.dtype == np.float64
-    with _single_threaded_blas():
+    with single_threaded_blas:
         runner(functools.partial(seeding.distances, centers=first, closest=closest, out=None), shares)
         if float64:
             current_pot = closest[np.newaxis, :] @ weight
@@ -246,7 +245,7 @@ def kmeans_plusplus(
         candidate_ids = draw(current_pot, seeding.known_sums(0), first_draw=True)
     candidate_dist = np.empty((n_local_trials, n_samples), dtype=X.dtype)
     best = 0
-    with _single_threaded_blas():
+    with single_threaded_blas:
         for c in range(1, n_clusters):
             if c > 1:
                 candidate_ids = draw(current_pot, seeding.known_sums(best), first_draw=False)
@@ -786,16 +785,6 @@ def _center_shift(centers_old, centers_new):
 # -- threads and compiled kernels ------------------------------------------------
 
 
-@functools.lru_cache(maxsize=1)
-def _blas_controller():
-    # finding the loaded libraries costs about a millisecond: once per process
-    return ThreadpoolController()
-
-
-def _single_threaded_blas():
-    return _blas_controller().limit(limits=1, user_api="blas")
-
-
 def _thread_count(X, n_threads):
     """Threads for passes over X: ``n_threads`` (None: sklearn's count), one for small X."""
     if X.size < THREADED_MIN_ENTRIES:
@@ -806,38 +795,29 @@ def _thread_count(X, n_threads):
 class _Threads:
     """``runner(fn, items) == [fn(item) for item in items]``, the items spread over threads.
 
-    The calling thread runs the first group of items itself.  Callers hold
-    BLAS to one thread meanwhile: its threads only add wake-ups to
-    block-sized products.
+    The engine's pool runs the groups (the calling thread runs the first);
+    callers hold BLAS to one thread meanwhile: its threads only add wake-ups
+    to block-sized products.
     """
 
     def __init__(self, n_threads):
         self.n_threads = max(1, n_threads)
-        self._executor = None
 
     def __enter__(self):
-        if self.n_threads > 1:
-            self._executor = ThreadPoolExecutor(self.n_threads - 1)
         return self
 
     def __exit__(self, *exc_info):
-        if self._executor is not None:
-            self._executor.shutdown()
-            self._executor = None
+        return False
 
     def __call__(self, fn, items):
-        n_groups = min(self.n_threads, len(items)) if self._executor is not None else 1
-        if n_groups <= 1:
+        groups = split_evenly(list(items), min(self.n_threads, len(items)))
+        if len(groups) <= 1:
             return [fn(item) for item in items]
-        bounds = np.linspace(0, len(items), n_groups + 1).round().astype(int)
-        groups = [items[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
-        futures = [
-            self._executor.submit(lambda group=group: [fn(item) for item in group]) for group in groups[1:]
+        return [
+            result
+            for group in map_groups(lambda group: [fn(item) for item in group], groups)
+            for result in group
         ]
-        results = [fn(item) for item in groups[0]]
-        for future in futures:
-            results.extend(future.result())
-        return results
 
 
 def _kernels():
