@@ -412,7 +412,7 @@ def test_cli_uses_the_selectors_singular_definition(tmp_path, capsys, monkeypatc
             "singular: flagged by the test" if model.n_components == 3 else singular_reason(model, n_samples)
         )
 
-    monkeypatch.setattr(skgmm._selection, "singular_reason", flag_three)
+    monkeypatch.setattr(skgmm._candidates, "singular_reason", flag_three)
     status, out, _ = _run(capsys, "fit", str(data), "--max-components", "4", "-c", "spherical")
     assert status == 0 and "model: 3 components" not in out
     assert "Passed over, with a lower BIC but singular" in out and "spherical,3: BIC" in out
