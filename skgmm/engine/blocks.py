@@ -116,7 +116,7 @@ def estimate(runner: BlockRunner, X, pk: PassKernel, want="log_resp"):
 
     Parameters
     ----------
-    want : {'log_resp', 'labels', 'weighted_log_prob', None}
+    want : {'log_resp', 'labels', None}
 
     Returns
     -------
@@ -126,7 +126,7 @@ def estimate(runner: BlockRunner, X, pk: PassKernel, want="log_resp"):
     n_samples = X.shape[0]
     n_components = pk.log_weights.shape[0]
     log_prob_norm = np.empty(n_samples, dtype=X.dtype)
-    if want in ("log_resp", "weighted_log_prob"):
+    if want == "log_resp":
         extra = np.empty((n_samples, n_components), dtype=X.dtype)
     elif want == "labels":
         extra = np.empty(n_samples, dtype=np.intp)
@@ -137,8 +137,6 @@ def estimate(runner: BlockRunner, X, pk: PassKernel, want="log_resp"):
         work = runner.work_for(blocks)
         for block in blocks:
             weighted = pk.model.weighted_log_prob_block(pk.kernel, X[block], pk.origin, pk.log_weights, work)
-            if want == "weighted_log_prob":
-                extra[block] = weighted
             # component-major blocks reduce over components along contiguous rows
             axis, by_axis = (0, weighted.T) if weighted.T.flags.c_contiguous else (1, weighted)
             if want == "labels":

@@ -5,13 +5,13 @@ Two things scikit-learn's ``GaussianMixture`` does silently and we do not:
 - ``reg_covar`` is an absolute variance.  On data whose variance is of the
   order of ``reg_covar`` or smaller (magnitudes of 1e-3 and below with the
   default 1e-6), the regularisation swamps the data and every point gets the
-  same label.  :func:`check_data_scale` warns when that happens (and raises
+  same label.  :func:`check_feature_scale` warns when that happens (and raises
   when the data's squares overflow, or when a constant feature makes the
   likelihood unbounded with ``reg_covar=0``).  The fit itself is unchanged, so
   results on ordinary data stay those of scikit-learn, and scaling ``X`` by
   ``c`` and ``reg_covar`` by ``c**2`` scales the fitted model exactly.
 - A component that receives no data keeps a weight of about 1e-16 forever.
-  :class:`EmptyComponentGuard` re-seeds such a component on the worst-explained
+  ``skgmm.engine.guard.EmptyComponentGuard`` re-seeds such a component on the worst-explained
   sample when the data has enough distinct points, and warns otherwise.
 """
 
@@ -147,17 +147,11 @@ def _block_moments(block, w):
     return block_total, block_mean, block_m2, columns.min(axis=1), columns.max(axis=1)
 
 
-def check_data_scale(X, sample_weight, reg_covar):
+def check_feature_scale(variance, spread, n_samples, dtype, reg_covar):
     """Raise or warn when the data's scale makes the fit meaningless.
 
-    Parameters
-    ----------
-    X : ndarray of shape (n_samples, n_features)
-        Validated training data.
-    sample_weight : ndarray of shape (n_samples,) or None
-        Validated weights.
-    reg_covar : float
-        The estimator's regularisation.
+    ``variance`` and ``spread`` come from a source's ``feature_moments``
+    (:func:`feature_variances` in memory; merged :func:`block_moments` on Dask).
 
     Raises
     ------
@@ -166,28 +160,6 @@ def check_data_scale(X, sample_weight, reg_covar):
         is 0 and some feature is constant (every component would have zero
         variance along it: an unbounded likelihood).
 
-    Returns
-    -------
-    variance : ndarray of shape (n_features,)
-        The weighted variance of every feature (NaN where nothing is observed).
-
-    Warns
-    -----
-    DegenerateDataWarning
-        If ``reg_covar`` exceeds ``REG_COVAR_DOMINANCE`` times the variance of
-        a non-constant feature: the regularisation, not the data, then decides
-        the covariances.
-    """
-    _, variance, spread = feature_variances(X, sample_weight)
-    check_feature_scale(variance, spread, len(X), X.dtype, reg_covar)
-    return variance
-
-
-def check_feature_scale(variance, spread, n_samples, dtype, reg_covar):
-    """The checks of :func:`check_data_scale`, from the features' variance and spread.
-
-    Drivers that see the data in pieces (Dask) merge :func:`block_moments`
-    and call this with the result of :func:`summarise_moments`.
     """
     dtype = np.dtype(dtype)
     dtype_max = np.finfo(dtype).max

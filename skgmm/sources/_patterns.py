@@ -188,18 +188,3 @@ def missing_unit_stats(mk: MissingKernel, unit, X, sample_weight) -> SufficientS
         scatter_kind=mk.model.scatter_kind,
         n_rows=rows.size,
     )
-
-
-def conditional_moments(mk: MissingKernel, pattern: PatternKernel, X_rows):
-    """Per-component conditional means of the missing coordinates.
-
-    Returns
-    -------
-    log_prob : ndarray of shape (n_rows, n_components)
-        Weighted log-densities of the observed coordinates.
-    means : ndarray of shape (n_components, n_rows, n_missing)
-        ``E[x_m | x_o, k]``.
-    """
-    log_prob, (_, whitened) = pattern_log_prob(mk, pattern, X_rows)
-    means = mk.means[:, None, pattern.missing] + np.matmul(whitened, pattern.gain)
-    return log_prob, means

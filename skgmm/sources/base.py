@@ -54,15 +54,12 @@ class DataSource(ABC):
         """``(mean, variance, spread)`` of every feature, for the data-scale checks."""
 
     @abstractmethod
-    def init_source(self, init: int) -> DataSource:
-        """The in-memory rows that initialisation number ``init`` sees.
+    def init_source(self, init: int):
+        """The in-memory rows (an ``InMemorySource``) that initialisation number ``init`` sees.
 
-        Its ``X`` and ``sample_weight`` attributes are what the initialisers get.
+        Its ``X`` and ``sample_weight`` are what the initialisers get, and its
+        ``resp_stats`` turns their responsibilities into statistics.
         """
-
-    @abstractmethod
-    def resp_stats(self, model, resp, n_components) -> SufficientStats:
-        """Statistics of given responsibilities (labels or dense) on these rows."""
 
     @abstractmethod
     def em_pass(self, model, params) -> SufficientStats:

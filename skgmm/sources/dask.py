@@ -466,9 +466,6 @@ class DaskSource(DataSource):
         weights = None if self.sample_weight is None else weights.astype(self.dtype)
         return InMemorySource(np.asarray(rows, self.dtype), weights, self.n_components, n_threads=1)
 
-    def resp_stats(self, model, resp, n_components):
-        raise NotImplementedError("initialisation runs on init_source(init)")  # pragma: no cover
-
     def em_pass(self, model, params):
         return self._pass(model, params, self.origin)
 

@@ -215,9 +215,6 @@ class MissingValuesSource(InMemorySource):
             self._init_source = InMemorySource(X_filled, weights, self.n_components, self.runner.n_threads)
         return self._init_source
 
-    def resp_stats(self, model, resp, n_components):
-        return self.init_source(0).resp_stats(model, resp, n_components)
-
     def _map_units(self, unit_fn):
         """``unit_fn(i)`` of every unit, in contiguous groups on threads; results in unit order."""
         groups = split_evenly(list(range(len(self._units))), self._n_threads)
@@ -259,11 +256,8 @@ class MissingValuesSource(InMemorySource):
                 weighted[unit[1]] = unit_log_prob(mk, unit[0], self.X[unit[1]])[0]
 
         self._map_units(run)
-        labels = weighted.argmax(axis=1) if want == "labels" else None
-        extra = weighted.astype(self.dtype) if want == "weighted_log_prob" else None
+        extra = weighted.argmax(axis=1) if want == "labels" else None
         log_prob_norm = normalise(weighted, 1)
-        if want == "labels":
-            extra = labels
-        elif want == "log_resp":
+        if want == "log_resp":
             extra = weighted.astype(self.dtype, copy=False)
         return log_prob_norm.astype(self.dtype, copy=False), extra
