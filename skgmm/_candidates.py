@@ -6,26 +6,35 @@ import warnings
 
 import numpy as np
 
+from skgmm._callbacks import FitMonitor
 from skgmm._estimator import GaussianMixtureEM
 from skgmm._init import INITIALISERS
 from skgmm._singular import singular_reason
 from skgmm.covariance import get_covariance_model
-from skgmm.engine.mstep import estimate_parameters
-from skgmm.sources.memory import InMemorySource
+from skgmm.engine.criteria import information_criteria
+from skgmm.engine.degenerate import check_feature_scale
+from skgmm.engine.guard import EmptyComponentGuard
+from skgmm.engine.loop import EMSettings, fit_best, parameters_from_resp
+from skgmm.engine.mstep import MixtureParams
+from skgmm.sources import array_source
 
 
-def fit_candidates(
-    X, sample_weight, init_data, n_components, covariance_types, init_params, partition, seeds, settings
-):
+def fit_candidates(X, sample_weight, init_data, n_components, covariance_types, starts_spec, settings):
     """Fit every covariance type at one number of components.
 
-    Each start's responsibilities are drawn once, on ``init_data`` (X and its
+    ``X`` and ``sample_weight`` are validated once by the selector.  Each
+    start's responsibilities are drawn once, on ``init_data`` (X and its
     weights, with missing values filled), and shared by all the covariance
-    types; each candidate keeps its best start.
+    types; each candidate keeps its best start.  The candidates run on the
+    engine directly (one source per covariance type, no re-validation) and
+    come back as fitted :class:`~skgmm.GaussianMixtureEM` whose parameters
+    reproduce their fit.
     """
     X_init, weight_init = init_data
+    init_params, partition, seeds = starts_spec
     settings = dict(settings)
     n_total = settings.pop("n_total")
+    features = settings.pop("features")
     starts = []
     for i, seed in enumerate(seeds):
         if partition is not None and i == 0:
@@ -34,60 +43,84 @@ def fit_candidates(
         method = "kmeans" if init_params == "hierarchical" else init_params
         resp = INITIALISERS[method](X_init, weight_init, n_components, np.random.RandomState(seed))
         starts.append((method, int(seed), resp))
+    em_settings = EMSettings(
+        settings["max_iter"], settings["tol"], settings["reg_covar"], settings["convergence"] == "relative"
+    )
+    return [
+        _fit_candidate(X, sample_weight, n_components, covariance_type, starts, em_settings, settings, features, n_total)
+        for covariance_type in covariance_types
+    ]
 
-    results = []
-    for covariance_type in covariance_types:
-        best = dict(
-            n_components=n_components,
-            covariance_type=covariance_type,
-            estimator=None,
-            error="",
-            excluded="",
-            warnings=[],
-        )
+
+def _fit_candidate(X, sample_weight, n_components, covariance_type, starts, em_settings, settings, features, n_total):
+    """One candidate: EM from each start on one source, the best run as a fitted estimator."""
+    best = dict(
+        n_components=n_components,
+        covariance_type=covariance_type,
+        estimator=None,
+        error="",
+        excluded="",
+        warnings=[],
+    )
+    model = get_covariance_model(covariance_type)
+    reg_covar = em_settings.reg_covar
+    kept = None
+    with array_source(X, sample_weight, model, n_components, n_required=n_components) as source:
+        _, variance, spread = source.feature_moments()
+        rows = source.init_source(0)
         for method, seed, resp in starts:
-            estimator = GaussianMixtureEM(
-                n_components, covariance_type=covariance_type, n_init=1, random_state=seed, **settings
-            )
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 try:
-                    estimator.set_params(**_initial_values(X_init, weight_init, resp, estimator))
-                    estimator.fit(X, sample_weight=sample_weight)
+                    check_feature_scale(variance, spread, source.n_samples, source.dtype, reg_covar)
+                    params = _start(rows, model, resp, n_components, reg_covar, source.dtype)
+                    guard = EmptyComponentGuard(source, model, reg_covar, variance)
+                    run = fit_best(source, model, lambda init: params, em_settings, 1, FitMonitor(), guard)
                 except (ValueError, np.linalg.LinAlgError) as error:
                     best["error"] = best["error"] or str(error)
                     continue
-            if best["estimator"] is None or estimator.lower_bound_ > best["estimator"].lower_bound_:
-                # The start is fully described by init_params and random_state: the
-                # estimator's parameters reproduce its fit.
-                estimator.set_params(
-                    init_params=method, weights_init=None, means_init=None, precisions_init=None
-                )
-                best.update(estimator=estimator, error="", warnings=caught)
-        if best["estimator"] is not None:
-            best.update(best["estimator"]._information_criteria(X, sample_weight))
-            best["excluded"] = singular_reason(best["estimator"], n_total)
-        results.append(best)
-    return results
+            if kept is None or run.lower_bound > kept[0].lower_bound:
+                kept = (run, method, seed)
+                best.update(error="", warnings=caught)
+        if kept is None:
+            return best
+        run, method, seed = kept
+        estimator = GaussianMixtureEM(
+            n_components,
+            covariance_type=covariance_type,
+            n_init=1,
+            init_params=method,
+            random_state=seed,
+            **settings,
+        )
+        estimator._set_params_attributes(model, run.params)
+        estimator.converged_, estimator.n_iter_ = run.converged, run.n_iter
+        estimator.lower_bound_, estimator.lower_bounds_ = run.lower_bound, run.lower_bounds
+        estimator.n_features_in_ = X.shape[1]
+        if features is not None:
+            estimator.feature_names_in_ = features
+        log_prob_norm, log_resp = source.estimate(model, run.params, "log_resp")
+    estimator.labels_ = np.argmax(log_resp, axis=1)
+    best["estimator"] = estimator
+    best.update(information_criteria(log_prob_norm, log_resp, estimator._n_parameters(), sample_weight))
+    best["excluded"] = singular_reason(estimator, n_total)
+    return best
 
 
-def _initial_values(X, sample_weight, resp, estimator):
-    """``weights_init``, ``means_init``, ``precisions_init`` from responsibilities.
+def _start(rows, model, resp, n_components, reg_covar, dtype):
+    """The initial parameters of responsibilities ``resp`` on ``rows``, as the estimator's start.
 
-    The same M-step as :class:`GaussianMixtureEM`'s own initialisation, done
-    here so that one start serves several covariance types.
+    Rows left out of a subset start carry no responsibility; the weights of
+    the others are rescaled to sum to one.
     """
-    model = get_covariance_model(estimator.covariance_type)
-    n_components = estimator.n_components
-    with InMemorySource(X, sample_weight, n_components) as source:
-        stats = source.resp_stats(model, resp, n_components)
-    weights, means, covariances = estimate_parameters(
-        stats, model, estimator.reg_covar, X.dtype, weight_total=stats.weight_sum
+    weights, means, covariances = parameters_from_resp(rows, model, resp, n_components, reg_covar)
+    covariances = covariances.astype(dtype)
+    return MixtureParams(
+        weights=(weights / weights.sum()).astype(dtype),
+        means=means.astype(dtype),
+        covariances=covariances,
+        precisions_cholesky=np.asarray(model.compute_precisions_cholesky(covariances), dtype),
     )
-    precisions = model.compute_precisions(model.compute_precisions_cholesky(covariances.astype(X.dtype)))
-    # Rows left out of a subset start carry no responsibility; the weights of
-    # the others still sum to one.
-    return dict(weights_init=weights / weights.sum(), means_init=means, precisions_init=precisions)
 
 
 def results_table(candidates, criterion):

@@ -77,7 +77,19 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, InformationCriteriaMixin, Ba
 
     tol : float, default=1e-3
         The convergence threshold. EM iterations will stop when the
-        change of the mean log-likelihood per sample is below this threshold.
+        change of the mean log-likelihood per sample is below this threshold
+        (or, with ``convergence='relative'``, the relative change of the
+        total log-likelihood).
+
+    convergence : {'mean', 'relative'}, default='mean'
+        What ``tol`` bounds:
+
+        - 'mean': the change of the mean log-likelihood per sample
+          (scikit-learn's rule).
+        - 'relative': R mclust's rule, ``|L - L_old| / (1 + |L|) < tol`` for
+          the total (weighted) log-likelihood ``L``; mclust's default ``tol``
+          is 1e-5 (what :class:`~skgmm.GaussianMixtureIC` uses).  It asks for
+          more iterations on small data, where ``L`` is small.
 
     reg_covar : float, default=1e-6
         Non-negative regularisation added to the diagonal of covariance,
@@ -228,6 +240,7 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, InformationCriteriaMixin, Ba
         *,
         covariance_type="full",
         tol=1e-3,
+        convergence="mean",
         reg_covar=1e-6,
         max_iter=100,
         n_init=1,
@@ -245,6 +258,7 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, InformationCriteriaMixin, Ba
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
+        self.convergence = convergence
         self.reg_covar = reg_covar
         self.max_iter = max_iter
         self.n_init = n_init
@@ -358,7 +372,7 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, InformationCriteriaMixin, Ba
         n_init = self.n_init if do_init else 0  # 0: continue from the fitted model
         random_state = check_random_state(self.random_state)
         need_init = do_init and any(value is None for value in inits.values())
-        settings = EMSettings(self.max_iter, self.tol, self.reg_covar)
+        settings = EMSettings(self.max_iter, self.tol, self.reg_covar, self.convergence == "relative")
         with source:
             if source.n_samples < self.n_components:
                 raise ValueError(

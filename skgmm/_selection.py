@@ -83,14 +83,20 @@ class GaussianMixtureIC(ClusterMixin, DensityMixin, BaseEstimator):
         With ``sample_weight``, ``log L`` is the weighted log-likelihood and
         ``n`` the total weight.
 
-    tol : float, default=1e-3
-        Convergence threshold of each EM fit.
+    tol : float, default=1e-5
+        Convergence threshold of each EM fit (see ``convergence``).
+
+    convergence : {'relative', 'mean'}, default='relative'
+        What ``tol`` bounds (see :class:`~skgmm.GaussianMixtureEM`): by
+        default R mclust's rule, the relative change of the total
+        log-likelihood ``|L - L_old| / (1 + |L|)``, with mclust's tolerance;
+        'mean' is scikit-learn's change of the mean log-likelihood.
 
     reg_covar : float, default=1e-6
         Regularisation added to the diagonal of every covariance.
 
-    max_iter : int, default=100
-        Maximum number of EM iterations of each fit.
+    max_iter : int, default=1000
+        Maximum number of EM iterations of each fit (mclust sets none).
 
     n_init : int, default=2
         Starts per candidate; each candidate keeps its best fit. With
@@ -194,6 +200,7 @@ class GaussianMixtureIC(ClusterMixin, DensityMixin, BaseEstimator):
         "covariance_type": [StrOptions(set(COVARIANCE_MODELS)), "array-like"],
         "criterion": [StrOptions(set(CRITERIA))],
         "tol": PARAMETER_CONSTRAINTS["tol"],
+        "convergence": PARAMETER_CONSTRAINTS["convergence"],
         "reg_covar": PARAMETER_CONSTRAINTS["reg_covar"],
         "max_iter": PARAMETER_CONSTRAINTS["max_iter"],
         "n_init": PARAMETER_CONSTRAINTS["n_init"],
@@ -209,9 +216,10 @@ class GaussianMixtureIC(ClusterMixin, DensityMixin, BaseEstimator):
         *,
         covariance_type=("full", "tied", "diag", "spherical"),
         criterion="bic",
-        tol=1e-3,
+        tol=1e-5,
+        convergence="relative",
         reg_covar=1e-6,
-        max_iter=100,
+        max_iter=1000,
         n_init=2,
         init_params="hierarchical",
         random_state=None,
@@ -222,6 +230,7 @@ class GaussianMixtureIC(ClusterMixin, DensityMixin, BaseEstimator):
         self.covariance_type = covariance_type
         self.criterion = criterion
         self.tol = tol
+        self.convergence = convergence
         self.reg_covar = reg_covar
         self.max_iter = max_iter
         self.n_init = n_init
@@ -295,9 +304,11 @@ class GaussianMixtureIC(ClusterMixin, DensityMixin, BaseEstimator):
         if self.init_params == "hierarchical":
             partitions = hierarchical_partitions(X_init, weight_init, n_components_list, random_state)
 
-        settings = dict(tol=self.tol, reg_covar=self.reg_covar, max_iter=self.max_iter)
-        n_total = float(len(X) if sample_weight is None else np.sum(sample_weight))
-        settings["n_total"] = n_total
+        settings = dict(
+            tol=self.tol, convergence=self.convergence, reg_covar=self.reg_covar, max_iter=self.max_iter
+        )
+        settings["n_total"] = float(len(X) if sample_weight is None else np.sum(sample_weight))
+        settings["features"] = getattr(self, "feature_names_in_", None)
         per_k = Parallel(n_jobs=self.n_jobs, verbose=self.verbose)(
             delayed(fit_candidates)(
                 X,
@@ -305,9 +316,7 @@ class GaussianMixtureIC(ClusterMixin, DensityMixin, BaseEstimator):
                 (X_init, weight_init),
                 k,
                 covariance_types,
-                self.init_params,
-                None if partitions is None else partitions[k],
-                seeds[i],
+                (self.init_params, None if partitions is None else partitions[k], seeds[i]),
                 settings,
             )
             for i, k in enumerate(n_components_list)
@@ -334,7 +343,7 @@ class GaussianMixtureIC(ClusterMixin, DensityMixin, BaseEstimator):
         self.n_components_ = self.best_params_["n_components"]
         self.covariance_type_ = self.best_params_["covariance_type"]
         self.criterion_ = float(self.cv_results_[self.criterion][self.best_index_])
-        self._n_total = n_total
+        self._n_total = settings["n_total"]
         tried = sorted({c["n_components"] for c in candidates if c["estimator"] is not None})
         if len(tried) > 1 and (
             self.n_components_ == tried[-1] or (self.n_components_ == tried[0] and tried[0] > 1)

@@ -21,6 +21,7 @@ PARAMETER_CONSTRAINTS: dict = {
     "n_components": [Interval(Integral, 1, None, closed="left")],
     "covariance_type": [StrOptions(set(COVARIANCE_MODELS))],
     "tol": [Interval(Real, 0.0, None, closed="left")],
+    "convergence": [StrOptions({"mean", "relative"})],
     "reg_covar": [Interval(Real, 0.0, None, closed="left")],
     "max_iter": [Interval(Integral, 0, None, closed="left")],
     "n_init": [Interval(Integral, 1, None, closed="left")],

@@ -126,3 +126,19 @@ def test_collapsed_component_with_zero_reg_covar_explains():
         warnings.simplefilter("ignore", ConvergenceWarning)
         with pytest.raises(ValueError, match="increase reg_covar"):
             GaussianMixtureEM(3, reg_covar=0, random_state=0).fit(X)
+
+
+@pytest.mark.parametrize("n_samples", [150, 3000])
+def test_relative_convergence_is_mclusts_rule(n_samples):
+    """``convergence='relative'`` stops at the first |L - L_old| / (1 + |L|) < tol of the total L."""
+    rng = np.random.RandomState(0)
+    X = np.vstack([rng.randn(n_samples // 2, 2), rng.randn(n_samples - n_samples // 2, 2) * 0.5 + 2.5])
+    tol = 1e-5
+    gm = GaussianMixtureEM(2, tol=tol, convergence="relative", max_iter=500, random_state=0).fit(X)
+    total = np.asarray(gm.lower_bounds_) * n_samples
+    measure = np.abs(np.diff(total)) / (1 + np.abs(total[1:]))
+    assert gm.converged_
+    assert measure[-1] < tol and np.all(measure[:-1] >= tol)
+    # sklearn's rule with the same tol stops earlier: it bounds the mean, not the total
+    mean_rule = GaussianMixtureEM(2, tol=tol, max_iter=500, random_state=0).fit(X)
+    assert np.all(np.abs(np.diff(mean_rule.lower_bounds_))[:-1] >= tol)

@@ -262,6 +262,9 @@ def test_ic_best_estimator_parameters_reproduce_its_fit(fitted_ic):
     X, ic = fitted_ic
     refit = clone(ic.best_estimator_).fit(X)
     assert_allclose(refit.means_, ic.means_, rtol=1e-7, atol=1e-9)
+    assert refit.n_iter_ == ic.n_iter_
+    assert_allclose(refit.lower_bound_, ic.lower_bound_, rtol=1e-12)
+    assert_array_equal(refit.labels_, ic.labels_)
 
 
 @pytest.mark.parametrize("criterion", ["aic", "icl"])

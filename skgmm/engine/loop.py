@@ -23,6 +23,9 @@ class EMSettings(NamedTuple):
     max_iter: int
     tol: float
     reg_covar: float
+    #: mclust's rule: ``tol`` bounds ``|L - L_old| / (1 + |L|)`` of the total
+    #: log-likelihood ``L`` rather than the change of the mean.
+    relative: bool = False
 
 
 class EMRun(NamedTuple):
@@ -68,9 +71,15 @@ def run_em(
         lower_bounds.append(lower_bound)
         change = lower_bound - previous
         monitor.on_iteration_end(n_iter, lower_bound, change)
+        if settings.relative:
+            # the mean's change times the total weight over 1 + |total|
+            total = stats.weight_sum
+            measure = abs(change) * total / (1.0 + abs(lower_bound) * total)
+        else:
+            measure = abs(change)
         if reseeded:
             guard.warn_reseeded(reseeded)
-        elif abs(change) < settings.tol:
+        elif measure < settings.tol:
             converged = True
             break
     monitor.on_init_end(lower_bound, converged)
@@ -132,10 +141,7 @@ def start_parameters(source, model, inits, init_params, n_components, reg_covar,
     if any(value is None for value in inits.values()):
         rows = source.init_source(init)
         resp = INITIALISERS[init_params](rows.X, rows.sample_weight, n_components, random_state)
-        stats = rows.resp_stats(model, resp, n_components)
-        est_weights, est_means, covariances = estimate_parameters(
-            stats, model, reg_covar, dtype, weight_total=stats.weight_sum
-        )
+        est_weights, est_means, covariances = parameters_from_resp(rows, model, resp, n_components, reg_covar)
         weights = est_weights if weights is None else weights
         means = est_means if means is None else means
     if inits["precisions"] is None:
@@ -150,3 +156,14 @@ def start_parameters(source, model, inits, init_params, n_components, reg_covar,
         covariances=np.asarray(covariances, dtype=dtype),
         precisions_cholesky=np.asarray(precisions_cholesky, dtype=dtype),
     )
+
+
+def parameters_from_resp(rows, model, resp, n_components, reg_covar):
+    """Weights, means and covariances (float64) of one M-step from initial responsibilities.
+
+    ``rows`` is an in-memory source (a source's ``init_source``) and ``resp``
+    an initialiser's output on its rows.  The weights are divided by the total
+    row weight, as scikit-learn divides by ``n_samples``.
+    """
+    stats = rows.resp_stats(model, resp, n_components)
+    return estimate_parameters(stats, model, reg_covar, rows.dtype, weight_total=stats.weight_sum)

@@ -78,11 +78,20 @@ def open_source(
     if dtype is not None:
         X = X.astype(dtype, copy=False)
     sample_weight = check_sample_weight(sample_weight, X, n_required)
+    return array_source(X, sample_weight, model, n_components, n_required if fitting else 0, n_threads)
+
+
+def array_source(X, sample_weight, model, n_components, n_required=0, n_threads=None) -> DataSource:
+    """The source of an already validated in-memory ``X`` (NaN: missing values) and weights.
+
+    What :func:`open_source` returns after its checks; callers that fit many
+    mixtures on one data set (:class:`~skgmm.GaussianMixtureIC`) validate once
+    and call this per mixture.  ``n_required`` rows must have observed values
+    (0 when only predicting).
+    """
     if has_missing(X):
-        return MissingValuesSource(
-            X, sample_weight, n_components, model, n_threads, n_required=n_required if fitting else 0
-        )
+        return MissingValuesSource(X, sample_weight, n_components, model, n_threads, n_required=n_required)
     return InMemorySource(X, sample_weight, n_components, n_threads)
 
 
-__all__ = ["DaskSource", "DataSource", "InMemorySource", "MissingValuesSource", "open_source"]
+__all__ = ["DaskSource", "DataSource", "InMemorySource", "MissingValuesSource", "array_source", "open_source"]
