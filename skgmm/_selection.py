@@ -69,8 +69,11 @@ class GaussianMixtureIC(ClusterMixin, DensityMixin, BaseEstimator):
 
     covariance_type : str or array-like of str, \
             default=('full', 'tied', 'diag', 'spherical')
-        Candidate covariance types, among 'full', 'tied', 'diag' and
-        'spherical' (see :class:`~skgmm.GaussianMixtureEM`).
+        Candidate covariance types: scikit-learn's 'full', 'tied', 'diag'
+        and 'spherical', and R mclust's 14 models by their three-letter names
+        ('EII', 'VII', 'EEI', 'VEI', 'EVI', 'VVI', 'EEE', 'VEE', 'EVE', 'VVE',
+        'EEV', 'VEV', 'EVV', 'VVV'; 'E' and 'V' for one feature), see
+        :class:`~skgmm.GaussianMixtureEM`.  Pass all 14 for mclust's grid.
 
     criterion : {'bic', 'aic', 'icl'}, default='bic'
         The criterion minimised:
