@@ -17,6 +17,7 @@ from skgmm._validation import (
     check_initial_parameters,
 )
 from skgmm.covariance import get_covariance_model
+from skgmm.covariance.decomposition import decompose_covariances
 from skgmm.engine.degenerate import check_feature_scale
 from skgmm.engine.guard import EmptyComponentGuard
 from skgmm.engine.loop import EMSettings, fit_best, start_parameters
@@ -71,9 +72,9 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, InformationCriteriaMixin, Ba
         mclust, all but VEE's continue from the covariances in force.  VVE's
         common orientation maximises VVE's likelihood (mclust 6 chooses it
         by EVE's criterion, which can lower the likelihood).  The number of
-        parameters (:meth:`bic`, :meth:`aic`) is mclust's.  No
-        decomposition attribute is exposed: eigen-decompose
-        ``covariances_`` (see ``skgmm.covariance.parsimonious``).
+        parameters (:meth:`bic`, :meth:`aic`) is mclust's.  Every model's
+        decomposition ``lambda_k D_k diag(A_k) D_k^T`` is in ``volumes_``,
+        ``shapes_`` and ``orientations_``.
 
     tol : float, default=1e-3
         The convergence threshold. EM iterations will stop when the
@@ -195,6 +196,21 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, InformationCriteriaMixin, Ba
 
     lower_bounds_ : list of float
         The values of `lower_bound_` at each iteration of the best fit.
+
+    volumes_ : ndarray of shape (n_components,)
+        Volume ``lambda_k = det(covariance_k) ** (1 / n_features)`` of each
+        component (mclust's ``scale``).
+
+    shapes_ : ndarray of shape (n_components, n_features)
+        Shape ``A_k`` of each component: positive, product 1 (mclust's
+        ``shape``); along the features for the diagonal models, along the
+        common axes for common orientations ('tied', 'VEE', 'EVE', 'VVE'),
+        decreasing otherwise.
+
+    orientations_ : ndarray of shape (n_components, n_features, n_features)
+        Orientation ``D_k`` of each component, orthogonal, its columns the
+        axes of ``shapes_`` (mclust's ``orientation``), so that
+        ``covariance_k = volumes_[k] * D_k @ diag(shapes_[k]) @ D_k.T``.
 
     n_steps_ : int
         Number of :meth:`partial_fit` updates since the last initialisation
@@ -431,6 +447,29 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, InformationCriteriaMixin, Ba
         # NaN entries are missing values (exact EM on the observed coordinates).
         tags.input_tags.allow_nan = True
         return tags
+
+    # -- volume, shape and orientation (mclust's parameterisation) --------
+    def _decomposition(self):
+        check_is_fitted(self)
+        n_components, n_features = self.means_.shape
+        model = get_covariance_model(self.covariance_type)
+        dense = model.dense_covariances(self.covariances_, n_components, n_features)
+        return decompose_covariances(self.covariance_type, dense)
+
+    @property
+    def volumes_(self):
+        """Volume of each component, ``det(covariance) ** (1 / n_features)``: (n_components,)."""
+        return self._decomposition().volumes
+
+    @property
+    def shapes_(self):
+        """Shape of each component, positive with product 1: (n_components, n_features)."""
+        return self._decomposition().shapes
+
+    @property
+    def orientations_(self):
+        """Principal axes (columns) of each component: (n_components, n_features, n_features)."""
+        return self._decomposition().orientations
 
     # -- inference --------------------------------------------------------
     def _source(self, X, sample_weight=None):

@@ -300,3 +300,28 @@ def test_plotting_expands_every_name():
         assert_allclose(
             np.linalg.inv(dense), full_covariances(gm.precisions_, model, 3, 3), rtol=1e-8, atol=1e-12
         )
+
+
+@pytest.mark.parametrize("model", [*MULTIVARIATE_MODELS, "full", "tied", "diag", "spherical"])
+def test_volume_shape_orientation_attributes_rebuild_the_covariances(model):
+    """volumes_, shapes_ and orientations_ decompose every component's covariance within its family."""
+    from sklearn.datasets import load_iris
+
+    gm = GaussianMixtureEM(3, covariance_type=model, random_state=0, max_iter=30).fit(load_iris().data)
+    n_components, n_features = gm.means_.shape
+    dense = get_covariance_model(model).dense_covariances(gm.covariances_, n_components, n_features)
+    volumes, shapes, axes = gm.volumes_, gm.shapes_, gm.orientations_
+    rebuilt = volumes[:, None, None] * np.einsum("kij,kj,klj->kil", axes, shapes, axes)
+    assert_allclose(rebuilt, dense, rtol=1e-10, atol=1e-12 * np.abs(dense).max())
+    assert_allclose(np.prod(shapes, axis=1), 1.0, rtol=1e-10)
+    assert_allclose(np.einsum("kji,kjl->kil", axes, axes), np.broadcast_to(np.eye(n_features), axes.shape), atol=1e-10)
+    # the family's constraints: equal letters give equal factors
+    letters = {"full": "VVV", "tied": "EEE", "diag": "VVI", "spherical": "VII"}.get(model, model)
+    if letters[0] == "E":
+        assert_allclose(volumes, volumes[0], rtol=1e-8)
+    if letters[1] == "E":
+        assert_allclose(shapes, np.broadcast_to(shapes[0], shapes.shape), rtol=1e-6)
+    if letters[1] == "I":
+        assert_allclose(shapes, 1.0, rtol=1e-10)
+    if letters[2] in "IE":
+        assert_allclose(np.abs(axes), np.broadcast_to(np.abs(axes[0]), axes.shape), atol=1e-6)
