@@ -15,7 +15,8 @@ from sklearn.datasets import make_blobs
 from sklearn.exceptions import ConvergenceWarning
 
 import skgmm
-from skgmm import GaussianMixtureEM, cli
+from skgmm import GaussianMixtureEM, GaussianMixtureIC, cli
+from skgmm.cli._fitting import MCLUST_COVARIANCE_TYPES
 from skgmm.cli import CLIError, Progress, main, read_table
 
 
@@ -156,6 +157,22 @@ def test_fit_auto_chooses_by_bic(tmp_path, capsys, blobs):
         for cov in ("full", "tied", "diag", "spherical")
     }
     assert model.bic(blobs) <= min(bics.values()) + 1e-6 * abs(min(bics.values()))
+
+
+def test_fit_mclust_chooses_among_mclusts_models(tmp_path, capsys, blobs):
+    data = _write_csv(tmp_path / "d.csv", blobs)
+    model_path = tmp_path / "m.joblib"
+    status, out, err = _run(
+        capsys, "fit", str(data), "--max-components", "3", "-c", "mclust", "-o", str(model_path)
+    )
+    assert status == 0, err
+    assert "chosen by BIC among 42 candidates" in out
+    model = joblib.load(model_path)
+    # unset --tol and --max-iter leave the selector's mclust convergence rule
+    assert (model.convergence, model.tol, model.max_iter) == ("relative", 1e-5, 1000)
+    selector = GaussianMixtureIC(3, covariance_type=MCLUST_COVARIANCE_TYPES, random_state=0).fit(blobs)
+    assert model.covariance_type == selector.covariance_type_
+    assert_allclose(model.means_, selector.means_, rtol=1e-10)
 
 
 def test_fit_verbose_prints_table_and_covariances(tmp_path, capsys, blobs):

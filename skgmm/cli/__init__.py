@@ -2,7 +2,7 @@
 
 Commands::
 
-    skgmm fit DATA [--n-components auto|K] [--covariance-type auto|TYPE]
+    skgmm fit DATA [--n-components auto|K] [--covariance-type auto|mclust|TYPE]
                    [--columns C ...] [--sample-weight COLUMN] [--out MODEL] [--labels FILE] [--plot FILE]
     skgmm predict MODEL DATA [--proba]
     skgmm score MODEL DATA
@@ -12,7 +12,8 @@ Commands::
 DATA is a CSV or other delimited text file (with or without a header row), a
 NumPy ``.npy`` file, or a Parquet file (needs ``pip install 'skgmm[parquet]'``).
 TYPE is scikit-learn's 'full', 'tied', 'diag', 'spherical' or one of mclust's
-14 names ('VEV', ...); 'auto' chooses among scikit-learn's four by BIC.
+14 names ('VEV', ...); 'auto' chooses among scikit-learn's four by BIC,
+'mclust' among mclust's 14.
 Columns are chosen by name or by 0-based index. MODEL files are written with
 joblib (a pickle): load only model files you trust.
 

@@ -16,6 +16,7 @@ from skgmm._singular import singular_components
 from skgmm.cli._progress import Progress, _monitoring
 from skgmm.cli._tables import Table
 from skgmm.covariance import COVARIANCE_MODELS
+from skgmm.covariance.parsimonious import MULTIVARIATE_MODELS, UNIVARIATE_MODELS
 
 #: Every ``--covariance-type``: the registry's names (scikit-learn's four, mclust's 14).
 COVARIANCE_TYPES = tuple(COVARIANCE_MODELS)
@@ -25,7 +26,10 @@ AUTO_COVARIANCE_TYPES = tuple(
     name for name, model in COVARIANCE_MODELS.items() if model.name == name and not name.isupper()
 )
 
-__all__ = ["AUTO_COVARIANCE_TYPES", "COVARIANCE_TYPES", "FitResult", "fit_table", "singular_components"]
+#: The types ``--covariance-type mclust`` tries: R mclust's default models.
+MCLUST_COVARIANCE_TYPES = MULTIVARIATE_MODELS
+
+__all__ = ["AUTO_COVARIANCE_TYPES", "COVARIANCE_TYPES", "MCLUST_COVARIANCE_TYPES", "FitResult", "fit_table", "singular_components"]
 
 
 @dataclass
@@ -66,8 +70,16 @@ def fit_table(table: Table, args: argparse.Namespace, progress: Progress | None 
         ks = list(range(1, min(args.max_components, n_samples) + 1))
     else:
         ks = [args.n_components]
-    covs = list(AUTO_COVARIANCE_TYPES) if args.covariance_type == "auto" else [args.covariance_type]
-    options = dict(max_iter=args.max_iter, tol=args.tol, random_state=args.random_state)
+    if args.covariance_type == "auto":
+        covs = list(AUTO_COVARIANCE_TYPES)
+    elif args.covariance_type == "mclust":
+        covs = list(MCLUST_COVARIANCE_TYPES if X.shape[1] > 1 else UNIVARIATE_MODELS)
+    else:
+        covs = [args.covariance_type]
+    # Unset --tol and --max-iter: each estimator's own defaults (scikit-learn's
+    # for one model, mclust's convergence rule for a grid).
+    options = {name: getattr(args, name) for name in ("max_iter", "tol") if getattr(args, name) is not None}
+    options["random_state"] = args.random_state
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught, _monitoring(progress):
         warnings.simplefilter("always")

@@ -42,20 +42,30 @@ def _add_fit_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--covariance-type",
         "-c",
-        choices=("auto", *COVARIANCE_TYPES),
+        choices=("auto", "mclust", *COVARIANCE_TYPES),
         default="auto",
-        metavar="auto|TYPE",
+        metavar="auto|mclust|TYPE",
         help="covariance type: full, tied, diag, spherical or one of mclust's names (VEV, EEI, ...), "
-        "or 'auto' to choose among the first four by BIC (default: auto)",
+        "'auto' to choose among the first four by BIC, or 'mclust' to choose among mclust's 14 "
+        "(default: auto)",
     )
     parser.add_argument(
         "--max-components", type=_positive_int, default=9, help="largest K tried by auto (default: 9)"
     )
     parser.add_argument("--n-init", type=_positive_int, default=None, help="EM starts per model (default: 1)")
     parser.add_argument(
-        "--max-iter", type=_positive_int, default=100, help="EM iterations at most (default: 100)"
+        "--max-iter",
+        type=_positive_int,
+        default=None,
+        help="EM iterations at most (default: 100 for one model, 1000 for a grid)",
     )
-    parser.add_argument("--tol", type=float, default=1e-3, help="convergence threshold (default: 1e-3)")
+    parser.add_argument(
+        "--tol",
+        type=float,
+        default=None,
+        help="convergence threshold (default: 1e-3 on the mean log-likelihood for one model; "
+        "for a grid mclust's 1e-5 on the relative change of the total)",
+    )
     parser.add_argument(
         "--random-state", type=int, default=0, help="seed, for reproducible fits (default: 0)"
     )
