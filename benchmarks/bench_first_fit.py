@@ -1,9 +1,10 @@
 """What the first fit of a process costs more than later ones: memory and time.
 
 Each measurement runs in a new Python process (``python -c``), which imports
-skgmm, fits once, then fits again on the same data, and reports its resident
-memory (``VmRSS`` and the peak ``VmHWM`` of ``/proc/self/status``, Linux)
-after the imports and after each fit, with the wall time of each fit.  The
+skgmm, fits once, then fits again on the same data.  For each fit it reports
+the peak resident memory over what was resident before it (``VmHWM`` less
+``VmRSS`` of ``/proc/self/status``, the peak reset by writing 5 to
+``/proc/self/clear_refs``; Linux only) and its wall time.  The
 kernels are switched with ``SKGMM_COMPILED``: the C kernels (``1``) or the
 numpy code (``0``).  A fit here is the default start (skgmm's k-means) and
 EM with ``covariance_type='full'``: the paths that run compiled loops.
@@ -20,6 +21,7 @@ import statistics
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import machine_description  # noqa: E402
@@ -34,6 +36,10 @@ def status():
     fields = dict(line.split(":", 1) for line in open("/proc/self/status"))
     return {{key: int(fields[key].split()[0]) / 1024 for key in ("VmRSS", "VmHWM")}}
 
+def reset_peak():
+    with open("/proc/self/clear_refs", "w") as file:  # "5": VmHWM = VmRSS
+        file.write("5")
+
 import numpy as np
 from skgmm import GaussianMixtureEM
 from skgmm.covariance.kernels import kernels_description
@@ -42,6 +48,8 @@ X = np.random.RandomState(0).normal(size=({n_samples}, 16))
 X[: len(X) // 2] += 3
 record = {{"kernels": kernels_description(), "imported": status()}}
 for name in ("first", "second"):
+    reset_peak()
+    record[name + "_start"] = status()
     start = time.perf_counter()
     GaussianMixtureEM(n_components=8, covariance_type="full", max_iter=5, tol=0, random_state=0).fit(X)
     record[name + "_s"] = time.perf_counter() - start
@@ -72,18 +80,19 @@ def main():
         def median(key, runs=runs):
             return statistics.median(key(run) for run in runs)
 
-        first = median(lambda r: r["first"]["VmHWM"] - r["imported"]["VmHWM"])
-        second = median(lambda r: r["second"]["VmHWM"] - r["first"]["VmHWM"])
-        extra = median(
-            lambda r: (r["first"]["VmRSS"] - r["imported"]["VmRSS"]) - (r["second"]["VmRSS"] - r["first"]["VmRSS"])
-        )
+        def added(r, name):
+            return r[name]["VmHWM"] - r[name + "_start"]["VmRSS"]
+
+        first = median(lambda r: added(r, "first"))
+        second = median(lambda r: added(r, "second"))
+        extra = median(lambda r: added(r, "first") - added(r, "second"))
         print(
             f"{runs[0]['kernels']:34s} {median(lambda r: r['imported']['VmRSS']):13.1f} MiB"
             f" {first:8.1f} MiB {second:5.1f} MiB {extra:8.1f} MiB"
             f" {median(lambda r: r['first_s']):7.3f}s {median(lambda r: r['second_s']):7.3f}s"
         )
-    print("1st fit adds: peak RSS (VmHWM) after the first fit less after the imports; 2nd adds: the same "
-          "for the second fit; extra of 1st: RSS the first fit added less what the second added.")  # fmt: skip
+    print("1st fit adds: peak resident memory during the first fit (VmHWM, reset before it) less the "
+          "resident memory before it; 2nd adds: the same for the second fit; extra of 1st: the difference.")  # fmt: skip
 
 
 if __name__ == "__main__":
