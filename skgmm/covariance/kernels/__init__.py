@@ -36,6 +36,13 @@ def compiled_kernels():
 def kernels_description() -> str:
     """Which 'full' kernels run in this process: ``'C (AVX-512)'``, or numpy and why.
 
+    Returns
+    -------
+    description : str
+        ``'C (<instruction set>)'`` for the compiled kernels (the copy this
+        processor runs: AVX-512, AVX2 + FMA or baseline), else ``'numpy (...)'``
+        with the reason.
+
     Examples
     --------
     >>> from skgmm.covariance.kernels import kernels_description
