@@ -18,7 +18,14 @@ SOURCES = "skgmm/_ckernels"
 #: ``omp simd`` pragmas without linking an OpenMP runtime.  No -march: the
 #: sources carry their own copies for AVX2 and AVX-512 (common.h).
 UNIX_FLAGS = {
-    "skgmm._ckernels._full": ["-O3", "-fopenmp-simd", "-ffp-contract=fast", "-fassociative-math", "-fno-signed-zeros", "-fno-trapping-math"],
+    "skgmm._ckernels._full": [
+        "-O3",
+        "-fopenmp-simd",
+        "-ffp-contract=fast",
+        "-fassociative-math",
+        "-fno-signed-zeros",
+        "-fno-trapping-math",
+    ],
     "skgmm._ckernels._kmeans": ["-O3", "-fopenmp-simd", "-fno-fast-math", "-ffp-contract=off"],
 }
 COMMON_UNIX_FLAGS = ["-std=c99", "-fvisibility=hidden"]

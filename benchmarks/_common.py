@@ -77,7 +77,9 @@ def warm_up(n_components, covariance_type, X):
     kernels for X's dtype) then never lands in ``t(1)`` or ``t(1 + iters)``.
     """
     sample = X[:2000]
-    for estimator in make_estimators(n_components, covariance_type, explicit_init(sample, n_components, covariance_type), 2):
+    for estimator in make_estimators(
+        n_components, covariance_type, explicit_init(sample, n_components, covariance_type), 2
+    ):
         timed_fit(estimator, sample)
 
 
@@ -97,7 +99,9 @@ def timed_fit(estimator, X, cpu=False):
 
     limit = SKLEARN_BLAS_THREADS[0]
     is_sklearn = type(estimator).__module__.startswith("sklearn")
-    context = threadpool_limits(limit, user_api="blas") if (is_sklearn and limit) else contextlib.nullcontext()
+    context = (
+        threadpool_limits(limit, user_api="blas") if (is_sklearn and limit) else contextlib.nullcontext()
+    )
     with warnings.catch_warnings(), context:
         warnings.simplefilter("ignore")
         start, start_cpu = time.perf_counter(), time.process_time()

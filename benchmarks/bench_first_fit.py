@@ -71,7 +71,9 @@ def main():
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     print(machine_description())
-    print(f"{args.n_samples} x 16 float64, K=8, 'full', k-means start + 5 EM iterations; medians of {args.repeats}")
+    print(
+        f"{args.n_samples} x 16 float64, K=8, 'full', k-means start + 5 EM iterations; medians of {args.repeats}"
+    )
     print(f"{'kernels':34s} {'RSS after import':>16s} {'1st fit adds':>12s} {'2nd adds':>9s} "
           f"{'extra of 1st':>12s} {'1st fit':>8s} {'2nd fit':>8s}")  # fmt: skip
     for compiled in (True, False):

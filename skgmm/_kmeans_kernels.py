@@ -53,7 +53,17 @@ for _dtype, _suffix in ((_F64, "f64"), (_F32, "f32")):
         POINTER, SIZE, SIZE, POINTER, POINTER, POINTER, POINTER, SIZE, FLAG, POINTER, FLAG, POINTER,
     )  # fmt: skip
     _COLUMN_SUMS[_dtype] = declare(
-        _library, f"skgmm_column_sums_{_suffix}", None, POINTER, SIZE, SIZE, SIZE, SIZE, POINTER, FLAG, POINTER
+        _library,
+        f"skgmm_column_sums_{_suffix}",
+        None,
+        POINTER,
+        SIZE,
+        SIZE,
+        SIZE,
+        SIZE,
+        POINTER,
+        FLAG,
+        POINTER,
     )
 #: by (type of the rows, type of out)
 _SUBTRACT_ROWS = {
@@ -165,7 +175,9 @@ def seed_distances(
     check_output(running, dtype, (n_centers,), "running")
     strides = element_strides(out)
     if out.shape != (n_centers, n_rows) or not out.flags.writeable or strides is None or strides[1] != 1:
-        raise ValueError(f"out must be a writeable {dtype} array of shape {(n_centers, n_rows)}, rows contiguous")
+        raise ValueError(
+            f"out must be a writeable {dtype} array of shape {(n_centers, n_rows)}, rows contiguous"
+        )
     function(
         products.ctypes.data, n_centers, n_rows, center_sq_norms.ctypes.data, row_sq_norms.ctypes.data,
         None if closest is None else closest.ctypes.data, out.ctypes.data, strides[0], bool(take_min),

@@ -116,7 +116,9 @@ def test_bad_calls_raise_before_reading():
     with pytest.raises(IndexError, match="outside whitened"):
         kernels.weighted_scatter(whitened, -outside, np.ones((2, 16)), scatter, resp_y_sum)
     with pytest.raises(ValueError, match="multiple of 4"):
-        kernels.weighted_scatter(whitened, rows_of[:, :3], np.ones((2, 16)), np.empty((2, 3, 3)), np.empty((2, 3)))
+        kernels.weighted_scatter(
+            whitened, rows_of[:, :3], np.ones((2, 16)), np.empty((2, 3, 3)), np.empty((2, 3))
+        )
     # inputs in another layout are copied, not refused
     kernels.sum_squares(np.asfortranarray(whitened), rows_of, maha)
     assert_allclose(maha, (whitened[rows_of] ** 2).sum(axis=1))
