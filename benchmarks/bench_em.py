@@ -147,18 +147,7 @@ def measure_memory(n, d, K, covariance, dtype):
     results = {}
     for name, lib, warm in (("sklearn", "sklearn", 0), ("skgmm", "skgmm", 0), ("skgmm warm", "skgmm", 1)):
         out = subprocess.run(
-            [
-                sys.executable,
-                __file__,
-                "--memory-child",
-                lib,
-                str(n),
-                str(d),
-                str(K),
-                covariance,
-                dtype,
-                str(warm),
-            ],
+            [sys.executable, __file__, "--memory-child", lib, str(n), str(d), str(K), covariance, dtype, str(warm)],
             capture_output=True,
             text=True,
             check=True,
@@ -183,9 +172,7 @@ def bench_end_to_end(n, d, K, repeats):
             times[name].append(timed_fit(estimator, X))
             info[name] = (estimator.n_iter_, estimator.lower_bound_)
     sk, ours = statistics.median(times["sklearn"]), statistics.median(times["skgmm"])
-    print(
-        "| n, d, K | sklearn fit s | skgmm fit s | ratio | target | n_iter sk / skgmm | lower_bound sk / skgmm |"
-    )
+    print("| n, d, K | sklearn fit s | skgmm fit s | ratio | target | n_iter sk / skgmm | lower_bound sk / skgmm |")
     print("|---|---|---|---|---|---|---|")
     print(
         f"| {n:,}, {d}, {K} | {sk:.2f} | {ours:.2f} | **{sk / ours:.1f}×** | ≥3×{' ok' if sk / ours >= 3 else ' MISSED'} | "
@@ -252,23 +239,17 @@ def gemm_ceiling(size=2048, repeats=5):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", choices=["grid", "memory", "e2e", "gemm", "bayes"], action="append")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every n by this")
     parser.add_argument("--repeats", type=int, default=None, help="override the repeats of every config")
     parser.add_argument("--e2e-repeats", type=int, default=1)
     parser.add_argument(
-        "--configs",
-        type=lambda text: [int(i) for i in text.split(",")],
-        default=None,
+        "--configs", type=lambda text: [int(i) for i in text.split(",")], default=None,
         help="comma-separated 0-based rows of the grid to run (default: all)",
     )
     parser.add_argument(
-        "--sklearn-blas-threads",
-        type=int,
-        default=None,
+        "--sklearn-blas-threads", type=int, default=None,
         help="limit scikit-learn's BLAS threads (default: its own); 1 is fairer on a loaded machine",
     )
     parser.add_argument("--memory-child", nargs=7, help=argparse.SUPPRESS)
@@ -281,9 +262,7 @@ def main(argv=None):
     parts = args.only or ["gemm", "grid", "memory", "e2e"]
     print(f"machine: {machine_description()}")
     print(f"load average at start: {load_average()}")
-    print(
-        f"scikit-learn BLAS threads: {args.sklearn_blas_threads or 'default'}; skgmm: its own row-block threads"
-    )
+    print(f"scikit-learn BLAS threads: {args.sklearn_blas_threads or 'default'}; skgmm: its own row-block threads")
     started = time.perf_counter()
     ceiling = None
     if "gemm" in parts:
@@ -297,11 +276,8 @@ def main(argv=None):
         for n, d, K, covariance, dtype, iters, repeats in selected:
             n = max(1000, int(n * args.scale))
             rows.append(bench_config(n, d, K, covariance, dtype, iters, args.repeats or repeats))
-            print(
-                f"  done {n}x{d} K={K} {covariance} {dtype}: ratio {rows[-1]['ratio']:.1f}  "
-                f"(load {load_average()})",
-                flush=True,
-            )
+            print(f"  done {n}x{d} K={K} {covariance} {dtype}: ratio {rows[-1]['ratio']:.1f}  "
+                  f"(load {load_average()})", flush=True)
         print("\n## Per EM iteration (median of alternating runs)")
         print_grid(rows)
         if ceiling:
@@ -312,31 +288,19 @@ def main(argv=None):
             for r in rows:
                 if r["cov"] == "full":
                     peak = ceiling[(r["dtype"], "all")]
-                    print(
-                        f"- {r['n']:,}x{r['d']} K={r['K']} {r['dtype']}: {r['gflops']:.1f} GFLOP/s of "
-                        f"{peak:.1f} = {r['gflops'] / peak:.0%} (time / bound = {peak / r['gflops']:.1f}×)"
-                    )
+                    print(f"- {r['n']:,}x{r['d']} K={r['K']} {r['dtype']}: {r['gflops']:.1f} GFLOP/s of "
+                          f"{peak:.1f} = {r['gflops'] / peak:.0%} (time / bound = {peak / r['gflops']:.1f}×)")
     if "memory" in parts:
         n = max(1000, int(1_000_000 * args.scale))
-        print(
-            f"\n## Peak memory added by fit (tracemalloc), n={n:,}, d=16, K=16, explicit init, 3 iterations"
-        )
-        print(
-            "'first fit' is the first fit of a fresh process, 'warm' follows a small fit (see memory_child)."
-        )
-        print(
-            "| cov | dtype | X MB | sklearn peak / X | skgmm peak / X, first fit | skgmm peak / X, warm | target (warm) |"
-        )
+        print(f"\n## Peak memory added by fit (tracemalloc), n={n:,}, d=16, K=16, explicit init, 3 iterations")
+        print("'first fit' is the first fit of a fresh process, 'warm' follows a small fit (see memory_child).")
+        print("| cov | dtype | X MB | sklearn peak / X | skgmm peak / X, first fit | skgmm peak / X, warm | target (warm) |")
         print("|---|---|---|---|---|---|---|")
         for covariance, dtype in (("full", "float64"), ("full", "float32"), ("diag", "float64")):
             res = measure_memory(n, 16, 16, covariance, dtype)
             x = res["skgmm"]["x_bytes"]
             first, warm = res["skgmm"]["peak_bytes"] / x, res["skgmm warm"]["peak_bytes"] / x
-            target = (
-                "≤0.5×" + (" ok" if warm <= 0.5 else " MISSED")
-                if (covariance, dtype) == ("full", "float64")
-                else ""
-            )
+            target = "≤0.5×" + (" ok" if warm <= 0.5 else " MISSED") if (covariance, dtype) == ("full", "float64") else ""
             print(
                 f"| {covariance} | {dtype} | {x / 1e6:.0f} | {res['sklearn']['peak_bytes'] / x:.2f}× | "
                 f"{first:.3f}× | {warm:.3f}× | {target} |"

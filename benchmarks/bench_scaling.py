@@ -44,9 +44,7 @@ def per_iteration(index, X, K, covariance, iters, repeats):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ns", default="10000,30000,100000,300000,1000000,2000000,4000000")
     parser.add_argument("--d", type=int, default=16)
     parser.add_argument("--K", type=int, default=16)
@@ -54,12 +52,8 @@ def main(argv=None):
     parser.add_argument("--iters", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--sklearn-max-n", type=int, default=1_000_000)
-    parser.add_argument(
-        "--sklearn-blas-threads", type=int, default=None, help="limit scikit-learn's BLAS threads"
-    )
-    parser.add_argument(
-        "--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "scaling.png")
-    )
+    parser.add_argument("--sklearn-blas-threads", type=int, default=None, help="limit scikit-learn's BLAS threads")
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "scaling.png"))
     args = parser.parse_args(argv)
     ns = [int(n) for n in args.ns.split(",")]
     SKLEARN_BLAS_THREADS[0] = args.sklearn_blas_threads
