@@ -73,11 +73,13 @@ def make_estimators(n_components, covariance_type, init, max_iter):
 def warm_up(n_components, covariance_type, X):
     """One small fit of each library on ``X[:2000]``, untimed.
 
-    What a process pays once (imports, numba loading or compiling skgmm's
+    What a process pays once (imports, loading skgmm's
     kernels for X's dtype) then never lands in ``t(1)`` or ``t(1 + iters)``.
     """
     sample = X[:2000]
-    for estimator in make_estimators(n_components, covariance_type, explicit_init(sample, n_components, covariance_type), 2):
+    for estimator in make_estimators(
+        n_components, covariance_type, explicit_init(sample, n_components, covariance_type), 2
+    ):
         timed_fit(estimator, sample)
 
 
@@ -97,7 +99,9 @@ def timed_fit(estimator, X, cpu=False):
 
     limit = SKLEARN_BLAS_THREADS[0]
     is_sklearn = type(estimator).__module__.startswith("sklearn")
-    context = threadpool_limits(limit, user_api="blas") if (is_sklearn and limit) else contextlib.nullcontext()
+    context = (
+        threadpool_limits(limit, user_api="blas") if (is_sklearn and limit) else contextlib.nullcontext()
+    )
     with warnings.catch_warnings(), context:
         warnings.simplefilter("ignore")
         start, start_cpu = time.perf_counter(), time.process_time()
@@ -141,11 +145,7 @@ def machine_description():
 
 
 def kernels_description():
-    """Whether skgmm runs its compiled (numba) kernels or its numpy code."""
-    from skgmm.covariance.kernels import compiled_kernels
+    """Which 'full' kernels skgmm runs: C (and the instruction set of its copy) or numpy, and why."""
+    from skgmm.covariance.kernels import kernels_description
 
-    if compiled_kernels() is None:
-        return "numpy (numba missing or SKGMM_NUMBA=0)"
-    import numba
-
-    return f"compiled, numba {numba.__version__}"
+    return kernels_description()

@@ -80,7 +80,7 @@ def extra_peak_memory(estimator, X):
 def run_config(n, d, K, covariance_type, repeats):
     X = make_mixture(n, d, K)
     sk, gm = estimators(K, covariance_type)
-    timed_fit(sk, X), timed_fit(gm, X)  # warm-up: imports, numba, caches
+    timed_fit(sk, X), timed_fit(gm, X)  # warm-up: imports, caches
     sk_times, gm_times = [], []
     for _ in range(repeats):
         sk_times.append(timed_fit(sk, X))

@@ -130,8 +130,8 @@ def memory_child(lib, n, d, K, covariance, dtype, warm):
     init = explicit_init(X, K, covariance)
     index = 0 if lib == "sklearn" else 1
     if warm:
-        # a small fit first: what a process pays once (numba loading its
-        # compiled kernels, ~28 MB) is then not counted against this fit
+        # a small fit first: what a process pays once (imports, first use
+        # of BLAS and of the buffers) is then not counted against this fit
         make_estimators(K, covariance, explicit_init(X[:5000], K, covariance), 3)[index].fit(X[:20_000])
     estimator = make_estimators(K, covariance, init, 3)[index]
     tracemalloc.start()

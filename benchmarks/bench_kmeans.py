@@ -13,8 +13,8 @@ alternations and its range, the ratio sklearn / skgmm, the median process
 CPU time (all threads, spinning ones included), the peak of memory
 allocated during a call (tracemalloc, which numpy reports to) as a fraction
 of ``X.nbytes``, whether the labels are equal, and the Lloyd iterations.
-skgmm runs its compiled loops (numba) when numba is installed and, with
-``--numpy``, also its numpy code.
+skgmm runs its compiled loops (C, built at install) when they were built and,
+with ``--numpy``, also its numpy code.
 
 Examples
 --------

@@ -66,7 +66,7 @@ def main():
             init = explicit_init(X, K, covariance_type)
             one = make_estimators(K, covariance_type, init, 1)
             many = make_estimators(K, covariance_type, init, 1 + args.iters)
-            for estimator in one + many:  # warm-up: imports, numba compilation
+            for estimator in one + many:  # warm-up: imports, first calls
                 cpu_ms(estimator, X, 2)
             t1 = [cpu_ms(e, X, args.repeats) for e in one]
             tn = [cpu_ms(e, X, args.repeats) for e in many]

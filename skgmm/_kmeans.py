@@ -29,8 +29,8 @@ comes from the same operations on the same values as in scikit-learn:
 
 The loops after the products (the seeding's distances with their running
 sums, a Lloyd step's first smallest distance and its sums per cluster, the
-centring of a block, the column sums) are compiled with numba when it is
-installed (:mod:`skgmm._kmeans_kernels`); the numpy code gives the same
+centring of a block, the column sums) run in C when skgmm was installed
+with a C compiler (:mod:`skgmm._kmeans_kernels`); the numpy code gives the same
 bits, its Lloyd steps about four times slower (each block is sorted by label
 and each cluster's rows summed in order).
 
@@ -533,7 +533,7 @@ class _Threads:
 
 
 def _kernels():
-    """The compiled loop (:mod:`skgmm._kmeans_kernels`), or None without numba."""
+    """The compiled loops (:mod:`skgmm._kmeans_kernels`), or None (not built, or switched off)."""
     return _load_kernels()
 
 

@@ -1,4 +1,4 @@
-"""Compiled loops of the k-means start (imported only when numba is installed).
+"""Compiled loops of the k-means start, in C (``skgmm/_ckernels/kmeans.c``).
 
 :func:`assign_and_sum` is ``_update_chunk_dense`` of
 ``sklearn/cluster/_k_means_lloyd.pyx`` after its matrix product: the
@@ -9,19 +9,79 @@ arithmetic: centring a block, the column sums of the mean and the variance
 (added row after row, as numpy adds down the columns of a C-ordered array),
 and the seeding's distances.
 
-Nothing is compiled with fast-math: each addition and product is rounded
-as in numpy and in scikit-learn's C code, in the same order, so the numpy
-code of :mod:`skgmm._kmeans` gives the same bits.
+Nothing is compiled with fast-math or fused multiply-adds: each addition and
+product is rounded as in numpy and in scikit-learn's C code, in the same
+order, so the numpy code of :mod:`skgmm._kmeans` gives the same bits.
+
+Importing this module raises ImportError when the library was not built.
 """
 
 from __future__ import annotations
 
-import numba
+import numpy as np
 
-_jit = numba.njit(nogil=True, cache=True)
+from skgmm._ckernels import (
+    FLAG,
+    POINTER,
+    SIZE,
+    as_input,
+    check_output,
+    declare,
+    element_strides,
+    load_library,
+    simd_level,
+)
+
+_library = load_library("_kmeans")
+if _library is None:
+    raise ImportError("skgmm's C kernels were not built (no C compiler at install time?)")
+
+#: The instruction set the loops run with here (the best copy this CPU runs).
+SIMD = simd_level(_library, "skgmm_kmeans")
+
+_F64, _F32 = np.dtype(np.float64), np.dtype(np.float32)
+_ASSIGN_AND_SUM = {}
+_SEED_DISTANCES = {}
+_COLUMN_SUMS = {}
+for _dtype, _suffix in ((_F64, "f64"), (_F32, "f32")):
+    _ASSIGN_AND_SUM[_dtype] = declare(
+        _library, f"skgmm_assign_and_sum_{_suffix}", FLAG,
+        POINTER, SIZE, SIZE, POINTER, FLAG, POINTER, SIZE, POINTER, POINTER, POINTER, POINTER, FLAG,
+    )  # fmt: skip
+    _SEED_DISTANCES[_dtype] = declare(
+        _library, f"skgmm_seed_distances_{_suffix}", None,
+        POINTER, SIZE, SIZE, POINTER, POINTER, POINTER, POINTER, SIZE, FLAG, POINTER, FLAG, POINTER,
+    )  # fmt: skip
+    _COLUMN_SUMS[_dtype] = declare(
+        _library,
+        f"skgmm_column_sums_{_suffix}",
+        None,
+        POINTER,
+        SIZE,
+        SIZE,
+        SIZE,
+        SIZE,
+        POINTER,
+        FLAG,
+        POINTER,
+    )
+#: by (type of the rows, type of out)
+_SUBTRACT_ROWS = {
+    (rows, out): declare(
+        _library, f"skgmm_subtract_rows_{suffix}", None, POINTER, SIZE, SIZE, SIZE, SIZE, POINTER, POINTER
+    )
+    for rows, out, suffix in ((_F64, _F64, "f64"), (_F32, _F32, "f32"), (_F32, _F64, "f32_f64"))
+}
+_LABEL = np.dtype(np.int32)
 
 
-@_jit
+def _function(functions, key, name):
+    function = functions.get(key)
+    if function is None:
+        raise TypeError(f"no compiled {name} for {key}")
+    return function
+
+
 def assign_and_sum(
     block, weight, products, center_sq_norms, labels, center_sums, weight_sums, weighted, update
 ):
@@ -51,56 +111,52 @@ def assign_and_sum(
     changed : bool
         Whether any label differs from the previous one.
     """
-    n_rows, n_clusters = products.shape
-    n_features = block.shape[1]
-    one = block.dtype.type(1)
-    # in the float type of the data; times -2 is exact, so one rounding, as in BLAS
-    minus_two = block.dtype.type(-2)
-    changed = False
-    for i in range(n_rows):
-        min_sq_dist = center_sq_norms[0] + minus_two * products[i, 0]
-        label = 0
-        for j in range(1, n_clusters):
-            sq_dist = center_sq_norms[j] + minus_two * products[i, j]
-            if sq_dist < min_sq_dist:
-                min_sq_dist = sq_dist
-                label = j
-        if labels[i] != label:
-            changed = True
-        labels[i] = label
-        if update:
-            w = weight[i] if weighted else one
-            weight_sums[label] += w
-            for k in range(n_features):
-                center_sums[label, k] += block[i, k] * w
-    return changed
+    dtype = block.dtype
+    function = _function(_ASSIGN_AND_SUM, dtype, "assign_and_sum")
+    (n_rows, n_clusters), n_features = products.shape, block.shape[1]
+    block = as_input(block, dtype, (n_rows, n_features), "block")
+    weight = as_input(weight, dtype, (n_rows,), "weight") if weighted else None
+    products = as_input(products, dtype, products.shape, "products")
+    center_sq_norms = as_input(center_sq_norms, dtype, (n_clusters,), "center_sq_norms")
+    check_output(labels, _LABEL, (n_rows,), "labels")
+    check_output(center_sums, dtype, (n_clusters, n_features), "center_sums")
+    check_output(weight_sums, dtype, (n_clusters,), "weight_sums")
+    changed = function(
+        block.ctypes.data, n_rows, n_features, None if weight is None else weight.ctypes.data, bool(weighted),
+        products.ctypes.data, n_clusters, center_sq_norms.ctypes.data, labels.ctypes.data,
+        center_sums.ctypes.data, weight_sums.ctypes.data, bool(update),
+    )  # fmt: skip
+    if changed < 0:
+        raise ValueError("assign_and_sum needs at least one cluster")
+    return bool(changed)
 
 
-@_jit
 def seed_distances(
     products, center_sq_norms, row_sq_norms, closest, out, take_min, weight, weighted, running
 ):
     """Squared distances of a block's rows to a few centres, as sklearn's seeding forms them.
 
     ``max(0, -2 x.c + |c|^2 + |x|^2)`` with the additions in that order, in
-    the type of ``products`` (float64 for float32 data, then rounded to
-    float32 as sklearn's upcast distances are), and their minimum with the
+    float64, then rounded to the type of ``out`` (float32 for float32 data,
+    as sklearn's upcast distances are), and their minimum with the
     closest distance so far.  Also carries on, for each centre, the running
     sum of ``weight * out`` over the rows (``np.cumsum``'s additions, in the
     type of ``out``), so the next draw need not sum the rows again.
 
     Parameters
     ----------
-    products : ndarray of shape (n_centers, n_rows)  # IN
+    products : ndarray of shape (n_centers, n_rows), float64  # IN
         ``c.x`` of each centre and row.
-    center_sq_norms : ndarray of shape (n_centers,)  # IN
-    row_sq_norms : ndarray of shape (n_rows,)  # IN
-        ``|c|^2`` and ``|x|^2``, in the type of ``products``.
+    center_sq_norms : ndarray of shape (n_centers,), float64  # IN
+    row_sq_norms : ndarray of shape (n_rows,), float64  # IN
+        ``|c|^2`` and ``|x|^2``.
     closest : ndarray of shape (n_rows,)  # IN
         Each row's squared distance to its closest seed so far.
     out : ndarray of shape (n_centers, n_rows)  # OUT
         ``min(closest, distance)`` (``np.minimum``'s choice on ties and NaN)
         or, without ``take_min``, the distance; in the type of ``closest``.
+        Its rows may be apart (a view of columns), its entries not; it may
+        be ``closest`` itself without ``take_min``.
     take_min : bool
     weight : ndarray of shape (n_rows,)  # IN
         Read only when ``weighted`` (else ones).
@@ -108,26 +164,27 @@ def seed_distances(
     running : ndarray of shape (n_centers,)  # IN/OUT
         The running sums before the block in, after it out.
     """
+    dtype = out.dtype
+    function = _function(_SEED_DISTANCES, dtype, "seed_distances")
     n_centers, n_rows = products.shape
-    minus_two = products.dtype.type(-2)
-    zero = out.dtype.type(0)
-    for j in range(n_centers):
-        total = running[j]
-        for i in range(n_rows):
-            distance = out.dtype.type(minus_two * products[j, i] + center_sq_norms[j] + row_sq_norms[i])
-            if distance < zero:
-                distance = zero
-            if take_min:
-                current = closest[i]
-                if not (current <= distance or current != current):
-                    current = distance
-                distance = current
-            out[j, i] = distance
-            total += weight[i] * distance if weighted else distance
-        running[j] = total
+    products = as_input(products, _F64, (n_centers, n_rows), "products")
+    center_sq_norms = as_input(center_sq_norms, _F64, (n_centers,), "center_sq_norms")
+    row_sq_norms = as_input(row_sq_norms, _F64, (n_rows,), "row_sq_norms")
+    closest = as_input(closest, dtype, (n_rows,), "closest") if take_min else None
+    weight = as_input(weight, dtype, (n_rows,), "weight") if weighted else None
+    check_output(running, dtype, (n_centers,), "running")
+    strides = element_strides(out)
+    if out.shape != (n_centers, n_rows) or not out.flags.writeable or strides is None or strides[1] != 1:
+        raise ValueError(
+            f"out must be a writeable {dtype} array of shape {(n_centers, n_rows)}, rows contiguous"
+        )
+    function(
+        products.ctypes.data, n_centers, n_rows, center_sq_norms.ctypes.data, row_sq_norms.ctypes.data,
+        None if closest is None else closest.ctypes.data, out.ctypes.data, strides[0], bool(take_min),
+        None if weight is None else weight.ctypes.data, bool(weighted), running.ctypes.data,
+    )  # fmt: skip
 
 
-@_jit
 def subtract_rows(rows, offset, out):
     """``out[:] = rows - offset``, the difference in the type of ``rows`` (then cast to ``out``'s).
 
@@ -136,15 +193,17 @@ def subtract_rows(rows, offset, out):
     rows : ndarray of shape (n_rows, n_features)  # IN
         Any layout.
     offset : ndarray of shape (n_features,)  # IN
+        Of rows' type.
     out : ndarray of shape (n_rows, n_features)  # OUT
+        Of rows' type, or float64 for float32 rows.
     """
-    n_rows, n_features = rows.shape
-    for i in range(n_rows):
-        for k in range(n_features):
-            out[i, k] = rows[i, k] - offset[k]
+    function = _function(_SUBTRACT_ROWS, (rows.dtype, out.dtype), "subtract_rows")
+    rows, strides = _strided(rows)
+    offset = as_input(offset, rows.dtype, rows.shape[1:], "offset")
+    check_output(out, out.dtype, rows.shape, "out")
+    function(rows.ctypes.data, *rows.shape, *strides, offset.ctypes.data, out.ctypes.data)
 
 
-@_jit
 def column_sums(X, offset, square, out):
     """Sums down the columns of ``X`` (or of ``(X - offset) ** 2``), one row after another.
 
@@ -158,13 +217,22 @@ def column_sums(X, offset, square, out):
     out : ndarray of shape (n_features,)  # OUT
         In X's type.
     """
-    n_samples, n_features = X.shape
-    for k in range(n_features):
-        out[k] = 0
-    for i in range(n_samples):
-        for k in range(n_features):
-            if square:
-                deviation = X[i, k] - offset[k]
-                out[k] += deviation * deviation
-            else:
-                out[k] += X[i, k]
+    function = _function(_COLUMN_SUMS, X.dtype, "column_sums")
+    X, strides = _strided(X)
+    offset = as_input(offset, X.dtype, X.shape[1:], "offset") if square else None
+    check_output(out, X.dtype, X.shape[1:], "out")
+    function(
+        X.ctypes.data, *X.shape, *strides, None if offset is None else offset.ctypes.data, bool(square),
+        out.ctypes.data,
+    )  # fmt: skip
+
+
+def _strided(array):
+    """A 2-d array and its strides in elements (a C-ordered copy where they are not whole elements)."""
+    if array.ndim != 2:
+        raise TypeError(f"expected a 2-d array, got shape {array.shape}")
+    strides = element_strides(array)
+    if strides is None:
+        array = np.ascontiguousarray(array)
+        strides = element_strides(array)
+    return array, strides

@@ -78,11 +78,11 @@ def _assert_same_as_sklearn(X, weights, n_clusters, seed, **kwargs):
 
 @pytest.fixture(params=["compiled", "numpy"])
 def path(request, monkeypatch):
-    """Run with the compiled loops (even under SKGMM_NUMBA=0; skipped without numba), or with numpy's."""
+    """Run with the compiled loops (even under SKGMM_COMPILED=0; skipped where they were not built), or numpy's."""
     if request.param == "numpy":
         kernels = None
     else:
-        kernels = pytest.importorskip("skgmm._kmeans_kernels", reason="numba is not installed")
+        kernels = pytest.importorskip("skgmm._kmeans_kernels", reason="the C kernels were not built")
     monkeypatch.setattr(_kmeans, "_kernels", lambda: kernels)
     return request.param
 
@@ -104,6 +104,26 @@ def test_large_data_as_sklearn(dtype, path):
     ours = _assert_same_as_sklearn(X, None, 5, 0)
     assert ours.n_iter > 10
     _assert_same_as_sklearn(X, _weights("with zeros", len(X), dtype), 5, 1)
+
+
+@pytest.mark.parametrize("level", [1, 0], ids=["avx2", "baseline"])
+def test_every_copy_of_the_compiled_loops_as_sklearn(level, monkeypatch):
+    """The AVX2 and baseline copies of the C loops round as the best one (and as sklearn)."""
+    import ctypes
+
+    kernels = pytest.importorskip("skgmm._kmeans_kernels", reason="the C kernels were not built")
+    cap = kernels._library.skgmm_kmeans_cap_simd_level
+    cap.argtypes, cap.restype = [ctypes.c_int], ctypes.c_int
+    if cap(2) < level:
+        pytest.skip("this CPU does not run that copy")
+    monkeypatch.setattr(_kmeans, "_kernels", lambda: kernels)
+    X = np.random.RandomState(4).normal(size=(20_000, 5))
+    try:
+        assert cap(level) == level
+        for dtype in (np.float64, np.float32):
+            _assert_same_as_sklearn(X.astype(dtype), _weights("positive", len(X), dtype), 4, 2)
+    finally:
+        cap(2)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -235,7 +255,7 @@ def test_x_neither_copied_nor_written(dtype, path):
     X = np.random.RandomState(12).normal(size=(200_000, 16)).astype(dtype)
     X.flags.writeable = False
     expected = X.copy()
-    _kmeans.kmeans(X[:3000], None, 8, np.random.RandomState(0))  # warm up (numba, BLAS)
+    _kmeans.kmeans(X[:3000], None, 8, np.random.RandomState(0))  # warm up (BLAS)
     tracemalloc.start()
     try:
         _kmeans.kmeans(X, None, 8, np.random.RandomState(0), max_iter=5)

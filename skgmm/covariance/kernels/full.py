@@ -67,19 +67,18 @@ def rows_of_table(bounds, n_components, tile):
 
 @functools.lru_cache(maxsize=64)
 def shared_rows_of_table(bounds: tuple, n_components: int, tile: int):
-    """:func:`rows_of_table`, made once per shape (every pass asks for it); never written to.
-
-    Left writeable: a read-only array is another type to the compiled kernels,
-    which would compile again for it.
-    """
-    return rows_of_table(bounds, n_components, tile)
+    """:func:`rows_of_table`, made once per shape (every pass asks for it); read-only."""
+    rows_of = rows_of_table(bounds, n_components, tile)
+    rows_of.flags.writeable = False
+    return rows_of
 
 
 def compiled_rows(kernel):
     """The kernel's row table when the compiled kernels run here, else None.
 
-    A kernel prepared where numba runs may be used where it does not (a Dask
-    worker without it): the numpy code then handles the same slices.
+    A kernel prepared where the C kernels run may be used where they do not
+    (a Dask worker installed without a compiler): the numpy code then
+    handles the same slices.
     """
     rows_of = kernel.arrays["rows_of"]
     return None if rows_of is None or compiled_kernels() is None else rows_of

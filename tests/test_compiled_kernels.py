@@ -1,4 +1,7 @@
-"""The compiled 'full' kernels against numpy, and the engine with and without them."""
+"""The compiled (C) 'full' kernels against numpy, and the engine with and without them."""
+
+import ctypes
+import re
 
 import numpy as np
 import pytest
@@ -11,15 +14,44 @@ from skgmm.engine.mstep import prepare_pass
 
 from .test_covariance import _data, _random_params
 
-kernels = pytest.importorskip("skgmm.covariance.kernels._numba", reason="numba is not installed")
+kernels = pytest.importorskip(
+    "skgmm.covariance.kernels._compiled", reason="the C kernels were not built (no compiler)"
+)
+SWITCHES = ("SKGMM_COMPILED", "SKGMM_NUMBA")
 
 
 @pytest.fixture
 def compiled(monkeypatch):
-    """The engine with its compiled kernels, even under SKGMM_NUMBA=0."""
-    monkeypatch.delenv("SKGMM_NUMBA", raising=False)
+    """The engine with its compiled kernels, even under SKGMM_COMPILED=0."""
+    for name in SWITCHES:
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.delitem(_compiled._state, "kernels", raising=False)
     assert _compiled.compiled_kernels() is kernels
+
+
+@pytest.fixture(params=[2, 1, 0], ids=["avx512", "avx2", "baseline"])
+def simd_level(request):
+    """Each copy of the kernels in turn (those this CPU runs; the others are skipped)."""
+    cap = kernels._library.skgmm_full_cap_simd_level
+    cap.argtypes, cap.restype = [ctypes.c_int], ctypes.c_int
+    best = cap(2)
+    if request.param > best:
+        pytest.skip(f"this CPU does not run the {request.param} copy")
+    try:
+        assert cap(request.param) == request.param
+        yield request.param
+    finally:
+        cap(2)
+
+
+def _sum_bound(terms, eps):
+    """Bound on the rounding error of ``terms.sum(axis=-1)`` in any order, fused or not.
+
+    Each of the n additions and the products before them errs by at most eps
+    times a partial sum of absolute values (Higham's gamma_n), plus the
+    products' own rounding: (n + 2) eps sum |terms|.
+    """
+    return (terms.shape[-1] + 2) * eps * np.abs(terms).sum(axis=-1)
 
 
 def _stacked(n_components, n_features, n_rows, bounds, dtype, seed=0):
@@ -33,32 +65,63 @@ def _stacked(n_components, n_features, n_rows, bounds, dtype, seed=0):
     return whitened, rows_of, per_component
 
 
-@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 2e-5)])
-@pytest.mark.parametrize("n_features, bounds", [(3, [0, 3]), (8, [0, 3, 8]), (13, [0, 4, 7, 10, 13])])
-def test_kernels_match_numpy(dtype, rtol, n_features, bounds):
-    n_components, n_rows = 3, 97
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(
+    "n_features, bounds, n_rows",
+    [(3, [0, 3], 97), (8, [0, 3, 8], 600), (13, [0, 4, 7, 10, 13], 97), (37, [0, 9, 18, 27, 37], 1031)],
+)
+def test_kernels_match_numpy(dtype, n_features, bounds, n_rows, simd_level):
+    """Every copy (AVX-512, AVX2, baseline), blocks shorter and longer than a chunk of rows."""
+    n_components = 3
+    eps = np.finfo(dtype).eps
     whitened, rows_of, y = _stacked(n_components, n_features, n_rows, bounds, dtype)
     assert rows_of.shape[1] % kernels.TILE == 0
+    y64 = y.astype(np.float64)
 
     maha = np.empty((n_components, n_rows), dtype)
     kernels.sum_squares(whitened, rows_of, maha)
-    assert_allclose(maha, (y.astype(np.float64) ** 2).sum(axis=1), rtol=rtol)
+    squares = (y64**2).transpose(0, 2, 1)
+    assert np.all(np.abs(maha - squares.sum(axis=-1)) <= _sum_bound(squares, eps))
 
     resp = np.random.RandomState(1).uniform(0, 2, size=(n_components, n_rows)).astype(dtype)
     padded = rows_of.shape[1]
     scatter = np.full((n_components, padded, padded), np.nan, dtype)
     resp_y_sum = np.full((n_components, padded), np.nan, dtype)
     kernels.weighted_scatter(whitened, rows_of, resp, scatter, resp_y_sum)
-    y64, r64 = y.astype(np.float64), resp.astype(np.float64)
-    assert_allclose(
-        scatter[:, :n_features, :n_features],
-        np.einsum("kb,kib,kjb->kij", r64, y64, y64),
-        rtol=rtol,
-        atol=rtol,
-    )
-    assert_allclose(resp_y_sum[:, :n_features], np.einsum("kb,kib->ki", r64, y64), rtol=rtol, atol=rtol)
+    r64 = resp.astype(np.float64)
+    terms = np.einsum("kb,kib,kjb->kijb", r64, y64, y64)
+    got = scatter[:, :n_features, :n_features]
+    assert np.all(np.abs(got - terms.sum(axis=-1)) <= _sum_bound(terms, eps))
+    assert np.array_equal(got, got.transpose(0, 2, 1))
+    terms = np.einsum("kb,kib->kib", r64, y64)
+    assert np.all(np.abs(resp_y_sum[:, :n_features] - terms.sum(axis=-1)) <= _sum_bound(terms, eps))
     # the padding features read the zero row
     assert np.all(scatter[:, n_features:] == 0) and np.all(resp_y_sum[:, n_features:] == 0)
+
+
+def test_bad_calls_raise_before_reading():
+    whitened, rows_of, _ = _stacked(2, 4, 16, [0, 4], np.float64)
+    maha = np.empty((2, 16))
+    with pytest.raises(TypeError, match=re.escape("out must be a float64 array of shape (2, 16)")):
+        kernels.sum_squares(whitened, rows_of, maha.astype(np.float32))
+    with pytest.raises(ValueError, match="writeable, C-ordered"):
+        kernels.sum_squares(whitened, rows_of, np.empty((16, 2)).T)
+    with pytest.raises(TypeError, match="rows_of must be a"):
+        kernels.sum_squares(whitened, rows_of.astype(np.int32), maha)
+    outside = rows_of.copy()
+    outside[1, 2] = len(whitened)
+    with pytest.raises(IndexError, match="outside whitened"):
+        kernels.sum_squares(whitened, outside, maha)
+    scatter, resp_y_sum = np.empty((2, 4, 4)), np.empty((2, 4))
+    with pytest.raises(IndexError, match="outside whitened"):
+        kernels.weighted_scatter(whitened, -outside, np.ones((2, 16)), scatter, resp_y_sum)
+    with pytest.raises(ValueError, match="multiple of 4"):
+        kernels.weighted_scatter(
+            whitened, rows_of[:, :3], np.ones((2, 16)), np.empty((2, 3, 3)), np.empty((2, 3))
+        )
+    # inputs in another layout are copied, not refused
+    kernels.sum_squares(np.asfortranarray(whitened), rows_of, maha)
+    assert_allclose(maha, (whitened[rows_of] ** 2).sum(axis=1))
 
 
 def test_kernels_propagate_nan():
@@ -115,15 +178,21 @@ def test_fit_same_with_and_without_compiled_kernels(dtype, compiled, monkeypatch
         )
 
 
-def test_numba_can_be_switched_off(monkeypatch):
-    monkeypatch.setenv("SKGMM_NUMBA", "0")
+@pytest.mark.parametrize("switch", SWITCHES)
+def test_compiled_kernels_can_be_switched_off(switch, monkeypatch):
+    """SKGMM_COMPILED=0, or SKGMM_NUMBA=0 as in the releases that used numba."""
+    for name in SWITCHES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(switch, "0")
     monkeypatch.delitem(_compiled._state, "kernels", raising=False)
     assert _compiled.compiled_kernels() is None
+    assert _compiled.kernels_description() == "numpy (SKGMM_COMPILED=0)"
     model, params = _random_params("full", 6)
     assert prepare_pass(model, params, np.float64).kernel.arrays["rows_of"] is None
-    monkeypatch.delenv("SKGMM_NUMBA")
+    monkeypatch.delenv(switch)
     monkeypatch.delitem(_compiled._state, "kernels")
     assert _compiled.compiled_kernels() is kernels
+    assert _compiled.kernels_description() == f"C ({kernels.SIMD})"
     assert (
         get_covariance_model("full")
         .prepare(params.means, params.precisions_cholesky, np.float64)
@@ -132,17 +201,26 @@ def test_numba_can_be_switched_off(monkeypatch):
     )
 
 
-def test_broken_numba_falls_back_to_numpy_with_a_warning(tmp_path, monkeypatch):
-    monkeypatch.delenv("SKGMM_NUMBA", raising=False)
-    (tmp_path / "broken_kernels.py").write_text("raise RuntimeError('cannot cache function')\n")
+def test_unloadable_kernels_fall_back_to_numpy_with_a_warning(tmp_path, monkeypatch):
+    for name in SWITCHES:
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / "broken_kernels.py").write_text("raise OSError('wrong ELF class')\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.warns(RuntimeWarning, match="numpy code instead"):
         assert _compiled._load("broken_kernels") is None
     assert _compiled._load("no_such_module_for_skgmm") is None
 
 
-def test_kernel_prepared_with_numba_runs_without_it(compiled, monkeypatch):
-    """A pass kernel made where numba runs (a Dask client) also works where it does not."""
+def test_library_not_built_is_no_error(monkeypatch):
+    """What an install without a C compiler sees: no library, the numpy code, no warning."""
+    from skgmm import _ckernels
+
+    monkeypatch.setattr(_ckernels.importlib.util, "find_spec", lambda name: None)
+    assert _ckernels.load_library("_full") is None
+
+
+def test_kernel_prepared_with_compiled_kernels_runs_without_them(compiled, monkeypatch):
+    """A pass kernel made where the C kernels run (a Dask client) also works where they do not."""
     X = _data(n_samples=120, n_features=13, seed=5)
     model, params = _random_params("full", 13, seed=2)
     pk = prepare_pass(model, params, X.dtype)

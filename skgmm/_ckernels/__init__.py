@@ -1,0 +1,89 @@
+"""skgmm's C kernels: two shared libraries compiled when skgmm is installed, called through ctypes.
+
+The sources are ``full.c`` (the 'full' covariance kernels) and ``kmeans.c``
+(the k-means start's loops), beside this file; ``setup.py`` builds them into
+``_full`` and ``_kmeans`` with the platform's extension suffix.  They are
+plain libraries, not Python modules: :func:`load_library` finds the file
+through the import system (so an editable install finds it too) and opens it
+with :class:`ctypes.CDLL`, whose calls release the GIL.  Nothing is compiled
+or written at run time.
+
+The wrappers (:mod:`skgmm.covariance.kernels._compiled`,
+:mod:`skgmm._kmeans_kernels`) check every array before a call: its type,
+shape and layout, so that a call cannot read or write outside it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.util
+
+import numpy as np
+
+#: The instruction sets of the copies in each library (see common.h), by level.
+SIMD_LEVELS = ("baseline", "AVX2 + FMA", "AVX-512")
+
+POINTER = ctypes.c_void_p
+SIZE = ctypes.c_ssize_t
+FLAG = ctypes.c_int
+
+
+def load_library(name: str):
+    """The library ``skgmm._ckernels.<name>`` opened by ctypes, or None when it was not built.
+
+    Raises OSError when the file exists but cannot be loaded.
+    """
+    spec = importlib.util.find_spec(f"{__name__}.{name}")
+    if spec is None or not spec.origin or not spec.has_location:
+        return None
+    return ctypes.CDLL(spec.origin)
+
+
+def declare(library, name, restype, *argtypes):
+    """``library.<name>`` with its argument and result types set once (ctypes then converts fast)."""
+    function = getattr(library, name)
+    function.restype = restype
+    function.argtypes = argtypes
+    return function
+
+
+def simd_level(library, prefix: str) -> str:
+    """The instruction set the library's kernels run with on this CPU."""
+    level = declare(library, f"{prefix}_simd_level", ctypes.c_int)()
+    return SIMD_LEVELS[level]
+
+
+def as_input(array, dtype, shape, name):
+    """``array`` as a C-ordered, aligned array (copied only if it is not one) of exactly ``dtype`` and ``shape``.
+
+    The type is never converted: another float type would round otherwise.
+    """
+    if not isinstance(array, np.ndarray) or array.dtype != dtype or array.shape != shape:
+        raise _mismatch(array, dtype, shape, name)
+    if not (array.flags.c_contiguous and array.flags.aligned):
+        array = np.ascontiguousarray(array)
+    return array
+
+
+def check_output(array, dtype, shape, name):
+    """Raise unless ``array`` is a writeable, C-ordered, aligned array of ``dtype`` and ``shape``."""
+    if not isinstance(array, np.ndarray) or array.dtype != dtype or array.shape != shape:
+        raise _mismatch(array, dtype, shape, name)
+    flags = array.flags
+    if not (flags.c_contiguous and flags.aligned and flags.writeable):
+        raise ValueError(f"{name} must be a writeable, C-ordered, aligned array")
+    return array
+
+
+def element_strides(array):
+    """The strides of an aligned array in elements, or None when a stride is not a whole element."""
+    itemsize = array.itemsize
+    strides = array.strides
+    if not array.flags.aligned or any(stride % itemsize for stride in strides):
+        return None
+    return tuple(stride // itemsize for stride in strides)
+
+
+def _mismatch(array, dtype, shape, name):
+    got = f"{array.dtype} {array.shape}" if isinstance(array, np.ndarray) else type(array).__name__
+    return TypeError(f"{name} must be a {np.dtype(dtype)} array of shape {shape}, got {got}")

@@ -1,0 +1,30 @@
+/* skgmm's 'full'-covariance kernels (the E-step's distances, the M-step's scatter matrices).
+ *
+ * Built with -ffp-contract=fast -fassociative-math -fno-signed-zeros
+ * -fno-trapping-math (see setup.py): multiply-adds may fuse and sums along the
+ * rows may be reassociated (so vectorised), as the numba kernels of earlier
+ * releases allowed (fastmath "reassoc", "contract").  No finite-math
+ * assumption: NaN and infinities propagate as in numpy.  Exported for float64
+ * (`_f64`) and float32 (`_f32`).
+ */
+#include "common.h"
+
+/* Features per tile of weighted_scatter (rows_of tables are padded to a multiple). */
+#define TILE 4
+/* Bytes of each row of whitened that weighted_scatter's tiles take at a time. */
+#define CHUNK_BYTES 2048
+
+SKGMM_EXPORT int skgmm_full_tile(void) { return TILE; }
+SKGMM_DEFINE_LEVEL_FUNCTIONS(skgmm_full)
+
+#define REAL double
+#define NAME(name) skgmm_##name##_f64
+#include "full_impl.h"
+#undef REAL
+#undef NAME
+
+#define REAL float
+#define NAME(name) skgmm_##name##_f32
+#include "full_impl.h"
+#undef REAL
+#undef NAME

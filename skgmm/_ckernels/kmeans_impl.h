@@ -1,0 +1,128 @@
+/* The k-means kernels for one float type: included by kmeans.c with REAL and NAME defined.
+ *
+ * Every addition and product is rounded as in numpy and in scikit-learn's C
+ * code, in the same order (kmeans.c is built with -ffp-contract=off and no
+ * fast-math), so the numpy code of skgmm/_kmeans.py gives the same bits.
+ * Arrays are C-ordered unless a stride is passed (in elements).
+ */
+
+/* Labels of one block of rows, and (with `update`) the rows added to their clusters' sums.
+ *
+ * block (n_rows, n_features), products (n_rows, n_clusters) = x.c, center_sq_norms
+ * (n_clusters) = |c|^2; labels (n_rows) in: the previous labels, out: the first
+ * smallest |c|^2 - 2 x.c of each row.  center_sums (n_clusters, n_features) and
+ * weight_sums (n_clusters) are running sums; weight (n_rows) is read only when
+ * `weighted` (else ones).  Returns whether a label changed, or -1 without clusters. */
+SKGMM_INLINE int NAME(assign_and_sum_body)(const REAL *SKGMM_RESTRICT block, ptrdiff_t n_rows,
+                                           ptrdiff_t n_features, const REAL *SKGMM_RESTRICT weight,
+                                           int weighted, const REAL *SKGMM_RESTRICT products,
+                                           ptrdiff_t n_clusters, const REAL *SKGMM_RESTRICT center_sq_norms,
+                                           int32_t *SKGMM_RESTRICT labels, REAL *SKGMM_RESTRICT center_sums,
+                                           REAL *SKGMM_RESTRICT weight_sums, int update)
+{
+    /* times -2 is exact, so one rounding, as in BLAS */
+    const REAL minus_two = -2;
+    int changed = 0;
+    if (n_clusters < 1)
+        return -1;
+    for (ptrdiff_t i = 0; i < n_rows; i++) {
+        const REAL *row_products = products + i * n_clusters;
+        REAL min_sq_dist = center_sq_norms[0] + minus_two * row_products[0];
+        int32_t label = 0;
+        for (ptrdiff_t j = 1; j < n_clusters; j++) {
+            const REAL sq_dist = center_sq_norms[j] + minus_two * row_products[j];
+            if (sq_dist < min_sq_dist) {
+                min_sq_dist = sq_dist;
+                label = (int32_t)j;
+            }
+        }
+        changed |= labels[i] != label;
+        labels[i] = label;
+        if (update) {
+            const REAL w = weighted ? weight[i] : 1;
+            const REAL *x = block + i * n_features;
+            REAL *sums = center_sums + label * n_features;
+            weight_sums[label] += w;
+            for (ptrdiff_t k = 0; k < n_features; k++)
+                sums[k] += x[k] * w;
+        }
+    }
+    return changed;
+}
+
+/* Squared distances of a block's rows to a few centres, as scikit-learn's seeding forms them.
+ *
+ * max(0, -2 x.c + |c|^2 + |x|^2), added in that order in double (products
+ * (n_centers, n_rows), center_sq_norms, row_sq_norms), then rounded to REAL; with
+ * `take_min`, its minimum with closest (n_rows) as np.minimum takes it (NaN wins).
+ * Row j goes to out + j * out_stride (out may be closest itself when not
+ * `take_min`).  running (n_centers) carries on the sum of weight * out over the
+ * rows (np.cumsum's additions, in REAL); weight is read only when `weighted`. */
+SKGMM_INLINE void NAME(seed_distances_body)(const double *SKGMM_RESTRICT products, ptrdiff_t n_centers,
+                                            ptrdiff_t n_rows, const double *SKGMM_RESTRICT center_sq_norms,
+                                            const double *SKGMM_RESTRICT row_sq_norms, const REAL *closest,
+                                            REAL *out, ptrdiff_t out_stride, int take_min,
+                                            const REAL *SKGMM_RESTRICT weight, int weighted,
+                                            REAL *SKGMM_RESTRICT running)
+{
+    const REAL zero = 0;
+    for (ptrdiff_t j = 0; j < n_centers; j++) {
+        const double *center_products = products + j * n_rows;
+        const double center_sq_norm = center_sq_norms[j];
+        REAL *distances = out + j * out_stride;
+        REAL total = running[j];
+        for (ptrdiff_t i = 0; i < n_rows; i++) {
+            REAL distance = (REAL)(-2.0 * center_products[i] + center_sq_norm + row_sq_norms[i]);
+            if (distance < zero)
+                distance = zero;
+            if (take_min) {
+                const REAL current = closest[i];
+                if (current <= distance || current != current)
+                    distance = current;
+            }
+            distances[i] = distance;
+            total += weighted ? weight[i] * distance : distance;
+        }
+        running[j] = total;
+    }
+}
+
+/* Sums down the columns of X (n_samples, n_features; strides in elements), one row
+ * after another, or of (X - offset) ** 2 with `square`, into out (n_features). */
+SKGMM_INLINE void NAME(column_sums_body)(const REAL *X, ptrdiff_t n_samples, ptrdiff_t n_features,
+                                         ptrdiff_t row_stride, ptrdiff_t column_stride,
+                                         const REAL *SKGMM_RESTRICT offset, int square,
+                                         REAL *SKGMM_RESTRICT out)
+{
+    for (ptrdiff_t k = 0; k < n_features; k++)
+        out[k] = 0;
+    for (ptrdiff_t i = 0; i < n_samples; i++) {
+        const REAL *row = X + i * row_stride;
+        if (square) {
+            for (ptrdiff_t k = 0; k < n_features; k++) {
+                const REAL deviation = row[k * column_stride] - offset[k];
+                out[k] += deviation * deviation;
+            }
+        } else {
+            for (ptrdiff_t k = 0; k < n_features; k++)
+                out[k] += row[k * column_stride];
+        }
+    }
+}
+
+SKGMM_CLONED(int, NAME(assign_and_sum), NAME(assign_and_sum_body),
+             (const REAL *block, ptrdiff_t n_rows, ptrdiff_t n_features, const REAL *weight, int weighted,
+              const REAL *products, ptrdiff_t n_clusters, const REAL *center_sq_norms, int32_t *labels,
+              REAL *center_sums, REAL *weight_sums, int update),
+             (block, n_rows, n_features, weight, weighted, products, n_clusters, center_sq_norms, labels,
+              center_sums, weight_sums, update))
+SKGMM_CLONED(void, NAME(seed_distances), NAME(seed_distances_body),
+             (const double *products, ptrdiff_t n_centers, ptrdiff_t n_rows, const double *center_sq_norms,
+              const double *row_sq_norms, const REAL *closest, REAL *out, ptrdiff_t out_stride, int take_min,
+              const REAL *weight, int weighted, REAL *running),
+             (products, n_centers, n_rows, center_sq_norms, row_sq_norms, closest, out, out_stride, take_min,
+              weight, weighted, running))
+SKGMM_CLONED(void, NAME(column_sums), NAME(column_sums_body),
+             (const REAL *X, ptrdiff_t n_samples, ptrdiff_t n_features, ptrdiff_t row_stride,
+              ptrdiff_t column_stride, const REAL *offset, int square, REAL *out),
+             (X, n_samples, n_features, row_stride, column_stride, offset, square, out))

@@ -1,0 +1,100 @@
+"""The 'full' kernels in C (``skgmm/_ckernels/full.c``), for float64 and float32 blocks.
+
+Both loops read the whitened rows ``y`` of every component straight from the
+block's whitening products, through a table ``rows_of[k, i]`` of the row of
+``whitened`` that holds feature ``i`` of component ``k`` (the products are
+stacked per slice of features, see ``FullCovariance``).  Tables are padded to a
+multiple of :data:`TILE` features with the index of a row of zeros, so the
+4 x 4 tiles of :func:`weighted_scatter` need no remainder loops.
+
+Importing this module raises ImportError when the library was not built.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from skgmm._ckernels import FLAG, POINTER, SIZE, as_input, check_output, declare, load_library, simd_level
+
+_library = load_library("_full")
+if _library is None:
+    raise ImportError("skgmm's C kernels were not built (no C compiler at install time?)")
+
+#: Features per tile of :func:`weighted_scatter` (tables are padded to a multiple).
+TILE = declare(_library, "skgmm_full_tile", FLAG)()
+
+#: The instruction set the kernels run with here (the best copy this CPU runs).
+SIMD = simd_level(_library, "skgmm_full")
+
+_WHITENED = (POINTER, SIZE, SIZE, POINTER, SIZE, SIZE)
+_SUM_SQUARES = {}
+_WEIGHTED_SCATTER = {}
+for _dtype, _suffix in ((np.dtype(np.float64), "f64"), (np.dtype(np.float32), "f32")):
+    _SUM_SQUARES[_dtype] = declare(_library, f"skgmm_sum_squares_{_suffix}", FLAG, *_WHITENED, POINTER)
+    _WEIGHTED_SCATTER[_dtype] = declare(
+        _library, f"skgmm_weighted_scatter_{_suffix}", FLAG, *_WHITENED, POINTER, POINTER, POINTER
+    )
+_INDEX = np.dtype(np.intp)
+
+
+def _whitened_arguments(functions, whitened, rows_of):
+    """The C function for whitened's type, and the arguments that describe ``whitened`` and ``rows_of``."""
+    function = functions.get(getattr(whitened, "dtype", None))
+    if function is None or whitened.ndim != 2:
+        raise TypeError(f"whitened must be a 2-d float64 or float32 array, got {whitened!r:.60}")
+    whitened = as_input(whitened, whitened.dtype, whitened.shape, "whitened")
+    if getattr(rows_of, "ndim", None) != 2:
+        raise TypeError("rows_of must be a 2-d array of intp")
+    rows_of = as_input(rows_of, _INDEX, rows_of.shape, "rows_of")
+    # the arrays are returned too: copies made above must live through the call
+    arguments = (whitened.ctypes.data, *whitened.shape, rows_of.ctypes.data, *rows_of.shape)
+    return function, arguments, whitened, rows_of
+
+
+def sum_squares(whitened, rows_of, out):
+    """``out[k, b] = sum_i whitened[rows_of[k, i], b] ** 2`` (Mahalanobis distances).
+
+    Parameters
+    ----------
+    whitened : ndarray of shape (n_white_rows, n_rows)  # IN
+        The block's stacked whitening products (float64 or float32).
+    rows_of : ndarray of shape (n_components, n_features), intp  # IN
+        Row of ``whitened`` holding feature ``i`` of component ``k``.
+    out : ndarray of shape (n_components, n_rows)  # OUT
+        C-ordered, of whitened's type.
+    """
+    function, arguments, whitened, rows_of = _whitened_arguments(_SUM_SQUARES, whitened, rows_of)
+    check_output(out, whitened.dtype, (rows_of.shape[0], whitened.shape[1]), "out")
+    _check_status(function(*arguments, out.ctypes.data))
+
+
+def weighted_scatter(whitened, rows_of, resp, scatter, resp_y_sum):
+    """Per component ``k``: ``sum_b r y y^T`` into ``scatter[k]``, ``sum_b r y`` into ``resp_y_sum[k]``.
+
+    ``y`` is ``whitened[rows_of[k], b]`` and ``r`` is ``resp[k, b]``.  The
+    upper triangle is summed in 4 x 4 tiles (16 accumulators along the rows,
+    8 loads per 16 multiply-adds) and mirrored.
+
+    Parameters
+    ----------
+    whitened : ndarray of shape (n_white_rows, n_rows)  # IN
+    rows_of : ndarray of shape (n_components, n_features), intp  # IN
+        ``n_features`` a multiple of :data:`TILE`.
+    resp : ndarray of shape (n_components, n_rows)  # IN
+    scatter : ndarray of shape (n_components, n_features, n_features)  # OUT
+    resp_y_sum : ndarray of shape (n_components, n_features)  # OUT
+        All of whitened's type.
+    """
+    function, arguments, whitened, rows_of = _whitened_arguments(_WEIGHTED_SCATTER, whitened, rows_of)
+    dtype, (n_components, n_features) = whitened.dtype, rows_of.shape
+    resp = as_input(resp, dtype, (n_components, whitened.shape[1]), "resp")
+    check_output(scatter, dtype, (n_components, n_features, n_features), "scatter")
+    check_output(resp_y_sum, dtype, (n_components, n_features), "resp_y_sum")
+    _check_status(function(*arguments, resp.ctypes.data, scatter.ctypes.data, resp_y_sum.ctypes.data))
+
+
+def _check_status(status):
+    if status == 1:
+        raise IndexError("rows_of holds a row outside whitened")
+    if status == 2:
+        raise ValueError(f"rows_of must have a multiple of {TILE} columns")
