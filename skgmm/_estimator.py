@@ -111,8 +111,9 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, InformationCriteriaMixin, Ba
         - 'random': random responsibilities.
         - 'random_from_data': one random data point per component.
         - 'hierarchical': mclust's start, a cut of a model-based hierarchical
-          agglomeration (Ward's criterion) of (at most 2000) standardised
-          rows; deterministic on smaller data, so ``n_init > 1`` repeats it.
+          agglomeration (mclust's ``VVV`` criterion on its ``"SVD"``
+          coordinates) of at most 2000 rows, quantile classes for one
+          feature; deterministic on smaller data, so ``n_init > 1`` repeats it.
           It often finds better maxima than 'kmeans'; it is the default of
           :class:`~skgmm.GaussianMixtureIC`.
 

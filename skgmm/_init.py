@@ -15,8 +15,7 @@ for many at once.
 from __future__ import annotations
 
 import numpy as np
-from scipy.cluster.hierarchy import cut_tree, linkage
-
+from skgmm._hierarchical import agglomerate, cut_tree, quantile_classes, svd_transform
 from skgmm._kmeans import kmeans, kmeans_plusplus
 
 #: Rows agglomerated by the hierarchical start (mclust's ``subset`` option);
@@ -68,17 +67,19 @@ def init_hierarchical(X, sample_weight, n_components, random_state):
 def hierarchical_partitions(X, sample_weight, n_components_list, random_state):
     """Labels of ``n_components`` clusters, for each given number, from one tree.
 
-    The rows are first standardised (mclust's ``hcUse = "STD"``: centred, each
-    feature scaled to unit variance), then merged two clusters at a time by the
-    classification likelihood of spherical, equal-volume Gaussians, which is
-    Ward's criterion (mclust's ``EII`` agglomeration).  Standardising rather
-    than whitening (mclust's default ``"SVD"``) keeps the axes, which diagonal
-    models rely on, and does not amplify directions of tiny variance; it found
-    better maxima in ``benchmarks/INIT_QUALITY.md``.  The tree does not depend on the number
-    of components, so one tree gives the start of every candidate.  Only rows
-    of positive weight take part, at most ``HIERARCHICAL_SUBSET`` of them
-    (drawn by weight when there are more); the rest get label -1 and join in at
-    the first E-step.  Weights are not used by the merges themselves.
+    mclust's default start (``Mclust``/``mclustBIC`` with the default
+    ``mclust.options()``).  The rows are put in mclust's ``hcUse = "SVD"``
+    coordinates (:func:`skgmm._hierarchical.svd_transform`: standardised, then
+    ``U D**0.5`` of their SVD) and merged two groups at a time by mclust's
+    ``"VVV"`` classification criterion (:func:`skgmm._hierarchical.agglomerate`),
+    starting from singletons as mclust 6.0.0 does.  The tree does not depend on
+    the number of components, so one tree gives the start of every candidate.
+    Univariate data are not agglomerated: as in mclust, the start is the
+    classes between quantiles (:func:`skgmm._hierarchical.quantile_classes`).
+    Only rows of positive weight take part, at most ``HIERARCHICAL_SUBSET`` of
+    them (mclust's ``subset``), drawn at random (by weight) when there are
+    more; the rest get label -1 and join in at the first E-step.  Weights are
+    not used by the merges themselves.
 
     Parameters
     ----------
@@ -102,28 +103,24 @@ def hierarchical_partitions(X, sample_weight, n_components_list, random_state):
             p = np.asarray(sample_weight[rows], dtype=np.float64)
             p = p / p.sum()
         rows = np.sort(random_state.choice(rows, size=HIERARCHICAL_SUBSET, replace=False, p=p))
-    tree = linkage(_standardised(X[rows]), method="ward")
-    # cut_tree cannot cut a one-row tree; larger cuts than rows are not asked for
-    # (the estimator checks n_samples >= n_components first).
-    cuts = np.zeros((len(rows), len(n_components_list)), dtype=np.intp)
-    if len(rows) > 1:
-        n_clusters = [min(k, len(rows)) for k in n_components_list]
-        cuts = cut_tree(tree, n_clusters=n_clusters).astype(np.intp)
+    # Larger cuts than rows are not asked for (the estimator checks
+    # n_samples >= n_components first); clip them all the same.
+    n_clusters = {k: max(1, min(k, len(rows))) for k in n_components_list}
+    subset = np.asarray(X[rows], dtype=np.float64)
+    if len(rows) == 0:
+        cuts = {}
+    elif subset.shape[1] == 1:
+        cuts = {c: quantile_classes(subset[:, 0], c) for c in set(n_clusters.values())}
+    else:
+        merges = agglomerate(svd_transform(subset))
+        cuts = cut_tree(merges, len(rows), set(n_clusters.values()))
     partitions = {}
-    for j, k in enumerate(n_components_list):
+    for k in n_components_list:
         labels = np.full(n_samples, -1, dtype=np.intp)
-        labels[rows] = cuts[:, j]
+        if len(rows):
+            labels[rows] = cuts[n_clusters[k]]
         partitions[k] = labels
     return partitions
-
-
-def _standardised(X):
-    """Rows on standardised variables: centred, each feature of unit variance."""
-    X = np.asarray(X, dtype=np.float64)
-    scale = X.std(axis=0)
-    # Constant features carry no information (and must not divide by zero).
-    scale[scale <= np.finfo(np.float64).tiny] = 1.0
-    return (X - X.mean(axis=0)) / scale
 
 
 def _labels_at(n_samples, indices):

@@ -1,18 +1,22 @@
 """Initialisers: scikit-learn's draws, and the hierarchical (mclust) start."""
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
-from sklearn.cluster import AgglomerativeClustering, KMeans, kmeans_plusplus
+from sklearn.cluster import KMeans, kmeans_plusplus
 from sklearn.datasets import load_iris
 from sklearn.metrics import adjusted_rand_score
-from sklearn.preprocessing import StandardScaler
 
 import skgmm._init as init_module
 from skgmm import GaussianMixtureEM
 from skgmm._init import INITIALISERS, hierarchical_partitions, init_hierarchical
 
 from .conftest import mixture_10d
+
+FIXTURES = Path(__file__).parent / "fixtures" / "mclust_hc"
 
 
 def test_kmeans_initialisers_draw_as_sklearn():
@@ -41,14 +45,14 @@ def test_hierarchical_labels_every_row_into_nonempty_clusters(n_components):
     assert_array_equal(np.unique(labels), np.arange(n_components))
 
 
-def test_hierarchical_is_ward_on_standardised_data():
-    """Independent reference: sklearn's Ward agglomeration of the standardised data."""
-    X = load_iris().data
-    standardised = StandardScaler().fit_transform(X)
-    for n_components in (2, 3, 5):
-        ref = AgglomerativeClustering(n_clusters=n_components, linkage="ward").fit(standardised).labels_
-        labels = init_hierarchical(X, None, n_components, np.random.RandomState(0))
-        assert adjusted_rand_score(ref, labels) == pytest.approx(1.0)
+def test_hierarchical_is_mclusts_start():
+    """Reference: mclust's hclass(hc(X, "VVV", use = "SVD"), K) (tests/fixtures/mclust_hc)."""
+    fixture = json.loads((FIXTURES / "iris.json").read_text())
+    X = np.asarray(fixture["x"])
+    assert_allclose(X, load_iris().data)
+    partitions = hierarchical_partitions(X, None, range(1, 10), np.random.RandomState(0))
+    for k in range(1, 10):
+        assert_array_equal(partitions[k], np.asarray(fixture["partitions"])[:, k - 1])
 
 
 def test_hierarchical_partitions_are_nested_cuts_of_one_tree():

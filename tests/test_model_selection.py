@@ -449,13 +449,13 @@ def test_ic_iris_never_chooses_a_singular_model():
     assert np.min(_relative_smallest_eigenvalues(ic.best_estimator_)) > 1e-2  # threshold: ~1e-13
     results = ic.cv_results_
     excluded = results["excluded"] != ""
-    five_full = [
-        i for i, p in enumerate(results["params"]) if p == {"n_components": 5, "covariance_type": "full"}
-    ]
-    assert excluded[five_full[0]] and "no spread in some direction" in results["excluded"][five_full[0]]
-    assert results["bic"][five_full[0]] < ic.criterion_  # kept its criterion, still passed over
+    # With the Ward start of the time, K=5 'full' converged to a singular fit;
+    # mclust's own start (VVV on SVD coordinates, #14) no longer leads there,
+    # so only the rule is checked: excluded candidates say why and rank last.
+    assert all(why for why in results["excluded"][excluded])
     # every singular candidate ranks after every sound one
-    assert results["rank_criterion"][excluded].min() > results["rank_criterion"][~excluded].max()
+    if excluded.any():
+        assert results["rank_criterion"][excluded].min() > results["rank_criterion"][~excluded].max()
     assert not excluded[ic.best_index_] and results["rank_criterion"][ic.best_index_] == 1
 
 
@@ -544,10 +544,14 @@ def test_ic_summary_text_and_html():
     assert "574.0178" in text and "-214.355" in text  # BIC and log-likelihood of full,2
     counts = text.split("Clustering table:")[1].strip().splitlines()[1].split()
     assert sorted(map(int, counts)) == [50, 100]
-    assert "Passed over, with a lower BIC but singular" in text and "full,5" in text
+    # No candidate is singular on iris from mclust's start (#14; from the Ward
+    # start full,5 was), so the summary has no passed-over section.
+    results = ic.cv_results_
+    passed_over = (results["excluded"] != "") & (results["bic"] < ic.criterion_)
+    assert ("Passed over, with a lower BIC but singular" in text) == bool(passed_over.any())
     assert ic.summary(n_best=1).count("full,3") == 0
     html = ic._repr_html_()
-    assert html.count("<table") == 4 and "Top 3 models based on the BIC criterion" in html
+    assert html.count("<table") == 3 + int(passed_over.any()) and "Top 3 models based on the BIC criterion" in html
     assert "Clustering table" in html and "574.0178" in html
     bundle = ic._repr_mimebundle_()
     assert bundle["text/html"] == html and "GaussianMixtureIC" in bundle["text/plain"]
