@@ -93,7 +93,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--names", nargs="*", default=[])
-    parser.add_argument("--n-init", type=int, default=None, help="GaussianMixtureIC n_init (default: its own)")
+    parser.add_argument(
+        "--n-init", type=int, default=None, help="GaussianMixtureIC n_init (default: its own)"
+    )
     args = parser.parse_args(argv)
     params = {} if args.n_init is None else {"n_init": args.n_init}
     print(machine_description())
@@ -105,10 +107,14 @@ def main(argv=None):
         data = {n: np.loadtxt(Path(out, n + ".csv"), delimiter=",", ndmin=2) for n in names}
     first = next(iter(data.values()))
     time_skgmm(first, 1, **params)  # imports and one-off loading outside the timings
-    print(f"\nmclust {references[names[0]]['mclust_version']}, {references[names[0]]['r_version']}; "
-          f"median of {args.repeats} fits each; GaussianMixtureIC({params or 'defaults'})\n")
-    print("| data | n x d | mclust s | skgmm s | ratio | mclust choice | skgmm choice "
-          "| reached | lower (worst) | singular | mclust failed |")
+    print(
+        f"\nmclust {references[names[0]]['mclust_version']}, {references[names[0]]['r_version']}; "
+        f"median of {args.repeats} fits each; GaussianMixtureIC({params or 'defaults'})\n"
+    )
+    print(
+        "| data | n x d | mclust s | skgmm s | ratio | mclust choice | skgmm choice "
+        "| reached | lower (worst) | singular | mclust failed |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     total_r = total_py = 0.0
     for name in names:
@@ -126,7 +132,9 @@ def main(argv=None):
         if shortfalls:
             worst = sorted(shortfalls, key=lambda s: -s[2])[:4]
             print("|  | lower: " + ", ".join(f"{m},{k} by {d:.3g}" for m, k, d in worst) + " |" + " |" * 9)
-    print(f"| **total** |  | {total_r:.2f} | {total_py:.2f} | **{total_r / total_py:.1f}x** |  |  |  |  |  |  |")
+    print(
+        f"| **total** |  | {total_r:.2f} | {total_py:.2f} | **{total_r / total_py:.1f}x** |  |  |  |  |  |  |"
+    )
 
 
 if __name__ == "__main__":

@@ -47,13 +47,22 @@ def fit_candidates(X, sample_weight, init_data, n_components, covariance_types, 
         settings["max_iter"], settings["tol"], settings["reg_covar"], settings["convergence"] == "relative"
     )
     return [
-        _fit_candidate(X, sample_weight, n_components, covariance_type, starts, em_settings, settings, features, n_total)
+        _fit_candidate(
+            X, sample_weight, n_components, covariance_type, starts, em_settings, settings, features, n_total
+        )
         for covariance_type in covariance_types
     ]
 
 
-def _fit_candidate(X, sample_weight, n_components, covariance_type, starts, em_settings, settings, features, n_total):
-    """One candidate: EM from each start on one source, the best run as a fitted estimator."""
+def _fit_candidate(
+    X, sample_weight, n_components, covariance_type, starts, em_settings, settings, features, n_total
+):
+    """One candidate: EM from each start on one source; the best run as a fitted estimator.
+
+    Sound runs rank before singular ones (:func:`~skgmm._singular.singular_reason`),
+    then by log-likelihood: a start whose component collapsed onto a subspace
+    must not win by its spuriously high likelihood.
+    """
     best = dict(
         n_components=n_components,
         covariance_type=covariance_type,
@@ -64,7 +73,6 @@ def _fit_candidate(X, sample_weight, n_components, covariance_type, starts, em_s
     )
     model = get_covariance_model(covariance_type)
     reg_covar = em_settings.reg_covar
-    kept = None
     with array_source(X, sample_weight, model, n_components, n_required=n_components) as source:
         _, variance, spread = source.feature_moments()
         rows = source.init_source(0)
@@ -75,36 +83,45 @@ def _fit_candidate(X, sample_weight, n_components, covariance_type, starts, em_s
                     check_feature_scale(variance, spread, source.n_samples, source.dtype, reg_covar)
                     params = _start(rows, model, resp, n_components, reg_covar, source.dtype)
                     guard = EmptyComponentGuard(source, model, reg_covar, variance)
-                    run = fit_best(source, model, lambda init: params, em_settings, 1, FitMonitor(), guard)
+                    run = fit_best(source, model, lambda init, p=params: p, em_settings, 1, FitMonitor(), guard)
                 except (ValueError, np.linalg.LinAlgError) as error:
                     best["error"] = best["error"] or str(error)
                     continue
-            if kept is None or run.lower_bound > kept[0].lower_bound:
-                kept = (run, method, seed)
-                best.update(error="", warnings=caught)
-        if kept is None:
+            estimator = _fitted(
+                run, method, seed, model, n_components, covariance_type, settings, X, features
+            )
+            excluded = singular_reason(estimator, n_total)
+            rank = (excluded == "", run.lower_bound)
+            if best["estimator"] is None or rank > best["rank"]:
+                best.update(estimator=estimator, excluded=excluded, rank=rank, error="", warnings=caught)
+        if best["estimator"] is None:
             return best
-        run, method, seed = kept
-        estimator = GaussianMixtureEM(
-            n_components,
-            covariance_type=covariance_type,
-            n_init=1,
-            init_params=method,
-            random_state=seed,
-            **settings,
-        )
-        estimator._set_params_attributes(model, run.params)
-        estimator.converged_, estimator.n_iter_ = run.converged, run.n_iter
-        estimator.lower_bound_, estimator.lower_bounds_ = run.lower_bound, run.lower_bounds
-        estimator.n_features_in_ = X.shape[1]
-        if features is not None:
-            estimator.feature_names_in_ = features
-        log_prob_norm, log_resp = source.estimate(model, run.params, "log_resp")
+        estimator = best.pop("estimator")
+        log_prob_norm, log_resp = source.estimate(model, estimator._fitted_params(source.dtype), "log_resp")
     estimator.labels_ = np.argmax(log_resp, axis=1)
+    best.pop("rank")
     best["estimator"] = estimator
     best.update(information_criteria(log_prob_norm, log_resp, estimator._n_parameters(), sample_weight))
-    best["excluded"] = singular_reason(estimator, n_total)
     return best
+
+
+def _fitted(run, method, seed, model, n_components, covariance_type, settings, X, features):
+    """A GaussianMixtureEM holding ``run``; its parameters (``init_params``, ``random_state``) reproduce it."""
+    estimator = GaussianMixtureEM(
+        n_components,
+        covariance_type=covariance_type,
+        n_init=1,
+        init_params=method,
+        random_state=seed,
+        **settings,
+    )
+    estimator._set_params_attributes(model, run.params)
+    estimator.converged_, estimator.n_iter_ = run.converged, run.n_iter
+    estimator.lower_bound_, estimator.lower_bounds_ = run.lower_bound, run.lower_bounds
+    estimator.n_features_in_ = X.shape[1]
+    if features is not None:
+        estimator.feature_names_in_ = features
+    return estimator
 
 
 def _start(rows, model, resp, n_components, reg_covar, dtype):

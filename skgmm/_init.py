@@ -15,6 +15,7 @@ for many at once.
 from __future__ import annotations
 
 import numpy as np
+
 from skgmm._hierarchical import agglomerate, cut_tree, quantile_classes, svd_transform
 from skgmm._kmeans import kmeans, kmeans_plusplus
 

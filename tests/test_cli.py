@@ -16,8 +16,8 @@ from sklearn.exceptions import ConvergenceWarning
 
 import skgmm
 from skgmm import GaussianMixtureEM, GaussianMixtureIC, cli
-from skgmm.cli._fitting import MCLUST_COVARIANCE_TYPES
 from skgmm.cli import CLIError, Progress, main, read_table
+from skgmm.cli._fitting import MCLUST_COVARIANCE_TYPES
 
 
 @pytest.fixture(scope="module")

@@ -314,7 +314,9 @@ def test_volume_shape_orientation_attributes_rebuild_the_covariances(model):
     rebuilt = volumes[:, None, None] * np.einsum("kij,kj,klj->kil", axes, shapes, axes)
     assert_allclose(rebuilt, dense, rtol=1e-10, atol=1e-12 * np.abs(dense).max())
     assert_allclose(np.prod(shapes, axis=1), 1.0, rtol=1e-10)
-    assert_allclose(np.einsum("kji,kjl->kil", axes, axes), np.broadcast_to(np.eye(n_features), axes.shape), atol=1e-10)
+    assert_allclose(
+        np.einsum("kji,kjl->kil", axes, axes), np.broadcast_to(np.eye(n_features), axes.shape), atol=1e-10
+    )
     # the family's constraints: equal letters give equal factors
     letters = {"full": "VVV", "tied": "EEE", "diag": "VVI", "spherical": "VII"}.get(model, model)
     if letters[0] == "E":

@@ -551,7 +551,10 @@ def test_ic_summary_text_and_html():
     assert ("Passed over, with a lower BIC but singular" in text) == bool(passed_over.any())
     assert ic.summary(n_best=1).count("full,3") == 0
     html = ic._repr_html_()
-    assert html.count("<table") == 3 + int(passed_over.any()) and "Top 3 models based on the BIC criterion" in html
+    assert (
+        html.count("<table") == 3 + int(passed_over.any())
+        and "Top 3 models based on the BIC criterion" in html
+    )
     assert "Clustering table" in html and "574.0178" in html
     bundle = ic._repr_mimebundle_()
     assert bundle["text/html"] == html and "GaussianMixtureIC" in bundle["text/plain"]
@@ -568,3 +571,23 @@ def test_ic_summary_with_aic():
         ic = GaussianMixtureIC(n_components=4, covariance_type="spherical", criterion="aic", random_state=0)
         text = ic.fit(X).summary()
     assert "Top 3 models based on the AIC criterion (lower is better)" in text and " AIC" in text
+
+
+def test_ic_candidate_keeps_a_sound_start_over_a_collapsed_one():
+    """Of two starts, a singular fit with the higher likelihood loses to the sound one."""
+    from skgmm._candidates import fit_candidates
+
+    X, _ = make_blobs(n_samples=200, centers=2, random_state=0)
+    X = np.vstack([X, np.repeat(X[:1], 6, axis=0)])  # six duplicates of one row
+    collapsing = np.zeros(len(X), dtype=np.intp)
+    collapsing[X[:, 0] > X[:, 0].mean()] = 1
+    collapsing[-7:] = 2
+    collapsing[0] = 2  # component 2 starts on the duplicated point only
+    settings = dict(
+        tol=1e-5, convergence="relative", reg_covar=1e-6, max_iter=200, n_total=float(len(X)), features=None
+    )
+    (alone,) = fit_candidates(X, None, (X, None), 3, ["full"], ("hierarchical", collapsing, [0]), settings)
+    (both,) = fit_candidates(X, None, (X, None), 3, ["full"], ("hierarchical", collapsing, [0, 1]), settings)
+    assert alone["excluded"] and alone["estimator"].init_params == "hierarchical"
+    assert not both["excluded"] and both["estimator"].init_params == "kmeans"
+    assert both["log_likelihood"] < alone["log_likelihood"]
