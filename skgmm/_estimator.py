@@ -70,8 +70,9 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, InformationCriteriaMixin, Ba
         'EEV', as for the aliases, this adds ``reg_covar`` to their
         diagonal).  VEI, VEE, EVE, VVE and VEV have iterative M-steps; as in
         mclust, all but VEE's continue from the covariances in force.  VVE's
-        common orientation maximises VVE's likelihood (mclust 6 chooses it
-        by EVE's criterion, which can lower the likelihood).  The number of
+        common orientation is chosen as mclust 6 chooses it, by EVE's
+        criterion (which ignores the volumes and can lower VVE's likelihood;
+        ``benchmarks/RESULTS.md`` measures the alternative).  The number of
         parameters (:meth:`bic`, :meth:`aic`) is mclust's.  Every model's
         decomposition ``lambda_k D_k diag(A_k) D_k^T`` is in ``volumes_``,
         ``shapes_`` and ``orientations_``.
