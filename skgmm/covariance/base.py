@@ -185,6 +185,9 @@ def degenerate_covariance_message(components, dtype) -> str:
 def _failed_components(covariances) -> list[int]:
     failed = []
     for k, covariance in enumerate(covariances):
+        if not np.all(np.isfinite(covariance)):
+            failed.append(k)
+            continue
         try:
             linalg.cholesky(covariance, lower=True)
         except linalg.LinAlgError:
@@ -194,18 +197,21 @@ def _failed_components(covariances) -> list[int]:
 
 def cholesky_precisions(covariances, dtype):
     """Upper-triangular precision factors of a stack of covariances."""
-    if not np.all(np.isfinite(covariances)):
-        bad = np.flatnonzero(~np.isfinite(covariances).reshape(len(covariances), -1).all(1))
-        raise ValueError(degenerate_covariance_message(bad, dtype))
     try:
         cov_chol = np.linalg.cholesky(covariances)
     except np.linalg.LinAlgError:
         raise ValueError(degenerate_covariance_message(_failed_components(covariances), dtype)) from None
     # C^-T, with C^T upper triangular: the inverse is C's triangular solve.
     prec_chol = triangular_inverse(cov_chol.transpose(0, 2, 1), lower=False)
-    if np.any(np.diagonal(prec_chol, axis1=1, axis2=2) <= 0) or not np.all(np.isfinite(prec_chol)):
-        bad = np.flatnonzero(~np.isfinite(prec_chol).reshape(len(prec_chol), -1).all(1))
-        raise ValueError(degenerate_covariance_message(bad, dtype))
+    # Non-finite covariances give non-finite factors (or fail above): one sum
+    # tests every entry, and only a failed test looks for the components.
+    if not (np.isfinite(prec_chol.sum()) and np.diagonal(prec_chol, axis1=1, axis2=2).min() > 0):
+        finite = np.isfinite(prec_chol).reshape(len(prec_chol), -1).all(1)
+        finite &= np.isfinite(covariances).reshape(len(covariances), -1).all(1)
+        positive = (np.nan_to_num(np.diagonal(prec_chol, axis1=1, axis2=2)) > 0).all(1)
+        bad = np.flatnonzero(~(finite & positive))
+        if bad.size:
+            raise ValueError(degenerate_covariance_message(bad, dtype))
     return prec_chol
 
 
@@ -269,6 +275,32 @@ def shift_correction(stats: SufficientStats, nk):
     return stats.resp_x_sum, factor
 
 
+def scatter_about_means(stats: SufficientStats, nk):
+    """Symmetrised scatter matrices (K, d, d) of full statistics about the new means.
+
+    The new means are ``shift + a / nk`` (see :func:`shift_correction`); the
+    result is a new array.
+    """
+    a, factor = shift_correction(stats, nk)
+    outer = a[:, :, None] * a[:, None, :]
+    outer *= factor[:, None, None]
+    scatter = np.subtract(stats.scatter, outer, out=outer)
+    scatter += scatter.transpose(0, 2, 1)  # numpy buffers the overlapping operand
+    scatter *= 0.5
+    return scatter
+
+
+def add_to_diagonals(matrices, value) -> None:
+    """Add ``value`` to the diagonal of each matrix of a (..., d, d) stack, in place."""
+    n_features = matrices.shape[-1]
+    if matrices.flags.c_contiguous:
+        # a strided view of the diagonals: one operation whatever the number of matrices
+        matrices.reshape(-1, n_features * n_features)[:, :: n_features + 1] += value
+    else:
+        diagonal = np.arange(n_features)
+        matrices[..., diagonal, diagonal] += value
+
+
 def work_buffers(work, key, make):
     """Scratch arrays of one thread, made once per block shape."""
     if key not in work:
@@ -285,11 +317,21 @@ def prefix_buffers(work, key, dtype, shapes):
     across calls of different shapes.
     """
     store = work.setdefault(key, {})
+    # The views of a block shape are made once: every block of a pass asks again.
+    signature = tuple(shapes.items())
+    views = store.get(signature)
+    if views is not None:
+        return views
     views = []
     for name, shape in shapes.items():
         size = math.prod(shape)
         flat = store.get(name)
         if flat is None or flat.size < size:
+            # views of the old buffers must not be handed out again
+            for cached in [k for k in store if isinstance(k, tuple)]:
+                del store[cached]
             flat = store[name] = np.empty(size, dtype=dtype)
         views.append(flat[:size].reshape(shape))
+    views = tuple(views)
+    store[signature] = views
     return views

@@ -44,7 +44,7 @@ def _accumulate(pk: PassKernel, X, sample_weight, blocks, block_sums) -> Suffici
         resp_sum=resp_sum,
         resp_x_sum=resp_x_sum,
         scatter=scatter,
-        shift=pk.kernel.means_c.astype(np.float64) + pk.origin.astype(np.float64),
+        shift=np.add(pk.kernel.means_c, pk.origin, dtype=np.float64),
         log_likelihood=log_likelihood,
         weight_sum=weight_sum,
         scatter_kind=pk.model.scatter_kind,

@@ -8,11 +8,14 @@ or the fused kernels' component-major ``(n_components, n_rows)`` (``axis=0``).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from skgmm._typing import FloatArray
 
 
+@functools.lru_cache(maxsize=8)
 def exp_floor(dtype) -> float:
     """Log-values below this are raised to it before ``exp`` in the E-step.
 
@@ -24,6 +27,7 @@ def exp_floor(dtype) -> float:
     log-sum-exp then took 2-8x longer (measured on 2 cores, 16 x 3640
     blocks).  Raised to the floor, such a responsibility is about 1e-299
     instead of 0.  Outputs a user sees (``predict_proba``) are not clipped.
+    Cached: every block asks for it.
     """
     return float(np.log(np.finfo(dtype).tiny)) + 20
 
@@ -58,12 +62,16 @@ def normalise(log_prob: FloatArray, axis: int, *, responsibilities=False, sample
         not defined; callers that report them check :func:`impossible_rows`.
     """
     peak = log_prob.max(axis=axis)
-    infinite = ~np.isfinite(peak)
     impossible = None
-    if infinite.any():
+    # One reduction tells whether any peak is infinite (rarely): a sum too
+    # large for floating point only sends the block down the exact test.
+    if not np.isfinite(peak.sum()):
+        infinite = ~np.isfinite(peak)
         impossible = peak == -np.inf
         peak[infinite] = 0
-    log_prob -= np.expand_dims(peak, axis)
+    # peak[None] or peak[:, None], cheaper than np.expand_dims on small blocks
+    along = (None, slice(None)) if axis == 0 else (slice(None), None)
+    log_prob -= peak[along]
     if responsibilities:
         resp = exp_above_floor(log_prob, out=log_prob)
         norm = resp.sum(axis=axis)  # >= 1 (the peak's term), or K * exp_floor for impossible rows
@@ -71,10 +79,10 @@ def normalise(log_prob: FloatArray, axis: int, *, responsibilities=False, sample
         scale = np.reciprocal(norm, out=norm)  # one multiply of the block by w / norm
         if sample_weight is not None:
             scale *= sample_weight
-        resp *= np.expand_dims(scale, axis)
+        resp *= scale[along]
     else:
         log_norm = np.log(exp_above_floor(log_prob).sum(axis=axis))
-        log_prob -= np.expand_dims(log_norm, axis)
+        log_prob -= log_norm[along]
     log_norm += peak
     if impossible is not None:
         log_norm[impossible] = -np.inf

@@ -59,13 +59,17 @@ def prepare_pass(model: CovarianceModel, params: MixtureParams, dtype, origin=No
     if explicit is not None:
         log_weights = np.asarray(explicit, np.float64)
     else:
-        with np.errstate(divide="ignore"):
-            log_weights = np.log(np.asarray(params.weights, np.float64))
+        weights = np.asarray(params.weights, np.float64)
+        if weights.min() > 0:  # an errstate context costs more than the test
+            log_weights = np.log(weights)
+        else:
+            with np.errstate(divide="ignore"):
+                log_weights = np.log(weights)
     return PassKernel(
         model=model,
         kernel=model.prepare(means_c, params.precisions_cholesky, dtype),
-        origin=origin.astype(dtype),
-        log_weights=log_weights.astype(dtype),
+        origin=origin.astype(dtype, copy=False),
+        log_weights=log_weights.astype(dtype, copy=False),
     )
 
 
@@ -116,12 +120,13 @@ def m_step(
         ``reg_covar`` too small); the message says what to change.
     """
     weights, means, covariances = estimate_parameters(stats, model, reg_covar, dtype, previous=previous)
-    covariances = covariances.astype(dtype)
+    # The estimates are new arrays: float64 ones are kept as they are.
+    covariances = covariances.astype(dtype, copy=False)
     return MixtureParams(
-        weights=weights.astype(dtype),
-        means=means.astype(dtype),
+        weights=weights.astype(dtype, copy=False),
+        means=means.astype(dtype, copy=False),
         covariances=covariances,
-        precisions_cholesky=model.compute_precisions_cholesky(covariances).astype(dtype),
+        precisions_cholesky=model.compute_precisions_cholesky(covariances).astype(dtype, copy=False),
     )
 
 
