@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from skgmm.covariance.base import shift_correction
+from skgmm.covariance.base import scatter_about_means
 from skgmm.covariance.full import FullCovariance
 from skgmm.covariance.parsimonious import (
     ITERATIVE_MODELS,
@@ -121,13 +121,13 @@ class ParsimoniousCovariance(FullCovariance):
 
     def estimate_covariances(self, stats, nk, reg_covar, previous=None):
         # The scatter about the new means, as FullCovariance computes it, then mclust's M-step.
-        a, factor = shift_correction(stats, nk)
-        scatter = stats.scatter - factor[:, None, None] * a[:, :, None] * a[:, None, :]
-        scatter = 0.5 * (scatter + scatter.transpose(0, 2, 1))
+        scatter = scatter_about_means(stats, nk)
         model = self.mclust_model(scatter.shape[-1])
         start = None if previous is None else decompose(model, previous)
         estimate = estimate_mclust_covariances(
             model, nk, scatter, reg_covar=reg_covar, previous=start, vve_orientation=self.vve_orientation
         )
         covariances = estimate.covariances
-        return 0.5 * (covariances + covariances.transpose(0, 2, 1))
+        covariances += covariances.transpose(0, 2, 1)  # numpy buffers the overlapping operand
+        covariances *= 0.5
+        return covariances
