@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 from scipy import linalg
+from scipy.linalg import lapack
 
 from skgmm._typing import FloatArray
 from skgmm.engine.logsumexp import normalise, weighted_sum
@@ -252,6 +253,29 @@ def triangular_inverse(triangles, lower):
 def covariance_cholesky(prec_chol):
     """Lower Cholesky factor C of the covariance, C = L^{-T}, per component."""
     return np.ascontiguousarray(triangular_inverse(prec_chol, lower=False).transpose(0, 2, 1))
+
+
+def symmetric_eigh(matrix):
+    """``np.linalg.eigh`` of one symmetric matrix: LAPACK's syevd, as numpy calls it, without its wrapper.
+
+    Eigenvalues increasing, eigenvectors in columns; from the lower triangle.
+    """
+    values, vectors, info = lapack.dsyevd(matrix, lower=1)
+    return (values, vectors) if info == 0 else np.linalg.eigh(matrix)
+
+
+def filled(value, shape):
+    """A new float64 array of ``shape`` holding ``value`` broadcast (``np.broadcast_to(...).copy()``, cheaper)."""
+    array = np.empty(shape)
+    array[...] = value
+    return array
+
+
+def identity_stack(n_matrices: int, n_features: int):
+    """A new (n_matrices, n_features, n_features) stack of identity matrices."""
+    identities = np.zeros((n_matrices, n_features, n_features))
+    add_to_diagonals(identities, 1.0)
+    return identities
 
 
 def check_symmetric_positive_definite(precision, name):

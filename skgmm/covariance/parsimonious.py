@@ -38,7 +38,7 @@ import numpy as np
 from scipy.linalg import lapack
 
 from skgmm._typing import FloatArray
-from skgmm.covariance.base import add_to_diagonals
+from skgmm.covariance.base import add_to_diagonals, filled, identity_stack, symmetric_eigh
 
 #: mclust's models for two or more features, in the order of its documentation.
 MULTIVARIATE_MODELS = (
@@ -91,15 +91,9 @@ def _geometric_mean(values: FloatArray) -> FloatArray:
     return np.exp(np.add.reduce(np.log(values), axis=-1) / values.shape[-1])
 
 
-def _eigh(matrix: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """``np.linalg.eigh`` of one symmetric matrix, by LAPACK's syevd as numpy does, without its wrapper."""
-    values, vectors, info = lapack.dsyevd(matrix, lower=1)
-    return (values, vectors) if info == 0 else np.linalg.eigh(matrix)
-
-
 def _descending_eigh(matrices: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Eigenvalues (decreasing) and eigenvectors (columns) of symmetric matrices."""
-    values, vectors = np.linalg.eigh(matrices) if matrices.ndim > 2 else _eigh(matrices)
+    values, vectors = np.linalg.eigh(matrices) if matrices.ndim > 2 else symmetric_eigh(matrices)
     return values[..., ::-1], vectors[..., ::-1]
 
 
@@ -432,32 +426,19 @@ def estimate_mclust_covariances(
     m_step = _VVE_LIKELIHOOD if model == "VVE" and vve_orientation == "likelihood" else _M_STEPS[model]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         scale, shape, orientation, n_iter = m_step(nk, scatter, previous, tol, max_iter)
-        scale = _filled(scale, (n_components,))
-        shape = _filled(shape, (n_components, n_features))
+        scale = filled(scale, (n_components,))
+        shape = filled(shape, (n_components, n_features))
         if orientation is None:  # the diagonal models: Sigma_k = diag(lambda_k A_k)
-            orientation = _identities(n_components, n_features)
+            orientation = identity_stack(n_components, n_features)
             covariances = np.zeros((n_components, n_features, n_features))
             add_to_diagonals(covariances, scale[:, None] * shape)
         else:
-            orientation = _filled(orientation, (n_components, n_features, n_features))
+            orientation = filled(orientation, (n_components, n_features, n_features))
             covariances = (
                 scale[:, None, None] * (orientation * shape[:, None, :]) @ orientation.transpose(0, 2, 1)
             )
     _check_nonsingular(model, covariances, scale, shape)
     return MclustCovariances(covariances, scale, shape, orientation, n_iter)
-
-
-def _filled(value, shape) -> FloatArray:
-    """A new array of ``shape`` holding ``value`` broadcast (cheaper than ``np.broadcast_to(...).copy()``)."""
-    array = np.empty(shape)
-    array[...] = value
-    return array
-
-
-def _identities(n_components: int, n_features: int) -> FloatArray:
-    identities = np.zeros((n_components, n_features, n_features))
-    add_to_diagonals(identities, 1.0)
-    return identities
 
 
 def _check_nonsingular(model, covariances, scale, shape):
