@@ -210,10 +210,11 @@ def cholesky_precisions(covariances, dtype):
     prec_chol = triangular_inverse(cov_chol.transpose(0, 2, 1), lower=False)
     # Non-finite covariances give non-finite factors (or fail above): one sum
     # tests every entry, and only a failed test looks for the components.
-    if not (np.isfinite(prec_chol.sum()) and np.diagonal(prec_chol, axis1=1, axis2=2).min() > 0):
+    diagonals = prec_chol.diagonal(axis1=1, axis2=2)
+    if not (np.isfinite(np.add.reduce(prec_chol, axis=None)) and np.minimum.reduce(diagonals, axis=None) > 0):
         finite = np.isfinite(prec_chol).reshape(len(prec_chol), -1).all(1)
         finite &= np.isfinite(covariances).reshape(len(covariances), -1).all(1)
-        positive = (np.nan_to_num(np.diagonal(prec_chol, axis1=1, axis2=2)) > 0).all(1)
+        positive = (np.nan_to_num(diagonals) > 0).all(1)
         bad = np.flatnonzero(~(finite & positive))
         if bad.size:
             raise ValueError(degenerate_covariance_message(bad, dtype))

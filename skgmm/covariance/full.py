@@ -46,7 +46,7 @@ class FullCovariance(CovarianceModel):
         np.matmul(np.asarray(means_c, np.float64)[:, None, :], prec_chol, out=whiten_aug[:, :1])
         np.negative(whiten_aug[:, 0], out=whiten_aug[:, 0])
         whiten_aug[:, 1:] = prec_chol
-        log_det = np.log(np.diagonal(prec_chol, axis1=1, axis2=2)).sum(axis=1)
+        log_det = np.add.reduce(np.log(prec_chol.diagonal(axis1=1, axis2=2)), axis=1)
         compiled = compiled_kernels()
         bounds = whitening_bounds(n_features, compiled is not None)
         return Kernel(
@@ -69,7 +69,7 @@ class FullCovariance(CovarianceModel):
         return block, block.resp
 
     def block_sums(self, kernel, block, resp, sample_weight):
-        resp_sum = resp.sum(axis=1, dtype=np.float64)
+        resp_sum = np.add.reduce(resp, axis=1, dtype=np.float64)
         white_sum, scatter = white_sums(kernel, block, resp)
         return resp_sum, np.asarray(white_sum, np.float64), np.asarray(scatter, np.float64)
 

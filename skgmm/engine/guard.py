@@ -74,7 +74,7 @@ class EmptyComponentGuard:
             The components re-seeded now.
         """
         dtype = self.dtype
-        if float(np.min(params.weights)) * self.source.n_rows >= EMPTY_MASS * np.finfo(dtype).eps:
+        if float(np.minimum.reduce(params.weights)) * self.source.n_rows >= EMPTY_MASS * np.finfo(dtype).eps:
             return params, []  # the usual case, tested once as empty_components would
         empty = [
             k for k in empty_components(params.weights, self.source.n_rows, dtype) if k not in self.reseeded

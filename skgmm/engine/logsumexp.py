@@ -61,11 +61,13 @@ def normalise(log_prob: FloatArray, axis: int, *, responsibilities=False, sample
         produce (every term ``-inf``).  The responsibilities of such a row are
         not defined; callers that report them check :func:`impossible_rows`.
     """
-    peak = log_prob.max(axis=axis)
+    # ufunc reductions, not the ndarray methods: their Python wrappers cost
+    # more than the work on small blocks
+    peak = np.maximum.reduce(log_prob, axis=axis)
     impossible = None
     # One reduction tells whether any peak is infinite (rarely): a sum too
     # large for floating point only sends the block down the exact test.
-    if not np.isfinite(peak.sum()):
+    if not np.isfinite(np.add.reduce(peak)):
         infinite = ~np.isfinite(peak)
         impossible = peak == -np.inf
         peak[infinite] = 0
@@ -74,14 +76,14 @@ def normalise(log_prob: FloatArray, axis: int, *, responsibilities=False, sample
     log_prob -= peak[along]
     if responsibilities:
         resp = exp_above_floor(log_prob, out=log_prob)
-        norm = resp.sum(axis=axis)  # >= 1 (the peak's term), or K * exp_floor for impossible rows
+        norm = np.add.reduce(resp, axis=axis)  # >= 1 (the peak's term), or K * exp_floor for impossible rows
         log_norm = np.log(norm)
         scale = np.reciprocal(norm, out=norm)  # one multiply of the block by w / norm
         if sample_weight is not None:
             scale *= sample_weight
         resp *= scale[along]
     else:
-        log_norm = np.log(exp_above_floor(log_prob).sum(axis=axis))
+        log_norm = np.log(np.add.reduce(exp_above_floor(log_prob), axis=axis))
         log_prob -= log_norm[along]
     log_norm += peak
     if impossible is not None:
@@ -92,7 +94,7 @@ def normalise(log_prob: FloatArray, axis: int, *, responsibilities=False, sample
 def weighted_sum(values: FloatArray, sample_weight) -> float:
     """``sum_i w_i values_i`` in float64 (all weights 1 when None)."""
     if sample_weight is None:
-        return float(values.sum(dtype=np.float64))
+        return float(np.add.reduce(values, dtype=np.float64))
     return float(np.dot(np.asarray(sample_weight, np.float64), values.astype(np.float64)))
 
 

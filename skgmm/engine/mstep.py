@@ -60,7 +60,7 @@ def prepare_pass(model: CovarianceModel, params: MixtureParams, dtype, origin=No
         log_weights = np.asarray(explicit, np.float64)
     else:
         weights = np.asarray(params.weights, np.float64)
-        if weights.min() > 0:  # an errstate context costs more than the test
+        if np.minimum.reduce(weights) > 0:  # an errstate context costs more than the test
             log_weights = np.log(weights)
         else:
             with np.errstate(divide="ignore"):
@@ -93,7 +93,7 @@ def estimate_parameters(
     # 10 eps is a margin for rows of weight 1: here it is 10 eps of a row's
     # weight, so that scaling every weight by c scales nk by c exactly.
     nk = stats.resp_sum + 10 * np.finfo(dtype).eps * stats.row_weight
-    weights = nk / (nk.sum() if weight_total is None else weight_total)
+    weights = nk / (np.add.reduce(nk) if weight_total is None else weight_total)
     means = stats.shift + stats.resp_x_sum / nk[:, None]
     if previous is not None and model.warm_m_step and previous.covariances is not None:
         covariances = model.estimate_covariances(stats, nk, reg_covar, previous=previous.covariances)
