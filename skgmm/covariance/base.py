@@ -211,7 +211,7 @@ def cholesky_precisions(covariances, dtype):
     # Non-finite covariances give non-finite factors (or fail above): one sum
     # tests every entry, and only a failed test looks for the components.
     diagonals = prec_chol.diagonal(axis1=1, axis2=2)
-    if not (np.isfinite(np.add.reduce(prec_chol, axis=None)) and np.minimum.reduce(diagonals, axis=None) > 0):
+    if not (math.isfinite(np.add.reduce(prec_chol, axis=None)) and np.minimum.reduce(diagonals, axis=None) > 0):
         finite = np.isfinite(prec_chol).reshape(len(prec_chol), -1).all(1)
         finite &= np.isfinite(covariances).reshape(len(covariances), -1).all(1)
         positive = (np.nan_to_num(diagonals) > 0).all(1)
@@ -256,28 +256,30 @@ def triangular_inverse(triangles, lower):
     matrix, whatever that gives.
     """
     triangles = np.asarray(triangles)
-    upper = triangles.transpose(0, 2, 1) if lower else triangles
-    n_matrices, n_features = upper.shape[:2]
-    inverse = None
-    if upper.dtype == np.float64 and (n_matrices <= TRTRI_MAX_MATRICES or n_features >= TRTRI_MIN_FEATURES):
-        inverse = np.empty(upper.shape)
+    n_matrices, n_features = triangles.shape[:2]
+    if triangles.dtype == np.float64 and (
+        n_matrices <= TRTRI_MAX_MATRICES or n_features >= TRTRI_MIN_FEATURES
+    ):
+        inverse = np.empty(triangles.shape)  # C-contiguous, whatever the layout of the triangles
         for k in range(n_matrices):
-            inverse[k], info = lapack.dtrtri(upper[k], lower=0)
+            inverse[k], info = lapack.dtrtri(triangles[k], lower=int(lower))
             if info != 0:  # singular: as below
-                inverse = None
                 break
-    if inverse is None:
-        try:
-            inverse = np.linalg.inv(upper)
-        except np.linalg.LinAlgError:
-            eye = np.eye(n_features)
-            inverse = np.stack([linalg.solve_triangular(tri, eye, lower=False) for tri in upper])
+        else:
+            return inverse
+    upper = triangles.transpose(0, 2, 1) if lower else triangles
+    try:
+        inverse = np.linalg.inv(upper)
+    except np.linalg.LinAlgError:
+        eye = np.eye(n_features)
+        inverse = np.stack([linalg.solve_triangular(tri, eye, lower=False) for tri in upper])
     return inverse.transpose(0, 2, 1) if lower else inverse
 
 
 def covariance_cholesky(prec_chol):
     """Lower Cholesky factor C of the covariance, C = L^{-T}, per component."""
-    return np.ascontiguousarray(triangular_inverse(prec_chol, lower=False).transpose(0, 2, 1))
+    # C = (L^T)^-1, L^T lower triangular
+    return np.ascontiguousarray(triangular_inverse(prec_chol.transpose(0, 2, 1), lower=True))
 
 
 def symmetric_eigh(matrix):

@@ -9,6 +9,7 @@ or the fused kernels' component-major ``(n_components, n_rows)`` (``axis=0``).
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 
@@ -67,7 +68,7 @@ def normalise(log_prob: FloatArray, axis: int, *, responsibilities=False, sample
     impossible = None
     # One reduction tells whether any peak is infinite (rarely): a sum too
     # large for floating point only sends the block down the exact test.
-    if not np.isfinite(np.add.reduce(peak)):
+    if not math.isfinite(np.add.reduce(peak)):
         infinite = ~np.isfinite(peak)
         impossible = peak == -np.inf
         peak[infinite] = 0
