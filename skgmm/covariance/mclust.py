@@ -141,7 +141,4 @@ class ParsimoniousCovariance(FullCovariance):
         estimate = estimate_mclust_covariances(
             model, nk, scatter, reg_covar=reg_covar, previous=start, vve_orientation=self.vve_orientation
         )
-        covariances = estimate.covariances
-        covariances += covariances.transpose(0, 2, 1)  # numpy buffers the overlapping operand
-        covariances *= 0.5
-        return covariances
+        return estimate.covariances  # symmetric

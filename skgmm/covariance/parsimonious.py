@@ -59,7 +59,7 @@ class MclustCovariances(NamedTuple):
     Attributes
     ----------
     covariances : ndarray of shape (n_components, n_features, n_features)
-        ``Sigma_k = scale[k] * orientation[k] @ diag(shape[k]) @ orientation[k].T``.
+        ``Sigma_k = scale[k] * orientation[k] @ diag(shape[k]) @ orientation[k].T``, symmetrised.
     scale : ndarray of shape (n_components,)
         Volumes ``lambda_k = det(Sigma_k) ** (1 / n_features)``.
     shape : ndarray of shape (n_components, n_features)
@@ -437,6 +437,8 @@ def estimate_mclust_covariances(
             covariances = (
                 scale[:, None, None] * (orientation * shape[:, None, :]) @ orientation.transpose(0, 2, 1)
             )
+            covariances += covariances.transpose(0, 2, 1)  # symmetric to the last bit
+            covariances *= 0.5
     _check_nonsingular(model, covariances, scale, shape)
     return MclustCovariances(covariances, scale, shape, orientation, n_iter)
 
@@ -451,9 +453,9 @@ def _check_nonsingular(model, covariances, scale, shape):
     low, high = np.minimum.reduce(shape, axis=1), np.maximum.reduce(shape, axis=1)
     if (
         math.isfinite(np.add.reduce(covariances, axis=None))
-        and 0 < scale.min()
-        and scale.max() < math.inf
-        and np.all(low > ratio * high)
+        and 0 < np.minimum.reduce(scale)
+        and np.maximum.reduce(scale) < math.inf
+        and (low > ratio * high).all()
     ):
         return
     finite = np.isfinite(covariances).all(axis=(1, 2)) & np.isfinite(shape).all(axis=1)
