@@ -211,7 +211,9 @@ def cholesky_precisions(covariances, dtype):
     # Non-finite covariances give non-finite factors (or fail above): one sum
     # tests every entry, and only a failed test looks for the components.
     diagonals = prec_chol.diagonal(axis1=1, axis2=2)
-    if not (math.isfinite(np.add.reduce(prec_chol, axis=None)) and np.minimum.reduce(diagonals, axis=None) > 0):
+    if not (
+        math.isfinite(np.add.reduce(prec_chol, axis=None)) and np.minimum.reduce(diagonals, axis=None) > 0
+    ):
         finite = np.isfinite(prec_chol).reshape(len(prec_chol), -1).all(1)
         finite &= np.isfinite(covariances).reshape(len(covariances), -1).all(1)
         positive = (np.nan_to_num(diagonals) > 0).all(1)
@@ -292,7 +294,7 @@ def symmetric_eigh(matrix):
 
 
 def filled(value, shape):
-    """A new float64 array of ``shape`` holding ``value`` broadcast (``np.broadcast_to(...).copy()``, cheaper)."""
+    """A new float64 array of ``shape`` holding ``value`` (``np.broadcast_to(...).copy()``, cheaper)."""
     array = np.empty(shape)
     array[...] = value
     return array
@@ -306,9 +308,10 @@ def identity_stack(n_matrices: int, n_features: int):
 
 
 def check_symmetric_positive_definite(precision, name):
-    """Raise ValueError unless ``precision`` is symmetric positive definite."""
+    """Raise ValueError unless ``precision`` (one matrix or a stack) is symmetric positive definite."""
     precision = np.asarray(precision, dtype=np.float64)
-    if not (np.allclose(precision, precision.T) and np.all(np.linalg.eigvalsh(precision) > 0)):
+    transposed = np.swapaxes(precision, -1, -2)
+    if not (np.allclose(precision, transposed) and np.all(np.linalg.eigvalsh(precision) > 0)):
         raise ValueError(
             f"'{name} precision' should be symmetric, positive-definite; check "
             "precisions_init (it holds inverse covariances, not covariances)."

@@ -112,5 +112,4 @@ class FullCovariance(CovarianceModel):
         return np.asarray(covariances, np.float64)
 
     def check_precisions(self, precisions):
-        for precision in precisions:
-            check_symmetric_positive_definite(precision, self.name)
+        check_symmetric_positive_definite(precisions, self.name)
