@@ -132,7 +132,7 @@ def _diagonals(scatter: FloatArray) -> FloatArray:
 
 def _spherical(nk, scatter, equal):
     traces = np.add.reduce(_diagonals(scatter), axis=1)
-    scale = traces.sum() / nk.sum() if equal else traces / nk
+    scale = np.add.reduce(traces) / np.add.reduce(nk) if equal else traces / nk
     return scale / scatter.shape[1], 1.0, None
 
 
@@ -146,12 +146,12 @@ def _m_step_vii(nk, scatter, previous, tol, max_iter):
 
 def _m_step_eei(nk, scatter, previous, tol, max_iter):
     volume, shape = _volume_and_shape(np.add.reduce(_diagonals(scatter), axis=0))
-    return volume / nk.sum(), shape, None, 0
+    return volume / np.add.reduce(nk), shape, None, 0
 
 
 def _m_step_evi(nk, scatter, previous, tol, max_iter):
     volumes, shapes = _volume_and_shape(_diagonals(scatter))
-    return volumes.sum() / nk.sum(), shapes, None, 0
+    return np.add.reduce(volumes) / np.add.reduce(nk), shapes, None, 0
 
 
 def _m_step_vvi(nk, scatter, previous, tol, max_iter):
@@ -207,7 +207,7 @@ def _m_step_vev(nk, scatter, previous, tol, max_iter):
 
 
 def _m_step_eee(nk, scatter, previous, tol, max_iter):
-    eigenvalues, orientation = _descending_eigh(np.add.reduce(scatter, axis=0) / nk.sum())
+    eigenvalues, orientation = _descending_eigh(np.add.reduce(scatter, axis=0) / np.add.reduce(nk))
     volume, shape = _volume_and_shape(eigenvalues)
     return volume, shape, orientation, 0
 
@@ -220,7 +220,7 @@ def _m_step_vee(nk, scatter, previous, tol, max_iter):
     relative change of ``sum_k nk_k log det Sigma_k + tr(W_k Sigma_k^-1)``.
     """
     n_components, n_features = scatter.shape[:2]
-    weight, total = n_features * nk, nk.sum()
+    weight, total = n_features * nk, np.add.reduce(nk)
     scale = np.ones(n_components)  # mclust restarts VEE each M-step: ``previous`` is not used
     objective_old, change, n_iter = math.inf, math.inf, 0
     while change >= tol and n_iter < max_iter:
@@ -295,7 +295,7 @@ def _common_orientation(nk, scatter, previous, tol, max_iter, weigh_volumes):
 def _m_step_eve(nk, scatter, previous, tol, max_iter):
     orientation, axis_scatter, n_iter = _common_orientation(nk, scatter, previous, tol, max_iter, False)
     volumes, shapes = _volume_and_shape(axis_scatter)
-    return volumes.sum() / nk.sum(), shapes, orientation, n_iter
+    return np.add.reduce(volumes) / np.add.reduce(nk), shapes, orientation, n_iter
 
 
 def _vve(weigh_volumes):
@@ -312,13 +312,13 @@ def _vve(weigh_volumes):
 def _m_step_eev(nk, scatter, previous, tol, max_iter):
     eigenvalues, orientation = _descending_eigh(scatter)
     volume, shape = _volume_and_shape(np.add.reduce(eigenvalues, axis=0))
-    return volume / nk.sum(), shape, orientation, 0
+    return volume / np.add.reduce(nk), shape, orientation, 0
 
 
 def _m_step_evv(nk, scatter, previous, tol, max_iter):
     eigenvalues, orientation = _descending_eigh(scatter)
     volumes, shapes = _volume_and_shape(eigenvalues)
-    return volumes.sum() / nk.sum(), shapes, orientation, 0
+    return np.add.reduce(volumes) / np.add.reduce(nk), shapes, orientation, 0
 
 
 def _m_step_vvv(nk, scatter, previous, tol, max_iter):
