@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from skgmm.covariance.base import (
@@ -38,18 +40,20 @@ class DiagCovariance(CovarianceModel):
         return np.asarray(precisions_cholesky, dtype=np.float64) ** 2
 
     def _log_det(self, precisions_cholesky, n_features):
-        return np.log(np.asarray(precisions_cholesky, np.float64)).sum(axis=1)
+        return np.add.reduce(np.log(np.asarray(precisions_cholesky, np.float64)), axis=1)
 
     def prepare(self, means_c, precisions_cholesky, dtype):
         n_components, n_features = means_c.shape
-        precisions = np.broadcast_to(
-            self._precisions_per_feature(precisions_cholesky, n_features), (n_components, n_features)
-        )
-        means64 = means_c.astype(np.float64)
+        precisions = self._precisions_per_feature(precisions_cholesky, n_features)  # (K, d) or (K, 1)
+        means64 = np.asarray(means_c, np.float64)
         log_det = self._log_det(precisions_cholesky, n_features)
-        constant = log_det - 0.5 * n_features * LOG_2PI - 0.5 * (means64**2 * precisions).sum(1)
-        # log densities = [x^2, x, 1] @ coef.T
-        coef = np.hstack([-0.5 * precisions, means64 * precisions, constant[:, None]])
+        # log densities = [x^2, x, 1] @ coef.T, coef = [-p/2, p mu, c], filled in place
+        coef = np.empty((n_components, 2 * n_features + 1))
+        np.multiply(-0.5, precisions, out=coef[:, :n_features])
+        np.multiply(means64, precisions, out=coef[:, n_features : 2 * n_features])
+        quadratic = np.add.reduce(np.square(means64) * precisions, axis=1)
+        constant = np.subtract(log_det, 0.5 * n_features * LOG_2PI, out=coef[:, 2 * n_features])
+        constant -= 0.5 * quadratic
         return Kernel(means_c=means_c, arrays={"coef": coef})
 
     @staticmethod
@@ -108,6 +112,11 @@ class DiagCovariance(CovarianceModel):
 
     def compute_precisions_cholesky(self, covariances):
         covariances = np.asarray(covariances)
+        # The usual case in two reductions; the components are looked for only when it fails.
+        if np.minimum.reduce(covariances, axis=None) > 0 and math.isfinite(
+            np.add.reduce(covariances, axis=None)
+        ):
+            return 1.0 / np.sqrt(covariances)
         flat = covariances.reshape(len(covariances), -1)
         bad = np.flatnonzero(~(np.isfinite(flat) & (flat > 0)).all(axis=1))
         if bad.size:

@@ -8,10 +8,11 @@ from skgmm.covariance.base import (
     LOG_2PI,
     CovarianceModel,
     Kernel,
+    add_to_diagonals,
     check_symmetric_positive_definite,
     cholesky_precisions,
     covariance_cholesky,
-    shift_correction,
+    scatter_about_means,
     upper_cholesky_of_precisions,
 )
 from skgmm.covariance.kernels import compiled_kernels
@@ -39,24 +40,26 @@ class FullCovariance(CovarianceModel):
 
     def prepare(self, means_c, precisions_cholesky, dtype):
         prec_chol = np.asarray(precisions_cholesky, dtype=np.float64)
-        offsets = np.einsum("kd,kde->ke", means_c.astype(np.float64), prec_chol)
-        log_det = np.log(np.diagonal(prec_chol, axis1=1, axis2=2)).sum(axis=1)
-        # [-mu_k L_k; L_k]^T, so that [1, x - o] @ its transpose = (x - mu_k) L_k
-        whiten_aug_t = np.concatenate([-offsets[:, None, :], prec_chol], axis=1).transpose(0, 2, 1)
-        compiled = compiled_kernels()
         n_components, n_features = means_c.shape
+        # [-mu_k L_k; L_k]^T, so that [1, x - o] @ its transpose = (x - mu_k) L_k
+        whiten_aug = np.empty((n_components, n_features + 1, n_features))
+        np.matmul(np.asarray(means_c, np.float64)[:, None, :], prec_chol, out=whiten_aug[:, :1])
+        np.negative(whiten_aug[:, 0], out=whiten_aug[:, 0])
+        whiten_aug[:, 1:] = prec_chol
+        log_det = np.add.reduce(np.log(prec_chol.diagonal(axis1=1, axis2=2)), axis=1)
+        compiled = compiled_kernels()
         bounds = whitening_bounds(n_features, compiled is not None)
         return Kernel(
             means_c=means_c,
             arrays={
                 "bounds": bounds,
-                "whiten_slices": whitening_slices(whiten_aug_t, bounds, dtype),
+                "whiten_slices": whitening_slices(whiten_aug.transpose(0, 2, 1), bounds, dtype),
                 # with the compiled kernels: where each (component, feature) row is
                 "rows_of": None
                 if compiled is None
                 else shared_rows_of_table(bounds, n_components, compiled.TILE),
                 "cov_chol": covariance_cholesky(prec_chol),
-                "constant": (log_det - 0.5 * n_features * LOG_2PI).astype(dtype),
+                "constant": (log_det - 0.5 * n_features * LOG_2PI).astype(dtype, copy=False),
             },
         )
 
@@ -66,7 +69,7 @@ class FullCovariance(CovarianceModel):
         return block, block.resp
 
     def block_sums(self, kernel, block, resp, sample_weight):
-        resp_sum = resp.sum(axis=1, dtype=np.float64)
+        resp_sum = np.add.reduce(resp, axis=1, dtype=np.float64)
         white_sum, scatter = white_sums(kernel, block, resp)
         return resp_sum, np.asarray(white_sum, np.float64), np.asarray(scatter, np.float64)
 
@@ -79,17 +82,14 @@ class FullCovariance(CovarianceModel):
         # x - mu = y C^T with C the covariance Cholesky factor (C = L^-T).
         resp_sum, white_sum, white_scatter = raw
         cov_chol = kernel.arrays["cov_chol"]
-        resp_x_sum = np.einsum("ke,kde->kd", white_sum, cov_chol)
+        resp_x_sum = np.matmul(cov_chol, white_sum[:, :, None])[:, :, 0]
         scatter = np.matmul(np.matmul(cov_chol, white_scatter), cov_chol.transpose(0, 2, 1))
         return resp_sum, resp_x_sum, scatter
 
     def estimate_covariances(self, stats, nk, reg_covar):
-        a, factor = shift_correction(stats, nk)
-        scatter = stats.scatter - factor[:, None, None] * a[:, :, None] * a[:, None, :]
-        covariances = scatter / nk[:, None, None]
-        covariances = 0.5 * (covariances + covariances.transpose(0, 2, 1))
-        n_features = covariances.shape[-1]
-        covariances[:, np.arange(n_features), np.arange(n_features)] += reg_covar
+        covariances = scatter_about_means(stats, nk)
+        covariances /= nk[:, None, None]
+        add_to_diagonals(covariances, reg_covar)
         return covariances
 
     def compute_precisions_cholesky(self, covariances):
@@ -112,5 +112,4 @@ class FullCovariance(CovarianceModel):
         return np.asarray(covariances, np.float64)
 
     def check_precisions(self, precisions):
-        for precision in precisions:
-            check_symmetric_positive_definite(precision, self.name)
+        check_symmetric_positive_definite(precisions, self.name)

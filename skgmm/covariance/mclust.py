@@ -20,9 +20,11 @@ from the initial responsibilities) they start as mclust's first M-step does.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
-from skgmm.covariance.base import shift_correction
+from skgmm.covariance.base import filled, identity_stack, scatter_about_means, symmetric_eigh
 from skgmm.covariance.full import FullCovariance
 from skgmm.covariance.parsimonious import (
     ITERATIVE_MODELS,
@@ -42,12 +44,20 @@ PARSIMONIOUS_MODELS = tuple(m for m in MULTIVARIATE_MODELS if m not in MCLUST_AL
 # Fixed, distinct weights that mix the components' matrices into one with
 # (generically) distinct eigenvalues, whose eigenvectors are a common orientation.
 _GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
+_TINY = np.finfo(np.float64).tiny
 
 
 def _log_normalised(values):
     """``log`` of positive ``values`` (..., d) less their mean over the last axis (a shape, in logs)."""
-    logs = np.log(np.maximum(values, np.finfo(np.float64).tiny))
-    return logs - logs.mean(axis=-1, keepdims=True)
+    logs = np.log(np.maximum(values, _TINY))
+    return logs - np.add.reduce(logs, axis=-1, keepdims=True) / values.shape[-1]
+
+
+@functools.lru_cache(maxsize=32)
+def _mixing_weights(n_components: int):
+    weights = 1.0 + (np.arange(1, n_components + 1) * _GOLDEN) % 1.0
+    weights.flags.writeable = False
+    return weights
 
 
 def decompose(model: str, covariances) -> MclustCovariances | None:
@@ -56,31 +66,35 @@ def decompose(model: str, covariances) -> MclustCovariances | None:
     Inside the family the decomposition is exact (up to the order and signs
     of the common axes, which the M-steps do not depend on); for other
     covariances (for instance a re-seeded component's) it is a valid start.
+    (Means over small axes are sums over counts: ``mean``'s wrapper costs
+    more than the sum, and every iterative M-step calls this.)
     """
     if model not in ITERATIVE_MODELS or model == "VEE":  # VEE restarts every M-step, as in mclust
         return None
     covariances = np.asarray(covariances, np.float64)
-    if not np.all(np.isfinite(covariances)):
+    if not np.isfinite(covariances).all():
         return None
     n_components, n_features = covariances.shape[:2]
-    identities = np.broadcast_to(np.eye(n_features), covariances.shape)
     if model in ("VEI", "VEV"):
         if model == "VEI":
             axis_variances = np.diagonal(covariances, axis1=1, axis2=2)
         else:
             axis_variances = np.linalg.eigvalsh(covariances)[:, ::-1]
-        shape = np.exp(_log_normalised(axis_variances).mean(axis=0))
-        shape = np.broadcast_to(shape / np.exp(np.log(shape).mean()), (n_components, n_features))
-        return MclustCovariances(covariances, np.ones(n_components), shape, identities, 0)
+        shape = np.exp(np.add.reduce(_log_normalised(axis_variances), axis=0) / n_components)
+        shape /= np.exp(np.add.reduce(np.log(shape)) / n_features)
+        shapes = filled(shape, (n_components, n_features))
+        return MclustCovariances(
+            covariances, np.ones(n_components), shapes, identity_stack(n_components, n_features), 0
+        )
     # EVE, VVE: a common orientation, then the variances along it.
     _, log_det = np.linalg.slogdet(covariances)
     volumes = np.exp(log_det / n_features)
-    mix = 1.0 + (np.arange(1, n_components + 1) * _GOLDEN) % 1.0
-    _, orientation = np.linalg.eigh(np.tensordot(mix / volumes, covariances, axes=1))
+    mixed = (_mixing_weights(n_components) / volumes) @ covariances.reshape(n_components, -1)
+    _, orientation = symmetric_eigh(mixed.reshape(n_features, n_features))
     axis_variances = np.einsum("ji,kjl,li->ki", orientation, covariances, orientation)
-    scale = np.exp(np.log(np.maximum(axis_variances, np.finfo(np.float64).tiny)).mean(axis=1))
+    scale = np.exp(np.add.reduce(np.log(np.maximum(axis_variances, _TINY)), axis=1) / n_features)
     shape = axis_variances / scale[:, None]
-    return MclustCovariances(covariances, scale, shape, np.broadcast_to(orientation, covariances.shape), 0)
+    return MclustCovariances(covariances, scale, shape, filled(orientation, covariances.shape), 0)
 
 
 class ParsimoniousCovariance(FullCovariance):
@@ -121,13 +135,10 @@ class ParsimoniousCovariance(FullCovariance):
 
     def estimate_covariances(self, stats, nk, reg_covar, previous=None):
         # The scatter about the new means, as FullCovariance computes it, then mclust's M-step.
-        a, factor = shift_correction(stats, nk)
-        scatter = stats.scatter - factor[:, None, None] * a[:, :, None] * a[:, None, :]
-        scatter = 0.5 * (scatter + scatter.transpose(0, 2, 1))
+        scatter = scatter_about_means(stats, nk)
         model = self.mclust_model(scatter.shape[-1])
         start = None if previous is None else decompose(model, previous)
         estimate = estimate_mclust_covariances(
             model, nk, scatter, reg_covar=reg_covar, previous=start, vve_orientation=self.vve_orientation
         )
-        covariances = estimate.covariances
-        return 0.5 * (covariances + covariances.transpose(0, 2, 1))
+        return estimate.covariances  # symmetric

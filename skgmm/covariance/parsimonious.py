@@ -35,8 +35,10 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
+from scipy.linalg import lapack
 
 from skgmm._typing import FloatArray
+from skgmm.covariance.base import add_to_diagonals, filled, identity_stack, symmetric_eigh
 
 #: mclust's models for two or more features, in the order of its documentation.
 MULTIVARIATE_MODELS = (
@@ -57,7 +59,7 @@ class MclustCovariances(NamedTuple):
     Attributes
     ----------
     covariances : ndarray of shape (n_components, n_features, n_features)
-        ``Sigma_k = scale[k] * orientation[k] @ diag(shape[k]) @ orientation[k].T``.
+        ``Sigma_k = scale[k] * orientation[k] @ diag(shape[k]) @ orientation[k].T``, symmetrised.
     scale : ndarray of shape (n_components,)
         Volumes ``lambda_k = det(Sigma_k) ** (1 / n_features)``.
     shape : ndarray of shape (n_components, n_features)
@@ -77,47 +79,61 @@ class MclustCovariances(NamedTuple):
     n_iter: int
 
 
+# The M-steps run inside the errstate context of estimate_mclust_covariances
+# (a context costs microseconds, and the inner loops are made of
+# microsecond-sized operations on (K, d) arrays): a component without volume
+# gives infinities and NaNs quietly, which _check_nonsingular reports.  Sums
+# over small axes call np.add.reduce, which skips ndarray.sum's wrapper.
+
+
 def _geometric_mean(values: FloatArray) -> FloatArray:
     """Geometric mean over the last axis, by logarithms so that products neither over- nor underflow."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.exp(np.log(values).mean(axis=-1))
+    return np.exp(np.add.reduce(np.log(values), axis=-1) / values.shape[-1])
 
 
 def _descending_eigh(matrices: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Eigenvalues (decreasing) and eigenvectors (columns) of symmetric matrices."""
-    values, vectors = np.linalg.eigh(matrices)
+    values, vectors = np.linalg.eigh(matrices) if matrices.ndim > 2 else symmetric_eigh(matrices)
     return values[..., ::-1], vectors[..., ::-1]
+
+
+def _polar_factor(matrix: FloatArray) -> FloatArray:
+    """``-P R^T`` for the SVD ``matrix = P S R^T`` (LAPACK's gesdd, as ``np.linalg.svd``)."""
+    left, _, right, info = lapack.dgesdd(matrix)
+    if info != 0:
+        left, _, right = np.linalg.svd(matrix)
+    product = left @ right
+    return np.negative(product, out=product)
 
 
 def _volume_and_shape(eigenvalues: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Split positive axis variances ``(..., d)`` into volume ``(...)`` and a shape of product 1."""
     volume = _geometric_mean(eigenvalues)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return volume, eigenvalues / volume[..., None]
+    return volume, eigenvalues / volume[..., None]
 
 
 def _relative_change(new, old) -> float:
-    """mclust's inner stopping measure: the largest ``|new - old| / (1 + |new|)``."""
-    return float(np.max(np.abs(np.subtract(new, old)) / (1.0 + np.abs(new))))
+    """mclust's inner stopping measure: the largest ``|new - old| / (1 + |new|)`` (NaN if any is)."""
+    change = np.subtract(new, old)
+    np.abs(change, out=change)
+    scale = np.abs(new)
+    scale += 1.0
+    change /= scale
+    return float(np.maximum.reduce(change, axis=None))
 
 
 def _diagonals(scatter: FloatArray) -> FloatArray:
     return np.diagonal(scatter, axis1=-2, axis2=-1)
 
 
-def _identities(n_components: int, n_features: int) -> FloatArray:
-    return np.broadcast_to(np.eye(n_features), (n_components, n_features, n_features)).copy()
-
-
 # Each model maps (nk, scatter, previous, tol, max_iter) to (scale, shape, orientation, n_iter),
-# arrays broadcastable to (K,), (K, d), (K, d, d).
+# arrays broadcastable to (K,), (K, d), (K, d, d); orientation None is the identity.
 
 
 def _spherical(nk, scatter, equal):
-    traces = np.trace(scatter, axis1=-2, axis2=-1)
-    n_components, n_features = scatter.shape[:2]
-    scale = np.full(n_components, traces.sum() / nk.sum()) if equal else traces / nk
-    return scale / n_features, np.ones((n_components, n_features)), _identities(n_components, n_features)
+    traces = np.add.reduce(_diagonals(scatter), axis=1)
+    scale = np.add.reduce(traces) / np.add.reduce(nk) if equal else traces / nk
+    return scale / scatter.shape[1], 1.0, None
 
 
 def _m_step_eii(nk, scatter, previous, tol, max_iter):
@@ -129,21 +145,18 @@ def _m_step_vii(nk, scatter, previous, tol, max_iter):
 
 
 def _m_step_eei(nk, scatter, previous, tol, max_iter):
-    volume, shape = _volume_and_shape(_diagonals(scatter).sum(axis=0))
-    n_components, n_features = scatter.shape[:2]
-    scale = np.full(n_components, volume / nk.sum())
-    return scale, np.broadcast_to(shape, (n_components, n_features)), _identities(n_components, n_features), 0
+    volume, shape = _volume_and_shape(np.add.reduce(_diagonals(scatter), axis=0))
+    return volume / np.add.reduce(nk), shape, None, 0
 
 
 def _m_step_evi(nk, scatter, previous, tol, max_iter):
     volumes, shapes = _volume_and_shape(_diagonals(scatter))
-    scale = np.full(len(nk), volumes.sum() / nk.sum())
-    return scale, shapes, _identities(*scatter.shape[:2]), 0
+    return np.add.reduce(volumes) / np.add.reduce(nk), shapes, None, 0
 
 
 def _m_step_vvi(nk, scatter, previous, tol, max_iter):
     volumes, shapes = _volume_and_shape(_diagonals(scatter) / nk[:, None])
-    return volumes, shapes, _identities(*scatter.shape[:2]), 0
+    return volumes, shapes, None, 0
 
 
 def _common_shape_fixed_point(nk, axis_scatter, shape, tol, max_iter):
@@ -155,47 +168,48 @@ def _common_shape_fixed_point(nk, axis_scatter, shape, tol, max_iter):
     more than ``tol`` (``_relative_change``), the first iteration never stops
     it, and the volumes returned are those the returned shape was computed from.
     """
-    n_features = axis_scatter.shape[1]
-    scale_old, change, n_iter = None, math.inf, 0
+    n_components, n_features = axis_scatter.shape
+    weight = n_features * nk
+    # [volumes, shape] of an iteration in one vector: one change test for both.
+    state = previous = None
+    change, n_iter = math.inf, 0
     while change >= tol and n_iter < max_iter:
         n_iter += 1
-        scale = (axis_scatter / shape).sum(axis=1) / (n_features * nk)
-        _, shape_new = _volume_and_shape((axis_scatter / scale[:, None]).sum(axis=0))
-        change = math.inf if scale_old is None else _relative_change(scale, scale_old)
-        change = max(change, _relative_change(shape_new, shape))
-        shape, scale_old = shape_new, scale
-        if not (np.isfinite(scale).all() and np.isfinite(shape).all()):
-            break  # a component without volume: _check_nonsingular reports it
+        previous, state = state, np.empty(n_components + n_features)
+        scale, shape_new = state[:n_components], state[n_components:]
+        np.divide(np.add.reduce(axis_scatter / shape, axis=1), weight, out=scale)
+        totals = np.add.reduce(axis_scatter / scale[:, None], axis=0)
+        np.divide(totals, _geometric_mean(totals), out=shape_new)
+        shape = shape_new
+        if previous is None:
+            if not np.isfinite(state).all():
+                break  # a component without volume: _check_nonsingular reports it
+        else:
+            change = _relative_change(state, previous)  # NaN, which stops, if one is not finite
     return scale, shape, n_iter
 
 
 def _m_step_vei(nk, scatter, previous, tol, max_iter):
-    diagonals = _diagonals(scatter)
-    n_components, n_features = diagonals.shape
-    start = np.ones(n_features) if previous is None else previous.shape[0]
-    scale, shape, n_iter = _common_shape_fixed_point(nk, diagonals, start, tol, max_iter)
-    shape = np.broadcast_to(shape, (n_components, n_features))
-    return scale, shape, _identities(n_components, n_features), n_iter
+    start = np.ones(scatter.shape[1]) if previous is None else previous.shape[0]
+    scale, shape, n_iter = _common_shape_fixed_point(nk, _diagonals(scatter), start, tol, max_iter)
+    return scale, shape, None, n_iter
 
 
 def _m_step_vev(nk, scatter, previous, tol, max_iter):
     # D_k are the eigenvectors of W_k whatever the volumes and the (decreasing) common shape.
     eigenvalues, orientation = _descending_eigh(scatter)
-    start = _volume_and_shape(eigenvalues.sum(axis=0))[1] if previous is None else previous.shape[0]
+    if previous is None:
+        start = _volume_and_shape(np.add.reduce(eigenvalues, axis=0))[1]
+    else:
+        start = previous.shape[0]
     scale, shape, n_iter = _common_shape_fixed_point(nk, eigenvalues, start, tol, max_iter)
-    return scale, np.broadcast_to(shape, eigenvalues.shape), orientation, n_iter
+    return scale, shape, orientation, n_iter
 
 
 def _m_step_eee(nk, scatter, previous, tol, max_iter):
-    eigenvalues, orientation = _descending_eigh(scatter.sum(axis=0) / nk.sum())
+    eigenvalues, orientation = _descending_eigh(np.add.reduce(scatter, axis=0) / np.add.reduce(nk))
     volume, shape = _volume_and_shape(eigenvalues)
-    n_components, n_features = scatter.shape[:2]
-    return (
-        np.full(n_components, volume),
-        np.broadcast_to(shape, (n_components, n_features)),
-        np.broadcast_to(orientation, scatter.shape),
-        0,
-    )
+    return volume, shape, orientation, 0
 
 
 def _m_step_vee(nk, scatter, previous, tol, max_iter):
@@ -206,41 +220,39 @@ def _m_step_vee(nk, scatter, previous, tol, max_iter):
     relative change of ``sum_k nk_k log det Sigma_k + tr(W_k Sigma_k^-1)``.
     """
     n_components, n_features = scatter.shape[:2]
+    weight, total = n_features * nk, np.add.reduce(nk)
     scale = np.ones(n_components)  # mclust restarts VEE each M-step: ``previous`` is not used
     objective_old, change, n_iter = math.inf, math.inf, 0
     while change >= tol and n_iter < max_iter:
         n_iter += 1
-        eigenvalues, orientation = _descending_eigh((scatter / scale[:, None, None]).sum(axis=0))
+        eigenvalues, orientation = _descending_eigh(np.add.reduce(scatter / scale[:, None, None], axis=0))
         _, shape = _volume_and_shape(eigenvalues)
         inverse = (orientation / shape) @ orientation.T
-        scale = np.einsum("kij,ji->k", scatter, inverse) / (n_features * nk)
-        objective = n_features * (nk @ np.log(scale) + nk.sum())
+        scale = np.einsum("kij,ji->k", scatter, inverse) / weight
+        objective = n_features * (nk @ np.log(scale) + total)
         change = abs(objective - objective_old) / (1.0 + abs(objective))
         objective_old = objective
         if not np.isfinite(objective):
             break
-    shape = np.broadcast_to(shape, (n_components, n_features))
-    return scale, shape, np.broadcast_to(orientation, scatter.shape), n_iter
+    return scale, shape, orientation, n_iter
 
 
-def _orientation_step(scatter, orientation, inverse_shapes, scatter_bounds):
+def _orientation_step(scatter, orientation, inverse_shapes, shifted_scatter):
     """Two majorisation-minimisation updates of a common orientation D (Browne and McNicholas 2014).
 
     Each lowers ``f(D) = sum_k tr(W_k D B_k D^T)`` (``B_k = diag(inverse_shapes[k])``)
     over orthogonal D: it minimises the linear term ``tr(D^T G)`` of a quadratic
     majoriser, at ``-P R^T`` for ``G = P S R^T``.  The first bounds ``W_k`` by
-    its largest eigenvalue ``scatter_bounds[k]``, the second ``B_k`` by its
-    largest entry.
+    its largest eigenvalue ``w_k`` (``shifted_scatter`` holds ``W_k - w_k I``),
+    the second ``B_k`` by its largest entry ``b_k``.
     """
-    scaled = orientation[None] * inverse_shapes[:, None, :]  # D B_k
-    gradient = scatter @ scaled - scatter_bounds[:, None, None] * scaled
-    left, _, right = np.linalg.svd(gradient.sum(axis=0))
-    orientation = -left @ right
-    scaled = orientation[None] * inverse_shapes[:, None, :]
-    bounds = inverse_shapes.max(axis=1)
-    gradient = scatter @ scaled - bounds[:, None, None] * (scatter @ orientation)
-    left, _, right = np.linalg.svd(gradient.sum(axis=0))
-    return -left @ right
+    # G = sum_k (W_k - w_k I) D B_k: column j sums [(W_k - w_k I) D]_:j B_k,jj over k
+    gradient = np.einsum("kij,kj->ij", shifted_scatter @ orientation, inverse_shapes)
+    orientation = _polar_factor(gradient)
+    # G = sum_k W_k D (B_k - b_k I)
+    shifted_shapes = inverse_shapes - np.maximum.reduce(inverse_shapes, axis=1)[:, None]
+    gradient = np.einsum("kij,kj->ij", scatter @ orientation, shifted_shapes)
+    return _polar_factor(gradient)
 
 
 def _common_orientation(nk, scatter, previous, tol, max_iter, weigh_volumes):
@@ -253,7 +265,8 @@ def _common_orientation(nk, scatter, previous, tol, max_iter, weigh_volumes):
     step raise VVE's likelihood rather than EVE's.
     """
     n_features = scatter.shape[1]
-    scatter_bounds = np.linalg.eigvalsh(scatter)[:, -1]
+    shifted_scatter = scatter.copy()
+    add_to_diagonals(shifted_scatter, -np.linalg.eigvalsh(scatter)[:, -1:])
     if previous is None:
         orientation, variances, first = np.eye(n_features), None, 1
     else:
@@ -264,18 +277,17 @@ def _common_orientation(nk, scatter, previous, tol, max_iter, weigh_volumes):
     while change >= tol and n_iter < max_iter:
         n_iter += 1
         if n_iter > first:
-            orientation = _orientation_step(scatter, orientation, 1.0 / variances, scatter_bounds)
+            orientation = _orientation_step(scatter, orientation, 1.0 / variances, shifted_scatter)
         axis_scatter = np.einsum("ji,kjl,li->ki", orientation, scatter, orientation)
-        volumes, shapes = _volume_and_shape(axis_scatter)
         if weigh_volumes:
             variances = axis_scatter / nk[:, None]
-            objective = float(nk @ np.log(variances).sum(axis=1))
+            objective = float(nk @ np.add.reduce(np.log(variances), axis=1))
         else:
-            variances = shapes
-            objective = float(np.sum(axis_scatter / variances))
+            _, variances = _volume_and_shape(axis_scatter)
+            objective = float(np.add.reduce(axis_scatter / variances, axis=None))
         change = abs(objective - objective_old) / (1.0 + abs(objective))
         objective_old = objective
-        if not np.isfinite(objective):
+        if not math.isfinite(objective):
             break
     return orientation, axis_scatter, n_iter
 
@@ -283,8 +295,7 @@ def _common_orientation(nk, scatter, previous, tol, max_iter, weigh_volumes):
 def _m_step_eve(nk, scatter, previous, tol, max_iter):
     orientation, axis_scatter, n_iter = _common_orientation(nk, scatter, previous, tol, max_iter, False)
     volumes, shapes = _volume_and_shape(axis_scatter)
-    scale = np.full(len(nk), volumes.sum() / nk.sum())
-    return scale, shapes, np.broadcast_to(orientation, scatter.shape), n_iter
+    return np.add.reduce(volumes) / np.add.reduce(nk), shapes, orientation, n_iter
 
 
 def _vve(weigh_volumes):
@@ -293,22 +304,21 @@ def _vve(weigh_volumes):
             nk, scatter, previous, tol, max_iter, weigh_volumes
         )
         volumes, shapes = _volume_and_shape(axis_scatter / nk[:, None])
-        return volumes, shapes, np.broadcast_to(orientation, scatter.shape), n_iter
+        return volumes, shapes, orientation, n_iter
 
     return m_step
 
 
 def _m_step_eev(nk, scatter, previous, tol, max_iter):
     eigenvalues, orientation = _descending_eigh(scatter)
-    volume, shape = _volume_and_shape(eigenvalues.sum(axis=0))
-    scale = np.full(len(nk), volume / nk.sum())
-    return scale, np.broadcast_to(shape, eigenvalues.shape), orientation, 0
+    volume, shape = _volume_and_shape(np.add.reduce(eigenvalues, axis=0))
+    return volume / np.add.reduce(nk), shape, orientation, 0
 
 
 def _m_step_evv(nk, scatter, previous, tol, max_iter):
     eigenvalues, orientation = _descending_eigh(scatter)
     volumes, shapes = _volume_and_shape(eigenvalues)
-    return np.full(len(nk), volumes.sum() / nk.sum()), shapes, orientation, 0
+    return np.add.reduce(volumes) / np.add.reduce(nk), shapes, orientation, 0
 
 
 def _m_step_vvv(nk, scatter, previous, tol, max_iter):
@@ -411,16 +421,24 @@ def estimate_mclust_covariances(
     if vve_orientation not in ("mclust", "likelihood"):
         raise ValueError(f"vve_orientation must be 'mclust' or 'likelihood', got {vve_orientation!r}.")
     if reg_covar:
-        scatter = scatter + reg_covar * nk[:, None, None] * np.eye(n_features)
+        scatter = scatter.copy()
+        add_to_diagonals(scatter, reg_covar * nk[:, None])
     m_step = _VVE_LIKELIHOOD if model == "VVE" and vve_orientation == "likelihood" else _M_STEPS[model]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         scale, shape, orientation, n_iter = m_step(nk, scatter, previous, tol, max_iter)
-        scale = np.broadcast_to(scale, (n_components,)).copy()
-        shape = np.broadcast_to(shape, (n_components, n_features)).copy()
-        orientation = np.broadcast_to(orientation, (n_components, n_features, n_features)).copy()
-        covariances = (
-            scale[:, None, None] * (orientation * shape[:, None, :]) @ orientation.transpose(0, 2, 1)
-        )
+        scale = filled(scale, (n_components,))
+        shape = filled(shape, (n_components, n_features))
+        if orientation is None:  # the diagonal models: Sigma_k = diag(lambda_k A_k)
+            orientation = identity_stack(n_components, n_features)
+            covariances = np.zeros((n_components, n_features, n_features))
+            add_to_diagonals(covariances, scale[:, None] * shape)
+        else:
+            orientation = filled(orientation, (n_components, n_features, n_features))
+            covariances = (
+                scale[:, None, None] * (orientation * shape[:, None, :]) @ orientation.transpose(0, 2, 1)
+            )
+            covariances += covariances.transpose(0, 2, 1)  # symmetric to the last bit
+            covariances *= 0.5
     _check_nonsingular(model, covariances, scale, shape)
     return MclustCovariances(covariances, scale, shape, orientation, n_iter)
 
@@ -430,6 +448,16 @@ def _check_nonsingular(model, covariances, scale, shape):
     # The rounding error of an eigen-decomposition, relative to the largest eigenvalue, is
     # about eps: a smaller axis is zero to working precision.
     ratio = 10 * shape.shape[1] * np.finfo(np.float64).eps
+    # The usual case in a few reductions (NaNs fail every comparison); the
+    # components are looked for only when it fails.
+    low, high = np.minimum.reduce(shape, axis=1), np.maximum.reduce(shape, axis=1)
+    if (
+        math.isfinite(np.add.reduce(covariances, axis=None))
+        and 0 < np.minimum.reduce(scale)
+        and np.maximum.reduce(scale) < math.inf
+        and (low > ratio * high).all()
+    ):
+        return
     finite = np.isfinite(covariances).all(axis=(1, 2)) & np.isfinite(shape).all(axis=1)
     finite &= np.isfinite(scale) & (scale > 0)
     # On the shape: the smallest axis relative to the largest, the model's own conditioning.

@@ -39,17 +39,15 @@ class TiedCovariance(CovarianceModel):
 
     def prepare(self, means_c, precisions_cholesky, dtype):
         prec_chol = np.asarray(precisions_cholesky, dtype=np.float64)
-        log_det = np.log(np.diagonal(prec_chol)).sum()
-        white_means = means_c.astype(np.float64) @ prec_chol
+        log_det = np.add.reduce(np.log(prec_chol.diagonal()))
         n_components, n_features = means_c.shape
-        constant = log_det - 0.5 * n_features * LOG_2PI - 0.5 * (white_means**2).sum(1)
-        return Kernel(
-            means_c=means_c,
-            arrays={
-                "whiten": prec_chol,
-                "coef": np.column_stack([white_means, np.full(n_components, -0.5), constant]),
-            },
-        )
+        # coef = [m_k, -1/2, c_k] with m_k the whitened means, filled in place
+        coef = np.empty((n_components, n_features + 2))
+        white_means = np.matmul(np.asarray(means_c, np.float64), prec_chol, out=coef[:, :n_features])
+        coef[:, n_features] = -0.5
+        quadratic = np.add.reduce(np.square(white_means), axis=1)
+        coef[:, n_features + 1] = log_det - 0.5 * n_features * LOG_2PI - 0.5 * quadratic
+        return Kernel(means_c=means_c, arrays={"whiten": prec_chol, "coef": coef})
 
     def block_log_densities(self, kernel, X_block, origin, log_weights, work):
         """Centred rows ``[x - o, 1]`` and weighted log-densities (K, n_rows), float64."""

@@ -35,7 +35,10 @@ def _accumulate(pk: PassKernel, X, sample_weight, blocks, block_sums) -> Suffici
         n_rows += len(X_block)
         weight_sum += float(len(X_block) if weights is None else weights.sum(dtype=np.float64))
         if totals is None:
-            totals = [np.array(a, dtype=np.float64) for a in raw]
+            # Copied only when other blocks add to them: the raw sums may be
+            # views of the thread's scratch buffers (finish_sums returns new arrays).
+            copy = len(blocks) > 1
+            totals = [np.array(a, dtype=np.float64) if copy else np.asarray(a, np.float64) for a in raw]
         else:
             for total, value in zip(totals, raw):
                 total += value
@@ -44,7 +47,7 @@ def _accumulate(pk: PassKernel, X, sample_weight, blocks, block_sums) -> Suffici
         resp_sum=resp_sum,
         resp_x_sum=resp_x_sum,
         scatter=scatter,
-        shift=pk.kernel.means_c.astype(np.float64) + pk.origin.astype(np.float64),
+        shift=np.add(pk.kernel.means_c, pk.origin, dtype=np.float64),
         log_likelihood=log_likelihood,
         weight_sum=weight_sum,
         scatter_kind=pk.model.scatter_kind,

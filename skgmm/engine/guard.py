@@ -8,6 +8,9 @@ from skgmm._warnings import warn_user
 from skgmm.engine.degenerate import DegenerateDataWarning
 from skgmm.engine.mstep import MixtureParams
 
+#: A component holding fewer rows' worth of responsibility than this many eps is empty.
+EMPTY_MASS = 1e3
+
 
 def empty_components(weights, n_rows, dtype):
     """Indices of components whose responsibility mass is at rounding level.
@@ -18,7 +21,7 @@ def empty_components(weights, n_rows, dtype):
     rows, the test does not depend on the scale of the sample weights.
     """
     mass = np.asarray(weights, np.float64) * n_rows
-    return np.flatnonzero(mass < 1e3 * np.finfo(dtype).eps)
+    return np.flatnonzero(mass < EMPTY_MASS * np.finfo(dtype).eps)
 
 
 class EmptyComponentGuard:
@@ -71,6 +74,8 @@ class EmptyComponentGuard:
             The components re-seeded now.
         """
         dtype = self.dtype
+        if float(np.minimum.reduce(params.weights)) * self.source.n_rows >= EMPTY_MASS * np.finfo(dtype).eps:
+            return params, []  # the usual case, tested once as empty_components would
         empty = [
             k for k in empty_components(params.weights, self.source.n_rows, dtype) if k not in self.reseeded
         ]

@@ -8,11 +8,15 @@ or the fused kernels' component-major ``(n_components, n_rows)`` (``axis=0``).
 
 from __future__ import annotations
 
+import functools
+import math
+
 import numpy as np
 
 from skgmm._typing import FloatArray
 
 
+@functools.lru_cache(maxsize=8)
 def exp_floor(dtype) -> float:
     """Log-values below this are raised to it before ``exp`` in the E-step.
 
@@ -24,6 +28,7 @@ def exp_floor(dtype) -> float:
     log-sum-exp then took 2-8x longer (measured on 2 cores, 16 x 3640
     blocks).  Raised to the floor, such a responsibility is about 1e-299
     instead of 0.  Outputs a user sees (``predict_proba``) are not clipped.
+    Cached: every block asks for it.
     """
     return float(np.log(np.finfo(dtype).tiny)) + 20
 
@@ -57,24 +62,30 @@ def normalise(log_prob: FloatArray, axis: int, *, responsibilities=False, sample
         produce (every term ``-inf``).  The responsibilities of such a row are
         not defined; callers that report them check :func:`impossible_rows`.
     """
-    peak = log_prob.max(axis=axis)
-    infinite = ~np.isfinite(peak)
+    # ufunc reductions, not the ndarray methods: their Python wrappers cost
+    # more than the work on small blocks
+    peak = np.maximum.reduce(log_prob, axis=axis)
     impossible = None
-    if infinite.any():
+    # One reduction tells whether any peak is infinite (rarely): a sum too
+    # large for floating point only sends the block down the exact test.
+    if not math.isfinite(np.add.reduce(peak)):
+        infinite = ~np.isfinite(peak)
         impossible = peak == -np.inf
         peak[infinite] = 0
-    log_prob -= np.expand_dims(peak, axis)
+    # peak[None] or peak[:, None], cheaper than np.expand_dims on small blocks
+    along = (None, slice(None)) if axis == 0 else (slice(None), None)
+    log_prob -= peak[along]
     if responsibilities:
         resp = exp_above_floor(log_prob, out=log_prob)
-        norm = resp.sum(axis=axis)  # >= 1 (the peak's term), or K * exp_floor for impossible rows
+        norm = np.add.reduce(resp, axis=axis)  # >= 1 (the peak's term), or K * exp_floor for impossible rows
         log_norm = np.log(norm)
         scale = np.reciprocal(norm, out=norm)  # one multiply of the block by w / norm
         if sample_weight is not None:
             scale *= sample_weight
-        resp *= np.expand_dims(scale, axis)
+        resp *= scale[along]
     else:
-        log_norm = np.log(exp_above_floor(log_prob).sum(axis=axis))
-        log_prob -= np.expand_dims(log_norm, axis)
+        log_norm = np.log(np.add.reduce(exp_above_floor(log_prob), axis=axis))
+        log_prob -= log_norm[along]
     log_norm += peak
     if impossible is not None:
         log_norm[impossible] = -np.inf
@@ -84,7 +95,7 @@ def normalise(log_prob: FloatArray, axis: int, *, responsibilities=False, sample
 def weighted_sum(values: FloatArray, sample_weight) -> float:
     """``sum_i w_i values_i`` in float64 (all weights 1 when None)."""
     if sample_weight is None:
-        return float(values.sum(dtype=np.float64))
+        return float(np.add.reduce(values, dtype=np.float64))
     return float(np.dot(np.asarray(sample_weight, np.float64), values.astype(np.float64)))
 
 

@@ -59,13 +59,17 @@ def prepare_pass(model: CovarianceModel, params: MixtureParams, dtype, origin=No
     if explicit is not None:
         log_weights = np.asarray(explicit, np.float64)
     else:
-        with np.errstate(divide="ignore"):
-            log_weights = np.log(np.asarray(params.weights, np.float64))
+        weights = np.asarray(params.weights, np.float64)
+        if np.minimum.reduce(weights) > 0:  # an errstate context costs more than the test
+            log_weights = np.log(weights)
+        else:
+            with np.errstate(divide="ignore"):
+                log_weights = np.log(weights)
     return PassKernel(
         model=model,
         kernel=model.prepare(means_c, params.precisions_cholesky, dtype),
-        origin=origin.astype(dtype),
-        log_weights=log_weights.astype(dtype),
+        origin=origin.astype(dtype, copy=False),
+        log_weights=log_weights.astype(dtype, copy=False),
     )
 
 
@@ -89,7 +93,7 @@ def estimate_parameters(
     # 10 eps is a margin for rows of weight 1: here it is 10 eps of a row's
     # weight, so that scaling every weight by c scales nk by c exactly.
     nk = stats.resp_sum + 10 * np.finfo(dtype).eps * stats.row_weight
-    weights = nk / (nk.sum() if weight_total is None else weight_total)
+    weights = nk / (np.add.reduce(nk) if weight_total is None else weight_total)
     means = stats.shift + stats.resp_x_sum / nk[:, None]
     if previous is not None and model.warm_m_step and previous.covariances is not None:
         covariances = model.estimate_covariances(stats, nk, reg_covar, previous=previous.covariances)
@@ -116,12 +120,13 @@ def m_step(
         ``reg_covar`` too small); the message says what to change.
     """
     weights, means, covariances = estimate_parameters(stats, model, reg_covar, dtype, previous=previous)
-    covariances = covariances.astype(dtype)
+    # The estimates are new arrays: float64 ones are kept as they are.
+    covariances = covariances.astype(dtype, copy=False)
     return MixtureParams(
-        weights=weights.astype(dtype),
-        means=means.astype(dtype),
+        weights=weights.astype(dtype, copy=False),
+        means=means.astype(dtype, copy=False),
         covariances=covariances,
-        precisions_cholesky=model.compute_precisions_cholesky(covariances).astype(dtype),
+        precisions_cholesky=model.compute_precisions_cholesky(covariances).astype(dtype, copy=False),
     )
 
 
