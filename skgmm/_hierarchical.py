@@ -9,14 +9,20 @@ of a group of ``n`` rows with scatter matrix ``W`` (centred cross-products) in
 (established by black-box comparison of merge sequences,
 ``benchmarks/mclust_hc_fixtures.R``), is::
 
-    n p log((tr W + alpha s + beta det(W) / n**(p - 1)) / (n p)),
+    n p log((tr W + alpha s + det(W) / (beta n**(p - 1))) / (n p)),
 
-with ``s = tr(total scatter) / (n_samples p)`` and ``alpha = beta = 1``.  The
+with ``s = tr(total scatter) / (n_samples p)`` and ``alpha = beta = 1``
+(``beta`` divides the determinant term: bisection against ``hcVVV(...,
+beta=b)`` measures it as ``1 / b`` times that of ``beta = 1``).  The
 determinant vanishes for groups of at most ``p`` rows, where this is the
-spherical, varying-volume (``"VII"``) criterion regularised by ``alpha s``;
-for larger groups the determinant term makes merges that flatten a group
-cheap.  On data of unit scale (as after the SVD transformation) it reproduces
-mclust's trees; on raw variables of large scale it can differ late in the tree.
+spherical, varying-volume (``"VII"``) criterion regularised by ``alpha s``.
+Every merge mclust makes from a given partition (``hcVVV(partition=...)``)
+is the one this criterion ranks first, for groups of any size and scale.
+mclust's *sequence* of merges can still leave it late in a tree (wreath; raw
+variables of large scale): restarted from the partition just before such a
+step, mclust itself takes the merge ranked first here, so the difference lies
+in how mclust carries its merge values from one step to the next, not in the
+criterion (``benchmarks/INIT_QUALITY.md``).
 
 A merge changes only the costs of pairs that involve the merged group, so each
 step updates one row of the pairwise cost matrix (vectorised over the other
@@ -60,7 +66,7 @@ def agglomerate(X, alpha=1.0, beta=1.0):
     ----------
     X : ndarray of shape (n_samples, n_features)
     alpha, beta : float, default=1.0
-        Weights of the regularising term ``s`` and of the determinant term.
+        Weight of the regularising term ``s``, and divisor of the determinant term.
 
     Returns
     -------
@@ -80,7 +86,7 @@ def agglomerate(X, alpha=1.0, beta=1.0):
     reg = alpha * (total if total > 0 else 1.0)
 
     def cost(count, trace, det):
-        return count * p * np.log((trace + reg + beta * det / count ** (p - 1)) / (count * p))
+        return count * p * np.log((trace + reg + det / (beta * count ** (p - 1))) / (count * p))
 
     count = np.ones(n_samples)
     mean = X.copy()
