@@ -151,7 +151,9 @@ def _agglomerate_numpy(X, reg, beta):
         large = n_m > p
         if large.any():
             dl = d[large]
-            merged = (scatter[others[large]] + scatter[i]) + weight[large, None, None] * (dl[:, :, None] * dl[:, None, :])
+            merged = (scatter[others[large]] + scatter[i]) + weight[large, None, None] * (
+                dl[:, :, None] * dl[:, None, :]
+            )
             det_m[large] = _determinants(merged)
         change = cost(n_m, trace_m, det_m) - own[i] - own[others]
         costs[i, others] = change
