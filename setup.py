@@ -1,10 +1,12 @@
 """Builds skgmm's C kernels; everything else is in pyproject.toml.
 
-The kernels are two plain shared libraries (no Python API; skgmm calls them
+The kernels are three plain shared libraries (no Python API; skgmm calls them
 through ctypes).  They are optional: where they cannot be compiled (no C
 compiler) setuptools warns and the install goes on, and skgmm runs its numpy
 code, which gives the same results.
 """
+
+import sys
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
@@ -27,6 +29,7 @@ UNIX_FLAGS = {
         "-fno-trapping-math",
     ],
     "skgmm._ckernels._kmeans": ["-O3", "-fopenmp-simd", "-fno-fast-math", "-ffp-contract=off"],
+    "skgmm._ckernels._hc": ["-O2", "-fno-fast-math", "-ffp-contract=off"],
 }
 COMMON_UNIX_FLAGS = ["-std=c99", "-fvisibility=hidden"]
 
@@ -50,13 +53,21 @@ class BuildKernels(build_ext):
         return []
 
 
-def kernel_library(name):
+def kernel_library(name, depends=()):
     return Extension(
         f"skgmm._ckernels._{name}",
         sources=[f"{SOURCES}/{name}.c"],
-        depends=[f"{SOURCES}/common.h", f"{SOURCES}/{name}_impl.h"],
+        depends=[f"{SOURCES}/{path}" for path in depends],
+        libraries=["m"] if name == "hc" and sys.platform != "win32" else [],
         optional=True,
     )
 
 
-setup(ext_modules=[kernel_library("full"), kernel_library("kmeans")], cmdclass={"build_ext": BuildKernels})
+setup(
+    ext_modules=[
+        kernel_library("full", ["common.h", "full_impl.h"]),
+        kernel_library("kmeans", ["common.h", "kmeans_impl.h"]),
+        kernel_library("hc"),
+    ],
+    cmdclass={"build_ext": BuildKernels},
+)

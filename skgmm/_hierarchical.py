@@ -9,14 +9,20 @@ of a group of ``n`` rows with scatter matrix ``W`` (centred cross-products) in
 (established by black-box comparison of merge sequences,
 ``benchmarks/mclust_hc_fixtures.R``), is::
 
-    n p log((tr W + alpha s + beta det(W) / n**(p - 1)) / (n p)),
+    n p log((tr W + alpha s + det(W) / (beta n**(p - 1))) / (n p)),
 
-with ``s = tr(total scatter) / (n_samples p)`` and ``alpha = beta = 1``.  The
+with ``s = tr(total scatter) / (n_samples p)`` and ``alpha = beta = 1``
+(``beta`` divides the determinant term: bisection against ``hcVVV(...,
+beta=b)`` measures it as ``1 / b`` times that of ``beta = 1``).  The
 determinant vanishes for groups of at most ``p`` rows, where this is the
-spherical, varying-volume (``"VII"``) criterion regularised by ``alpha s``;
-for larger groups the determinant term makes merges that flatten a group
-cheap.  On data of unit scale (as after the SVD transformation) it reproduces
-mclust's trees; on raw variables of large scale it can differ late in the tree.
+spherical, varying-volume (``"VII"``) criterion regularised by ``alpha s``.
+Every merge mclust makes from a given partition (``hcVVV(partition=...)``)
+is the one this criterion ranks first, for groups of any size and scale.
+mclust's *sequence* of merges can still leave it late in a tree (wreath; raw
+variables of large scale): restarted from the partition just before such a
+step, mclust itself takes the merge ranked first here, so the difference lies
+in how mclust carries its merge values from one step to the next, not in the
+criterion (``benchmarks/INIT_QUALITY.md``).
 
 A merge changes only the costs of pairs that involve the merged group, so each
 step updates one row of the pairwise cost matrix (vectorised over the other
@@ -24,6 +30,8 @@ groups) and a nearest-partner list, as in Fraley's algorithms.
 """
 
 from __future__ import annotations
+
+import importlib
 
 import numpy as np
 
@@ -53,14 +61,18 @@ def svd_transform(X):
     return u * np.sqrt(d)
 
 
-def agglomerate(X, alpha=1.0, beta=1.0):
+def agglomerate(X, alpha=1.0, beta=1.0, compiled=None):
     """Merge sequence of mclust's ``"VVV"`` agglomeration, from singletons.
 
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
     alpha, beta : float, default=1.0
-        Weights of the regularising term ``s`` and of the determinant term.
+        Weight of the regularising term ``s``, and divisor of the determinant term.
+    compiled : bool or None, default=None
+        Whether to run the C loop (``skgmm/_ckernels/hc.c``); None: when it
+        was built and is not switched off (``SKGMM_COMPILED=0``).  Both
+        loops round alike and give the same merges.
 
     Returns
     -------
@@ -69,18 +81,26 @@ def agglomerate(X, alpha=1.0, beta=1.0):
         its smallest row index, smaller name first (mclust's ``hc`` pairs,
         0-based).  The merged group keeps the smaller name.
     """
-    X = np.asarray(X, dtype=np.float64)
+    X = np.ascontiguousarray(X, dtype=np.float64)
     n_samples, n_features = X.shape
-    merges = np.empty((max(n_samples - 1, 0), 2), dtype=np.intp)
     if n_samples < 2:
-        return merges
-    p = n_features
-    total = np.sum((X - X.mean(axis=0)) ** 2) / (n_samples * p)
+        return np.empty((0, 2), dtype=np.intp)
+    total = np.sum((X - X.mean(axis=0)) ** 2) / (n_samples * n_features)
     # All rows equal: any order is as good; keep the logarithms finite.
     reg = alpha * (total if total > 0 else 1.0)
+    kernels = _kernels() if compiled is None else (_kernels(required=True) if compiled else None)
+    if kernels is not None:
+        return kernels.agglomerate_vvv(X, reg, float(beta))
+    return _agglomerate_numpy(X, reg, float(beta))
+
+
+def _agglomerate_numpy(X, reg, beta):
+    """:func:`agglomerate`'s loop in numpy, the arithmetic of ``hc.c`` in the same order."""
+    n_samples, p = X.shape
+    merges = np.empty((n_samples - 1, 2), dtype=np.intp)
 
     def cost(count, trace, det):
-        return count * p * np.log((trace + reg + beta * det / count ** (p - 1)) / (count * p))
+        return count * p * np.log((trace + reg + det / (beta * count ** (p - 1))) / (count * p))
 
     count = np.ones(n_samples)
     mean = X.copy()
@@ -90,8 +110,10 @@ def agglomerate(X, alpha=1.0, beta=1.0):
     alive = np.ones(n_samples, dtype=bool)
 
     # Pairs of singletons: scatter d d^T / 2, of rank one (determinant only when p == 1).
-    sq = np.sum(X**2, axis=1)
-    dist = np.maximum(sq[:, None] + sq[None, :] - 2.0 * (X @ X.T), 0.0)
+    dist = np.zeros((n_samples, n_samples))
+    for k in range(p):
+        diff = X[:, k, None] - X[None, :, k]
+        dist += diff * diff
     half = dist / 2.0
     costs = cost(2.0, half, half if p == 1 else 0.0) - 2.0 * own[0]
     np.fill_diagonal(costs, np.inf)
@@ -106,11 +128,11 @@ def agglomerate(X, alpha=1.0, beta=1.0):
         n_i, n_j = count[i], count[j]
         n_ij = n_i + n_j
         diff = mean[j] - mean[i]
-        scatter[i] += scatter[j] + (n_i * n_j / n_ij) * np.outer(diff, diff)
-        trace[i] = np.trace(scatter[i])
+        scatter[i] += scatter[j] + (n_i * n_j / n_ij) * (diff[:, None] * diff[None, :])
+        trace[i] = _row_sums(np.diagonal(scatter[i])[None, :])[0]
         mean[i] += (n_j / n_ij) * diff
         count[i] = n_ij
-        own[i] = cost(n_ij, trace[i], _det(scatter[i : i + 1], n_ij > p)[0])
+        own[i] = cost(n_ij, trace[i], _determinants(scatter[i : i + 1])[0] if n_ij > p else 0.0)
         alive[j] = False
         costs[j, :] = np.inf
         costs[:, j] = np.inf
@@ -124,13 +146,15 @@ def agglomerate(X, alpha=1.0, beta=1.0):
         n_m = n_k + count[i]
         weight = n_k * count[i] / n_m
         d = mean[others] - mean[i]
-        trace_m = trace[others] + trace[i] + weight * np.einsum("ij,ij->i", d, d)
+        trace_m = trace[others] + trace[i] + weight * _row_sums(d * d)
         det_m = np.zeros(len(others))
         large = n_m > p
         if large.any():
             dl = d[large]
-            merged = scatter[others[large]] + scatter[i] + weight[large, None, None] * (dl[:, :, None] * dl[:, None, :])
-            det_m[large] = _det(merged, True)
+            merged = (scatter[others[large]] + scatter[i]) + weight[large, None, None] * (
+                dl[:, :, None] * dl[:, None, :]
+            )
+            det_m[large] = _determinants(merged)
         change = cost(n_m, trace_m, det_m) - own[i] - own[others]
         costs[i, others] = change
         costs[others, i] = change
@@ -203,8 +227,44 @@ def quantile_classes(x, n_classes):
     return np.searchsorted(inner, x, side="right").astype(np.intp)
 
 
-def _det(matrices, any_large):
-    """Determinants of positive semi-definite matrices, clipped at zero."""
-    if not np.any(any_large):
-        return np.zeros(len(matrices))
-    return np.maximum(np.linalg.det(matrices), 0.0)
+def _row_sums(values):
+    """Sums along the rows of a 2-D array, added left to right (as ``hc.c`` adds them)."""
+    total = values[:, 0].copy()
+    for k in range(1, values.shape[1]):
+        total += values[:, k]
+    return total
+
+
+def _determinants(matrices):
+    """Determinants of positive semi-definite matrices, clipped at zero.
+
+    LU with partial pivoting, the steps (and roundings) of ``hc.c``'s
+    ``determinant`` over a stack of matrices of shape (n_matrices, p, p).
+    """
+    a = np.array(matrices, dtype=np.float64)
+    n_matrices, p, _ = a.shape
+    det = np.ones(n_matrices)
+    singular = np.zeros(n_matrices, dtype=bool)
+    rows = np.arange(n_matrices)
+    for j in range(p):
+        pivot = j + np.argmax(np.abs(a[:, j:, j]), axis=1)
+        singular |= a[rows, pivot, j] == 0.0
+        swap = np.flatnonzero(pivot != j)
+        if len(swap):
+            a[swap, j], a[swap, pivot[swap]] = a[swap, pivot[swap]], a[swap, j].copy()
+            det[swap] = -det[swap]
+        diagonal = np.where(singular, 1.0, a[:, j, j])
+        factor = a[:, j + 1 :, j] / diagonal[:, None]
+        a[:, j + 1 :, j + 1 :] -= factor[:, :, None] * a[:, j, None, j + 1 :]
+        det *= diagonal
+    det[singular] = 0.0
+    return np.maximum(det, 0.0)
+
+
+def _kernels(required=False):
+    """The compiled loop (:mod:`skgmm._hc_kernels`), or None (not built, or switched off)."""
+    from skgmm.covariance import kernels as compiled
+
+    if required:
+        return importlib.import_module("skgmm._hc_kernels")
+    return compiled._load("skgmm._hc_kernels")
