@@ -15,6 +15,7 @@ from typing import NamedTuple
 import numpy as np
 
 from skgmm._typing import FloatArray
+from skgmm.covariance.mclust import common_orientation
 
 #: Orientation letter of each covariance type: I (the features), E (common), V (per component).
 _ORIENTATION = {
@@ -24,25 +25,12 @@ _ORIENTATION = {
     "EEV": "V", "VEV": "V", "EVV": "V", "VVV": "V", "E": "I", "V": "I",
 }  # fmt: skip
 
-# Fixed, distinct weights that mix the components' matrices into one whose
-# eigenvectors are the common axes (generically distinct eigenvalues).
-_GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
-
-
 class Decomposition(NamedTuple):
     """``volumes`` (K,), ``shapes`` (K, d) and ``orientations`` (K, d, d) of K covariances."""
 
     volumes: FloatArray
     shapes: FloatArray
     orientations: FloatArray
-
-
-def common_axes(covariances: FloatArray) -> FloatArray:
-    """Orthogonal axes shared by covariances of one common orientation (exact within the family)."""
-    n_components, n_features = covariances.shape[:2]
-    _, log_det = np.linalg.slogdet(covariances)
-    mix = (1.0 + (np.arange(1, n_components + 1) * _GOLDEN) % 1.0) / np.exp(log_det / n_features)
-    return np.linalg.eigh(np.tensordot(mix, covariances, axes=1))[1][:, ::-1]
 
 
 def decompose_covariances(covariance_type: str, covariances: FloatArray) -> Decomposition:
@@ -68,7 +56,7 @@ def decompose_covariances(covariance_type: str, covariances: FloatArray) -> Deco
         axes = np.broadcast_to(np.eye(n_features), covariances.shape)
         variances = np.diagonal(covariances, axis1=1, axis2=2)
     elif kind == "E":
-        shared = common_axes(covariances)
+        shared = common_orientation(covariances)
         variances = np.einsum("ji,kjl,li->ki", shared, covariances, shared)
         order = np.argsort(-np.log(variances).mean(axis=0), kind="stable")
         shared, variances = shared[:, order], variances[:, order]

@@ -60,6 +60,19 @@ def _mixing_weights(n_components: int):
     return weights
 
 
+def common_orientation(covariances):
+    """Orthogonal axes (columns) shared by covariances (K, d, d) of one common orientation.
+
+    The eigenvectors of a mix of the matrices with fixed, distinct weights
+    over their volumes: exact within the family, whose members commute.
+    """
+    n_components, n_features = covariances.shape[:2]
+    _, log_det = np.linalg.slogdet(covariances)
+    volumes = np.exp(log_det / n_features)
+    mixed = (_mixing_weights(n_components) / volumes) @ covariances.reshape(n_components, -1)
+    return symmetric_eigh(mixed.reshape(n_features, n_features))[1]
+
+
 def decompose(model: str, covariances) -> MclustCovariances | None:
     """The decomposition of ``model``'s covariances an iterative M-step continues from.
 
@@ -87,10 +100,7 @@ def decompose(model: str, covariances) -> MclustCovariances | None:
             covariances, np.ones(n_components), shapes, identity_stack(n_components, n_features), 0
         )
     # EVE, VVE: a common orientation, then the variances along it.
-    _, log_det = np.linalg.slogdet(covariances)
-    volumes = np.exp(log_det / n_features)
-    mixed = (_mixing_weights(n_components) / volumes) @ covariances.reshape(n_components, -1)
-    _, orientation = symmetric_eigh(mixed.reshape(n_features, n_features))
+    orientation = common_orientation(covariances)
     axis_variances = np.einsum("ji,kjl,li->ki", orientation, covariances, orientation)
     scale = np.exp(np.add.reduce(np.log(np.maximum(axis_variances, _TINY)), axis=1) / n_features)
     shape = axis_variances / scale[:, None]
