@@ -13,7 +13,7 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from skgmm._candidates import fit_candidates, results_table
-from skgmm._init import hierarchical_partitions
+from skgmm._init import HIERARCHICAL_SUBSET, hierarchical_partitions
 from skgmm._validation import FLOAT_DTYPES, PARAMETER_CONSTRAINTS, _fit_context, check_sample_weight
 from skgmm._warnings import warn_user
 from skgmm.covariance import COVARIANCE_MODELS
@@ -101,13 +101,15 @@ class GaussianMixtureIC(ClusterMixin, DensityMixin, BaseEstimator):
     max_iter : int, default=1000
         Maximum number of EM iterations of each fit (mclust sets none).
 
-    n_init : int, default=1
+    n_init : int or 'auto', default='auto'
         Starts per candidate; each candidate keeps its best fit, a sound one
         before a singular one (see ``cv_results_``). With
         ``init_params='hierarchical'`` the first start is the hierarchical
         one, mclust's, and the others are 'kmeans' starts (the hierarchical
-        one would only repeat): ``n_init=2`` keeps the better of mclust's and
-        scikit-learn's starts for every candidate, at about twice the time.
+        one would only repeat). 'auto' is 1 when the hierarchical tree holds
+        every row (at most 2,000 of positive weight: mclust's start exactly),
+        and 2 above, where the tree is a random subset's and the start varies
+        with it; 1 for the other ``init_params``.
 
     init_params : {'hierarchical', 'kmeans', 'k-means++', 'random', \
             'random_from_data'}, default='hierarchical'
@@ -207,7 +209,7 @@ class GaussianMixtureIC(ClusterMixin, DensityMixin, BaseEstimator):
         "convergence": PARAMETER_CONSTRAINTS["convergence"],
         "reg_covar": PARAMETER_CONSTRAINTS["reg_covar"],
         "max_iter": PARAMETER_CONSTRAINTS["max_iter"],
-        "n_init": PARAMETER_CONSTRAINTS["n_init"],
+        "n_init": [*PARAMETER_CONSTRAINTS["n_init"], StrOptions({"auto"})],
         "init_params": PARAMETER_CONSTRAINTS["init_params"],
         "random_state": ["random_state"],
         "n_jobs": [Integral, None],
@@ -224,7 +226,7 @@ class GaussianMixtureIC(ClusterMixin, DensityMixin, BaseEstimator):
         convergence="relative",
         reg_covar=1e-6,
         max_iter=1000,
-        n_init=1,
+        n_init="auto",
         init_params="hierarchical",
         random_state=None,
         n_jobs=None,
@@ -303,7 +305,12 @@ class GaussianMixtureIC(ClusterMixin, DensityMixin, BaseEstimator):
         random_state = check_random_state(self.random_state)
         # Seeds fixed up front, one per (n_components, start): the candidates do
         # not depend on how they are scheduled.
-        seeds = random_state.randint(np.iinfo(np.int32).max, size=(len(n_components_list), self.n_init))
+        n_init = self.n_init
+        if n_init == "auto":
+            # mclust's start is exact on up to HIERARCHICAL_SUBSET rows; on more it is
+            # a random subset's, and a k-means start guards against an unlucky draw.
+            n_init = 2 if self.init_params == "hierarchical" and n_usable > HIERARCHICAL_SUBSET else 1
+        seeds = random_state.randint(np.iinfo(np.int32).max, size=(len(n_components_list), n_init))
         partitions = None
         if self.init_params == "hierarchical":
             partitions = hierarchical_partitions(X_init, weight_init, n_components_list, random_state)

@@ -591,3 +591,19 @@ def test_ic_candidate_keeps_a_sound_start_over_a_collapsed_one():
     assert alone["excluded"] and alone["estimator"].init_params == "hierarchical"
     assert not both["excluded"] and both["estimator"].init_params == "kmeans"
     assert both["log_likelihood"] < alone["log_likelihood"]
+
+
+def test_ic_n_init_auto_adds_a_kmeans_start_only_beyond_the_hierarchical_subset(three_blobs, monkeypatch):
+    import skgmm._init
+    import skgmm._selection
+
+    X, _ = three_blobs
+    grid = dict(n_components=[2, 3], covariance_type=["full", "EEI"], random_state=0)
+
+    def table(**params):
+        return GaussianMixtureIC(**grid, **params).fit(X).cv_results_["log_likelihood"]
+
+    assert_array_equal(table(), table(n_init=1))
+    for module in (skgmm._init, skgmm._selection):
+        monkeypatch.setattr(module, "HIERARCHICAL_SUBSET", 100)  # X has 300 rows: the tree is a subset's
+    assert_array_equal(table(), table(n_init=2))
