@@ -21,6 +21,7 @@ from the initial responsibilities) they start as mclust's first M-step does.
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 
@@ -214,6 +215,21 @@ class DiagonalParsimoniousCovariance(ParsimoniousCovariance):
             return _DIAGONAL_KERNELS.finish_sums(kernel, raw)
         resp_sum, resp_x_sum, scatter = super().finish_sums(kernel, raw)
         return resp_sum, resp_x_sum, np.diagonal(scatter, axis1=1, axis2=2).copy()
+
+    def compute_precisions_cholesky(self, covariances):
+        dense = np.asarray(covariances, np.float64)  # as FullCovariance computes them
+        diagonals = np.diagonal(dense, axis1=1, axis2=2)
+        if not (
+            np.count_nonzero(dense) == np.count_nonzero(diagonals)
+            and np.minimum.reduce(diagonals, axis=None) > 0
+            and math.isfinite(np.add.reduce(diagonals, axis=None))
+        ):  # outside the family, or failing: the Cholesky factors (and their error message)
+            return super().compute_precisions_cholesky(covariances)
+        # What a Cholesky factor and its triangular inverse give a positive
+        # diagonal matrix, without them: 1 / sqrt on the diagonal.
+        prec_chol = np.zeros(dense.shape)
+        add_to_diagonals(prec_chol, 1.0 / np.sqrt(diagonals))
+        return prec_chol
 
     def m_step_scatter(self, stats, nk):
         # A diagonal stack: the M-steps of these models read nothing else.
