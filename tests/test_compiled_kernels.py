@@ -99,6 +99,33 @@ def test_kernels_match_numpy(dtype, n_features, bounds, n_rows, simd_level):
     assert np.all(scatter[:, n_features:] == 0) and np.all(resp_y_sum[:, n_features:] == 0)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_bound_block_equals_the_checked_calls(dtype):
+    whitened, rows_of, _ = _stacked(3, 5, 37, [0, 2, 5], dtype)
+    resp = np.random.RandomState(2).uniform(size=(3, 37)).astype(dtype)
+    n_padded = rows_of.shape[1]
+    outputs = [
+        np.empty((3, 37), dtype),
+        np.empty((3, n_padded, n_padded), dtype),
+        np.empty((3, n_padded), dtype),
+    ]
+    bound = kernels.bind_block(whitened, rows_of, *outputs)
+    expected = np.empty((3, 37), dtype)
+    kernels.sum_squares(whitened, rows_of, expected)
+    kernels.run_bound(bound.sum_squares)
+    assert np.array_equal(outputs[0], expected)
+    scatter, resp_y_sum = np.empty_like(outputs[1]), np.empty_like(outputs[2])
+    kernels.weighted_scatter(whitened, rows_of, resp, scatter, resp_y_sum)
+    outputs[0][...] = resp
+    kernels.run_bound(bound.weighted_scatter)
+    assert np.array_equal(outputs[1], scatter) and np.array_equal(outputs[2], resp_y_sum)
+    # the checks of the calls, once
+    with pytest.raises(TypeError, match="scatter must be a"):
+        kernels.bind_block(whitened, rows_of, outputs[0], outputs[1][:, :4], outputs[2])
+    with pytest.raises(ValueError, match="C-ordered"):
+        kernels.bind_block(np.asfortranarray(whitened), rows_of, *outputs)
+
+
 def test_bad_calls_raise_before_reading():
     whitened, rows_of, _ = _stacked(2, 4, 16, [0, 4], np.float64)
     maha = np.empty((2, 16))

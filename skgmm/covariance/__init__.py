@@ -12,7 +12,13 @@ from __future__ import annotations
 from skgmm.covariance.base import CovarianceModel, Kernel
 from skgmm.covariance.diagonal import DiagCovariance, SphericalCovariance
 from skgmm.covariance.full import FullCovariance
-from skgmm.covariance.mclust import MCLUST_ALIASES, PARSIMONIOUS_MODELS, ParsimoniousCovariance
+from skgmm.covariance.mclust import (
+    DIAGONAL_MODELS,
+    MCLUST_ALIASES,
+    PARSIMONIOUS_MODELS,
+    DiagonalParsimoniousCovariance,
+    ParsimoniousCovariance,
+)
 from skgmm.covariance.tied import TiedCovariance
 
 #: Every valid ``covariance_type``: scikit-learn's four, mclust's names of them
@@ -28,7 +34,12 @@ COVARIANCE_MODELS.update({alias: COVARIANCE_MODELS[name] for alias, name in MCLU
 # ParsimoniousCovariance("VVE", vve_orientation="likelihood")) raises VVE's
 # likelihood at every step, but from mclust's start it ended 17-37 lower on
 # some classic data sets, as often as it ended higher (benchmarks/RESULTS.md).
-COVARIANCE_MODELS.update({name: ParsimoniousCovariance(name) for name in PARSIMONIOUS_MODELS})
+COVARIANCE_MODELS.update(
+    {
+        name: (DiagonalParsimoniousCovariance if name in DIAGONAL_MODELS else ParsimoniousCovariance)(name)
+        for name in PARSIMONIOUS_MODELS
+    }
+)
 
 
 def get_covariance_model(covariance_type: str) -> CovarianceModel:

@@ -329,6 +329,15 @@ def shift_correction(stats: SufficientStats, nk):
     return stats.resp_x_sum, factor
 
 
+def diagonal_scatter_about_means(stats: SufficientStats, nk):
+    """Diagonals (K, d) of the scatter of 'diag' statistics about the new means (a new array).
+
+    The diagonal of :func:`scatter_about_means`, term for term.
+    """
+    a, factor = shift_correction(stats, nk)
+    return stats.scatter - factor[:, None] * a**2
+
+
 def scatter_about_means(stats: SufficientStats, nk):
     """Symmetrised scatter matrices (K, d, d) of full statistics about the new means.
 

@@ -11,7 +11,7 @@ from skgmm.covariance.base import (
     CovarianceModel,
     Kernel,
     degenerate_covariance_message,
-    shift_correction,
+    diagonal_scatter_about_means,
     work_buffers,
 )
 
@@ -102,8 +102,7 @@ class DiagCovariance(CovarianceModel):
         return nk, x_sum - nk[:, None] * means_c, scatter
 
     def _diagonal_variances(self, stats, nk, reg_covar):
-        a, factor = shift_correction(stats, nk)
-        variances = (stats.scatter - factor[:, None] * a**2) / nk[:, None]
+        variances = diagonal_scatter_about_means(stats, nk) / nk[:, None]
         # Rounding can leave -eps where the true variance is 0 (scikit-learn #30382).
         return np.maximum(variances, 0.0) + reg_covar
 

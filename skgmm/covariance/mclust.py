@@ -21,10 +21,19 @@ from the initial responsibilities) they start as mclust's first M-step does.
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 
-from skgmm.covariance.base import filled, identity_stack, scatter_about_means, symmetric_eigh
+from skgmm.covariance.base import (
+    add_to_diagonals,
+    diagonal_scatter_about_means,
+    filled,
+    identity_stack,
+    scatter_about_means,
+    symmetric_eigh,
+)
+from skgmm.covariance.diagonal import DiagCovariance
 from skgmm.covariance.full import FullCovariance
 from skgmm.covariance.parsimonious import (
     ITERATIVE_MODELS,
@@ -40,6 +49,9 @@ from skgmm.covariance.parsimonious import (
 MCLUST_ALIASES = {"VII": "spherical", "VVI": "diag", "EEE": "tied", "VVV": "full"}
 #: The mclust models that are strategies of their own (covariances of shape (K, d, d)).
 PARSIMONIOUS_MODELS = tuple(m for m in MULTIVARIATE_MODELS if m not in MCLUST_ALIASES) + UNIVARIATE_MODELS
+#: Those whose covariances are diagonal (orientation the identity), whose M-steps
+#: read only the diagonals of the scatter: :class:`DiagonalParsimoniousCovariance`.
+DIAGONAL_MODELS = ("EII", "EEI", "VEI", "EVI", "E", "V")
 
 # Fixed, distinct weights that mix the components' matrices into one with
 # (generically) distinct eigenvalues, whose eigenvectors are a common orientation.
@@ -143,12 +155,95 @@ class ParsimoniousCovariance(FullCovariance):
     def n_covariance_parameters(self, n_components, n_features):
         return n_covariance_parameters(self.mclust_model(n_features), n_components, n_features)
 
+    def m_step_scatter(self, stats, nk):
+        """The scatter matrices (K, d, d) about the new means that the M-step reads (a new array)."""
+        return scatter_about_means(stats, nk)  # as FullCovariance computes it
+
     def estimate_covariances(self, stats, nk, reg_covar, previous=None):
-        # The scatter about the new means, as FullCovariance computes it, then mclust's M-step.
-        scatter = scatter_about_means(stats, nk)
+        scatter = self.m_step_scatter(stats, nk)
         model = self.mclust_model(scatter.shape[-1])
         start = None if previous is None else decompose(model, previous)
         estimate = estimate_mclust_covariances(
             model, nk, scatter, reg_covar=reg_covar, previous=start, vve_orientation=self.vve_orientation
         )
         return estimate.covariances  # symmetric
+
+
+#: The kernels of the diagonal models' E-step and sums.
+_DIAGONAL_KERNELS = DiagCovariance()
+
+
+def _whitened(kernel) -> bool:
+    """Whether ``kernel`` was prepared by :class:`FullCovariance` (rather than the diagonal kernels)."""
+    return "cov_chol" in kernel.arrays
+
+
+class DiagonalParsimoniousCovariance(ParsimoniousCovariance):
+    """A diagonal mclust model (EII, EEI, VEI, EVI; 'E', 'V'): full-matrix parameters, diagonal kernels.
+
+    The parameters keep the (n_components, n_features, n_features) layout of
+    every :class:`ParsimoniousCovariance`, but the E-step and the sums are the
+    'diag' strategy's (:class:`~skgmm.covariance.diagonal.DiagCovariance`):
+    one product for all log-densities and one for ``[sum r x^2, sum r x, sum
+    r]``, the statistics ``'diag'``, since these M-steps read only the
+    diagonals of the scatter.  Precision factors outside the family (a
+    ``precisions_init`` with off-diagonal terms) are whitened in full, as by
+    :class:`FullCovariance`, and their scatter reduced to its diagonal.
+    """
+
+    scatter_kind = "diag"
+
+    def __init__(self, mclust_name: str, vve_orientation: str = "mclust"):
+        if mclust_name not in DIAGONAL_MODELS:
+            raise ValueError(f"{mclust_name!r} is not one of {DIAGONAL_MODELS}.")
+        super().__init__(mclust_name, vve_orientation)
+
+    def prepare(self, means_c, precisions_cholesky, dtype):
+        diagonals = np.diagonal(precisions_cholesky, axis1=1, axis2=2)
+        # (The factors' diagonals are positive: anything else nonzero is off the diagonal.)
+        if np.count_nonzero(precisions_cholesky) > np.count_nonzero(diagonals):
+            return super().prepare(means_c, precisions_cholesky, dtype)
+        return _DIAGONAL_KERNELS.prepare(means_c, diagonals, dtype)
+
+    def block_log_densities(self, kernel, X_block, origin, log_weights, work):
+        if _whitened(kernel):
+            return super().block_log_densities(kernel, X_block, origin, log_weights, work)
+        return _DIAGONAL_KERNELS.block_log_densities(kernel, X_block, origin, log_weights, work)
+
+    def block_sums(self, kernel, block, resp, sample_weight):
+        if _whitened(kernel):
+            return super().block_sums(kernel, block, resp, sample_weight)
+        return _DIAGONAL_KERNELS.block_sums(kernel, block, resp, sample_weight)
+
+    def resp_block_sums(self, kernel, X_block, origin, wresp, sample_weight, work):
+        if _whitened(kernel):
+            return super().resp_block_sums(kernel, X_block, origin, wresp, sample_weight, work)
+        return _DIAGONAL_KERNELS.resp_block_sums(kernel, X_block, origin, wresp, sample_weight, work)
+
+    def finish_sums(self, kernel, raw):
+        if not _whitened(kernel):
+            return _DIAGONAL_KERNELS.finish_sums(kernel, raw)
+        resp_sum, resp_x_sum, scatter = super().finish_sums(kernel, raw)
+        return resp_sum, resp_x_sum, np.diagonal(scatter, axis1=1, axis2=2).copy()
+
+    def compute_precisions_cholesky(self, covariances):
+        dense = np.asarray(covariances, np.float64)  # as FullCovariance computes them
+        diagonals = np.diagonal(dense, axis1=1, axis2=2)
+        if not (
+            np.count_nonzero(dense) == np.count_nonzero(diagonals)
+            and np.minimum.reduce(diagonals, axis=None) > 0
+            and math.isfinite(np.add.reduce(diagonals, axis=None))
+        ):  # outside the family, or failing: the Cholesky factors (and their error message)
+            return super().compute_precisions_cholesky(covariances)
+        # What a Cholesky factor and its triangular inverse give a positive
+        # diagonal matrix, without them: 1 / sqrt on the diagonal.
+        prec_chol = np.zeros(dense.shape)
+        add_to_diagonals(prec_chol, 1.0 / np.sqrt(diagonals))
+        return prec_chol
+
+    def m_step_scatter(self, stats, nk):
+        # A diagonal stack: the M-steps of these models read nothing else.
+        n_components, n_features = stats.scatter.shape
+        scatter = np.zeros((n_components, n_features, n_features))
+        add_to_diagonals(scatter, diagonal_scatter_about_means(stats, nk))
+        return scatter

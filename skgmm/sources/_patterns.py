@@ -51,15 +51,17 @@ class MissingKernel(NamedTuple):
     patterns: list  # PatternKernel per pattern, for 'full'/'tied'
 
 
+def _covariances(model: CovarianceModel, params: MixtureParams):
+    """The covariances of ``params`` in the model's layout, from the precisions if not given."""
+    if params.covariances is not None:
+        return params.covariances
+    return model.covariances_from_precisions_cholesky(np.asarray(params.precisions_cholesky, np.float64))
+
+
 def dense_covariances(model: CovarianceModel, params: MixtureParams) -> FloatArray:
     """Covariances of every component as a (K, d, d) float64 stack."""
-    covariances = params.covariances
-    if covariances is None:
-        covariances = model.covariances_from_precisions_cholesky(
-            np.asarray(params.precisions_cholesky, np.float64)
-        )
     n_components, n_features = np.shape(params.means)
-    return model.dense_covariances(covariances, n_components, n_features)
+    return model.dense_covariances(_covariances(model, params), n_components, n_features)
 
 
 def pattern_kernel(covariances: FloatArray, observed_mask) -> PatternKernel:
@@ -90,7 +92,6 @@ def prepare_missing_pass(model: CovarianceModel, params: MixtureParams, observed
             "(Bayesian) fit; impute them, or drop the rows."
         )
     means = np.asarray(params.means, np.float64)
-    n_components = means.shape[0]
     with np.errstate(divide="ignore"):
         log_weights = np.log(np.asarray(params.weights, np.float64))
     variances, patterns = None, []
@@ -98,11 +99,8 @@ def prepare_missing_pass(model: CovarianceModel, params: MixtureParams, observed
         covariances = dense_covariances(model, params)
         patterns = [pattern_kernel(covariances, mask) for mask in observed]
     else:
-        variances = params.covariances
-        if variances is None:
-            variances = 1.0 / model.compute_precisions(np.asarray(params.precisions_cholesky, np.float64))
-        variances = np.asarray(variances, np.float64).reshape(n_components, -1)
-        variances = np.broadcast_to(variances, means.shape)
+        # diagonal covariances, in whatever layout the model keeps them
+        variances = model.component_variances(_covariances(model, params), *means.shape)
     return MissingKernel(model, means, log_weights, variances, patterns)
 
 

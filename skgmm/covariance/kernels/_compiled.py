@@ -12,6 +12,9 @@ Importing this module raises ImportError when the library was not built.
 
 from __future__ import annotations
 
+import functools
+from typing import NamedTuple
+
 import numpy as np
 
 from skgmm._ckernels import FLAG, POINTER, SIZE, as_input, check_output, declare, load_library, simd_level
@@ -91,6 +94,47 @@ def weighted_scatter(whitened, rows_of, resp, scatter, resp_y_sum):
     check_output(scatter, dtype, (n_components, n_features, n_features), "scatter")
     check_output(resp_y_sum, dtype, (n_components, n_features), "resp_y_sum")
     _check_status(function(*arguments, resp.ctypes.data, scatter.ctypes.data, resp_y_sum.ctypes.data))
+
+
+class BoundBlock(NamedTuple):
+    """:func:`sum_squares` and :func:`weighted_scatter` checked once for one block's buffers.
+
+    Reading an array's address costs about a microsecond, as much as the
+    kernels take on a small block, and a block's buffers are the same arrays
+    pass after pass: their checks and addresses are kept with them (which
+    keeps them alive) and each call passes only the addresses.
+    """
+
+    arrays: tuple  # (whitened, rows_of, resp, scatter, resp_y_sum), whose addresses the calls hold
+    sum_squares: functools.partial  # out = resp
+    weighted_scatter: functools.partial
+
+
+def bind_block(whitened, rows_of, resp, scatter, resp_y_sum) -> BoundBlock:
+    """Check the buffers of a block as :func:`sum_squares` and :func:`weighted_scatter` do, once.
+
+    ``resp`` is both the output of the first and the input of the second;
+    every array must be C-ordered already (nothing is copied).
+    """
+    sum_squares_fn, arguments, whitened_in, rows_in = _whitened_arguments(_SUM_SQUARES, whitened, rows_of)
+    scatter_fn = _WEIGHTED_SCATTER[whitened.dtype]
+    if whitened_in is not whitened or rows_in is not rows_of:
+        raise ValueError("bind_block needs C-ordered, aligned whitened and rows_of")
+    dtype, (n_components, n_features) = whitened.dtype, rows_of.shape
+    check_output(resp, dtype, (n_components, whitened.shape[1]), "resp")
+    check_output(scatter, dtype, (n_components, n_features, n_features), "scatter")
+    check_output(resp_y_sum, dtype, (n_components, n_features), "resp_y_sum")
+    resp_address = resp.ctypes.data
+    return BoundBlock(
+        (whitened, rows_of, resp, scatter, resp_y_sum),
+        functools.partial(sum_squares_fn, *arguments, resp_address),
+        functools.partial(scatter_fn, *arguments, resp_address, scatter.ctypes.data, resp_y_sum.ctypes.data),
+    )
+
+
+def run_bound(call: functools.partial) -> None:
+    """Run a kernel of a :class:`BoundBlock`."""
+    _check_status(call())
 
 
 def _check_status(status):

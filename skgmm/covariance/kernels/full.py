@@ -93,6 +93,7 @@ class WhitenedBlock(NamedTuple):
     scatter: FloatArray
     white_sum: FloatArray
     weighted: FloatArray | None
+    bound: object | None  # with the compiled kernels: their BoundBlock for these buffers
 
 
 def whitening_slices(whiten_aug_t, bounds, dtype):
@@ -137,15 +138,22 @@ def whiten_block(kernel, X_block, origin, work) -> WhitenedBlock:
         pieces.append(piece.reshape(n_components, stop - start, n_rows))
     resp, scatter, white_sum = buffers[2:5]
     weighted = buffers[5] if len(buffers) > 5 else None
-    return WhitenedBlock(whitened, pieces, resp, scatter, white_sum, weighted)
+    bound = None
+    if rows_of is not None:
+        arrays = (whitened, rows_of, resp, scatter, white_sum)
+        key = ("full-bound", n_components, n_features, dtype)
+        bound = work.get(key)
+        # the same buffers (held by the bound calls, so not another array at a reused address)
+        if bound is None or any(a is not b for a, b in zip(bound.arrays, arrays)):
+            bound = work[key] = compiled_kernels().bind_block(*arrays)
+    return WhitenedBlock(whitened, pieces, resp, scatter, white_sum, weighted, bound)
 
 
 def weighted_log_prob_into(kernel, block: WhitenedBlock, log_weights):
     """``block.resp`` <- ``log p(x | k) + log w_k``, component-major."""
     out = block.resp
-    rows_of = compiled_rows(kernel)
-    if rows_of is not None:
-        compiled_kernels().sum_squares(block.whitened, rows_of, out)
+    if block.bound is not None:
+        compiled_kernels().run_bound(block.bound.sum_squares)
     else:
         np.einsum("kdb,kdb->kb", block.pieces[0], block.pieces[0], out=out)
         for piece in block.pieces[1:]:
@@ -160,7 +168,10 @@ def white_sums(kernel, block: WhitenedBlock, resp):
     rows_of = compiled_rows(kernel)
     scatter, weighted = block.scatter, block.weighted
     if rows_of is not None:
-        compiled_kernels().weighted_scatter(block.whitened, rows_of, resp, scatter, block.white_sum)
+        if block.bound is not None and resp is block.resp:
+            compiled_kernels().run_bound(block.bound.weighted_scatter)
+        else:
+            compiled_kernels().weighted_scatter(block.whitened, rows_of, resp, scatter, block.white_sum)
         return block.white_sum[:, :n_features], scatter[:, :n_features, :n_features]
     if n_features <= SMALL_SCATTER_FEATURES:
         # Few features: BLAS's d x d products are slow and serialise across
