@@ -83,7 +83,9 @@ def _fit_candidate(
                     check_feature_scale(variance, spread, source.n_samples, source.dtype, reg_covar)
                     params = _start(rows, model, resp, n_components, reg_covar, source.dtype)
                     guard = EmptyComponentGuard(source, model, reg_covar, variance)
-                    run = fit_best(source, model, lambda init, p=params: p, em_settings, 1, FitMonitor(), guard)
+                    run = fit_best(
+                        source, model, lambda init, p=params: p, em_settings, 1, FitMonitor(), guard
+                    )
                 except (ValueError, np.linalg.LinAlgError) as error:
                     best["error"] = best["error"] or str(error)
                     continue

@@ -29,7 +29,14 @@ AUTO_COVARIANCE_TYPES = tuple(
 #: The types ``--covariance-type mclust`` tries: R mclust's default models.
 MCLUST_COVARIANCE_TYPES = MULTIVARIATE_MODELS
 
-__all__ = ["AUTO_COVARIANCE_TYPES", "COVARIANCE_TYPES", "MCLUST_COVARIANCE_TYPES", "FitResult", "fit_table", "singular_components"]
+__all__ = [
+    "AUTO_COVARIANCE_TYPES",
+    "COVARIANCE_TYPES",
+    "MCLUST_COVARIANCE_TYPES",
+    "FitResult",
+    "fit_table",
+    "singular_components",
+]
 
 
 @dataclass

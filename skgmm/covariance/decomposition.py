@@ -25,6 +25,7 @@ _ORIENTATION = {
     "EEV": "V", "VEV": "V", "EVV": "V", "VVV": "V", "E": "I", "V": "I",
 }  # fmt: skip
 
+
 class Decomposition(NamedTuple):
     """``volumes`` (K,), ``shapes`` (K, d) and ``orientations`` (K, d, d) of K covariances."""
 
