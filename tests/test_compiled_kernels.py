@@ -15,7 +15,9 @@ from skgmm.engine.mstep import prepare_pass
 from .test_covariance import _data, _random_params
 
 kernels = pytest.importorskip(
-    "skgmm.covariance.kernels._compiled", reason="the C kernels were not built (no compiler)"
+    "skgmm.covariance.kernels._compiled",
+    reason="the C kernels were not built (no compiler)",
+    exc_type=ImportError,
 )
 SWITCHES = ("SKGMM_COMPILED", "SKGMM_NUMBA")
 
