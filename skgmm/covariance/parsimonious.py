@@ -237,22 +237,28 @@ def _m_step_vee(nk, scatter, previous, tol, max_iter):
     return scale, shape, orientation, n_iter
 
 
-def _orientation_step(scatter, orientation, inverse_shapes, shifted_scatter):
+def _orientation_step(scatter_rows, orientation, rotated, inverse_shapes, largest):
     """Two majorisation-minimisation updates of a common orientation D (Browne and McNicholas 2014).
 
     Each lowers ``f(D) = sum_k tr(W_k D B_k D^T)`` (``B_k = diag(inverse_shapes[k])``)
     over orthogonal D: it minimises the linear term ``tr(D^T G)`` of a quadratic
     majoriser, at ``-P R^T`` for ``G = P S R^T``.  The first bounds ``W_k`` by
-    its largest eigenvalue ``w_k`` (``shifted_scatter`` holds ``W_k - w_k I``),
-    the second ``B_k`` by its largest entry ``b_k``.
+    its largest eigenvalue ``w_k`` (``largest``), the second ``B_k`` by its
+    largest entry ``b_k``.  ``scatter_rows`` is the (K d, d) stack of the
+    ``W_k``, ``rotated`` the (K, d, d) stack of the ``W_k D``; returns the new
+    D and the ``W_k D`` for it.
     """
-    # G = sum_k (W_k - w_k I) D B_k: column j sums [(W_k - w_k I) D]_:j B_k,jj over k
-    gradient = np.einsum("kij,kj->ij", shifted_scatter @ orientation, inverse_shapes)
+    n_components, n_features = inverse_shapes.shape
+    # G = sum_k (W_k - w_k I) D B_k: column j sums [W_k D]_:j B_k,jj over k, less D_:j sum_k w_k B_k,jj
+    gradient = np.einsum("kij,kj->ij", rotated, inverse_shapes)
+    gradient -= orientation * (largest @ inverse_shapes)
     orientation = _polar_factor(gradient)
     # G = sum_k W_k D (B_k - b_k I)
     shifted_shapes = inverse_shapes - np.maximum.reduce(inverse_shapes, axis=1)[:, None]
-    gradient = np.einsum("kij,kj->ij", scatter @ orientation, shifted_shapes)
-    return _polar_factor(gradient)
+    rotated = (scatter_rows @ orientation).reshape(n_components, n_features, n_features)
+    gradient = np.einsum("kij,kj->ij", rotated, shifted_shapes)
+    orientation = _polar_factor(gradient)
+    return orientation, (scatter_rows @ orientation).reshape(n_components, n_features, n_features)
 
 
 def _common_orientation(nk, scatter, previous, tol, max_iter, weigh_volumes):
@@ -264,27 +270,34 @@ def _common_orientation(nk, scatter, previous, tol, max_iter, weigh_volumes):
     ``weigh_volumes`` the ``B_k`` include the inverse volumes, which makes each
     step raise VVE's likelihood rather than EVE's.
     """
-    n_features = scatter.shape[1]
-    shifted_scatter = scatter.copy()
-    add_to_diagonals(shifted_scatter, -np.linalg.eigvalsh(scatter)[:, -1:])
+    n_components, n_features = scatter.shape[:2]
+    # The W_k D of all components in one product; the step reuses those of its start.
+    scatter_rows = scatter.reshape(n_components * n_features, n_features)
+    largest = np.linalg.eigvalsh(scatter)[:, -1]
     if previous is None:
-        orientation, variances, first = np.eye(n_features), None, 1
+        orientation, inverse_shapes, first = np.eye(n_features), None, 1
+        rotated = scatter
     else:
         orientation = previous.orientation[0]
         variances = previous.scale[:, None] * previous.shape if weigh_volumes else previous.shape
-        first = 0
+        inverse_shapes, first = 1.0 / variances, 0
+        rotated = (scatter_rows @ orientation).reshape(n_components, n_features, n_features)
+    weights = nk[:, None]
     objective_old, change, n_iter = math.inf, math.inf, 0
     while change >= tol and n_iter < max_iter:
         n_iter += 1
         if n_iter > first:
-            orientation = _orientation_step(scatter, orientation, 1.0 / variances, shifted_scatter)
-        axis_scatter = np.einsum("ji,kjl,li->ki", orientation, scatter, orientation)
+            orientation, rotated = _orientation_step(
+                scatter_rows, orientation, rotated, inverse_shapes, largest
+            )
+        axis_scatter = np.einsum("kji,ji->ki", rotated, orientation)
         if weigh_volumes:
-            variances = axis_scatter / nk[:, None]
-            objective = float(nk @ np.add.reduce(np.log(variances), axis=1))
+            inverse_shapes = weights / axis_scatter
+            objective = float(nk @ np.add.reduce(np.log(axis_scatter / weights), axis=1))
         else:
-            _, variances = _volume_and_shape(axis_scatter)
-            objective = float(np.add.reduce(axis_scatter / variances, axis=None))
+            # (A component without volume makes f NaN, which stops the loop.)
+            inverse_shapes = _geometric_mean(axis_scatter)[:, None] / axis_scatter
+            objective = float(np.add.reduce(axis_scatter * inverse_shapes, axis=None))
         change = abs(objective - objective_old) / (1.0 + abs(objective))
         objective_old = objective
         if not math.isfinite(objective):
