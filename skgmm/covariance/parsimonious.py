@@ -98,12 +98,11 @@ def _descending_eigh(matrices: FloatArray) -> tuple[FloatArray, FloatArray]:
 
 
 def _polar_factor(matrix: FloatArray) -> FloatArray:
-    """``-P R^T`` for the SVD ``matrix = P S R^T`` (LAPACK's gesdd, as ``np.linalg.svd``)."""
-    left, _, right, info = lapack.dgesdd(matrix)
+    """``P R^T`` for the SVD ``matrix = P S R^T`` (LAPACK's gesdd, as ``np.linalg.svd``); overwrites it."""
+    left, _, right, info = lapack.dgesdd(matrix, overwrite_a=1)
     if info != 0:
         left, _, right = np.linalg.svd(matrix)
-    product = left @ right
-    return np.negative(product, out=product)
+    return left @ right
 
 
 def _volume_and_shape(eigenvalues: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -170,18 +169,19 @@ def _common_shape_fixed_point(nk, axis_scatter, shape, tol, max_iter):
     """
     n_components, n_features = axis_scatter.shape
     weight = n_features * nk
-    # [volumes, shape] of an iteration in one vector: one change test for both.
-    state = previous = None
+    # [volumes, shape] of an iteration in one vector: one change test for both;
+    # two buffers, swapped, hold the current and the previous iteration.
+    state, previous = np.empty(n_components + n_features), np.empty(n_components + n_features)
     change, n_iter = math.inf, 0
     while change >= tol and n_iter < max_iter:
         n_iter += 1
-        previous, state = state, np.empty(n_components + n_features)
+        previous, state = state, previous
         scale, shape_new = state[:n_components], state[n_components:]
-        np.divide(np.add.reduce(axis_scatter / shape, axis=1), weight, out=scale)
-        totals = np.add.reduce(axis_scatter / scale[:, None], axis=0)
+        np.divide(axis_scatter @ (1.0 / shape), weight, out=scale)
+        totals = (1.0 / scale) @ axis_scatter
         np.divide(totals, _geometric_mean(totals), out=shape_new)
         shape = shape_new
-        if previous is None:
+        if n_iter == 1:
             if not np.isfinite(state).all():
                 break  # a component without volume: _check_nonsingular reports it
         else:
@@ -221,20 +221,23 @@ def _m_step_vee(nk, scatter, previous, tol, max_iter):
     """
     n_components, n_features = scatter.shape[:2]
     weight, total = n_features * nk, np.add.reduce(nk)
+    # Each W_k as a row: the sums over components are products.
+    scatter_rows = scatter.reshape(n_components, n_features * n_features)
     scale = np.ones(n_components)  # mclust restarts VEE each M-step: ``previous`` is not used
     objective_old, change, n_iter = math.inf, math.inf, 0
     while change >= tol and n_iter < max_iter:
         n_iter += 1
-        eigenvalues, orientation = _descending_eigh(np.add.reduce(scatter / scale[:, None, None], axis=0))
-        _, shape = _volume_and_shape(eigenvalues)
+        pooled = ((1.0 / scale) @ scatter_rows).reshape(n_features, n_features)
+        eigenvalues, orientation = symmetric_eigh(pooled)  # increasing; reversed once, at the end
+        shape = eigenvalues / _geometric_mean(eigenvalues)
         inverse = (orientation / shape) @ orientation.T
-        scale = np.einsum("kij,ji->k", scatter, inverse) / weight
+        scale = (scatter_rows @ inverse.T.ravel()) / weight
         objective = n_features * (nk @ np.log(scale) + total)
         change = abs(objective - objective_old) / (1.0 + abs(objective))
         objective_old = objective
         if not np.isfinite(objective):
             break
-    return scale, shape, orientation, n_iter
+    return scale, shape[::-1], orientation[:, ::-1], n_iter
 
 
 def _orientation_step(scatter_rows, orientation, rotated, inverse_shapes, largest):
@@ -242,22 +245,21 @@ def _orientation_step(scatter_rows, orientation, rotated, inverse_shapes, larges
 
     Each lowers ``f(D) = sum_k tr(W_k D B_k D^T)`` (``B_k = diag(inverse_shapes[k])``)
     over orthogonal D: it minimises the linear term ``tr(D^T G)`` of a quadratic
-    majoriser, at ``-P R^T`` for ``G = P S R^T``.  The first bounds ``W_k`` by
+    majoriser, at ``-P R^T`` for ``G = P S R^T``, the polar factor of ``-G``.  The first bounds ``W_k`` by
     its largest eigenvalue ``w_k`` (``largest``), the second ``B_k`` by its
     largest entry ``b_k``.  ``scatter_rows`` is the (K d, d) stack of the
     ``W_k``, ``rotated`` the (K, d, d) stack of the ``W_k D``; returns the new
     D and the ``W_k D`` for it.
     """
     n_components, n_features = inverse_shapes.shape
-    # G = sum_k (W_k - w_k I) D B_k: column j sums [W_k D]_:j B_k,jj over k, less D_:j sum_k w_k B_k,jj
-    gradient = np.einsum("kij,kj->ij", rotated, inverse_shapes)
-    gradient -= orientation * (largest @ inverse_shapes)
-    orientation = _polar_factor(gradient)
-    # G = sum_k W_k D (B_k - b_k I)
-    shifted_shapes = inverse_shapes - np.maximum.reduce(inverse_shapes, axis=1)[:, None]
+    # -G = -sum_k (W_k - w_k I) D B_k: column j is D_:j sum_k w_k B_k,jj less sum_k [W_k D]_:j B_k,jj
+    negative_gradient = orientation * (largest @ inverse_shapes)
+    negative_gradient -= np.einsum("kij,kj->ij", rotated, inverse_shapes)
+    orientation = _polar_factor(negative_gradient)
+    # -G = sum_k W_k D (b_k I - B_k)
+    shifted_shapes = np.maximum.reduce(inverse_shapes, axis=1)[:, None] - inverse_shapes
     rotated = (scatter_rows @ orientation).reshape(n_components, n_features, n_features)
-    gradient = np.einsum("kij,kj->ij", rotated, shifted_shapes)
-    orientation = _polar_factor(gradient)
+    orientation = _polar_factor(np.einsum("kij,kj->ij", rotated, shifted_shapes))
     return orientation, (scatter_rows @ orientation).reshape(n_components, n_features, n_features)
 
 
