@@ -51,6 +51,7 @@ UNIVARIATE_MODELS = ("E", "V")
 ITERATIVE_MODELS = ("VEI", "VEE", "EVE", "VVE", "VEV")
 #: mclust's default inner tolerance, ``emControl()$tol[2]``.
 INNER_TOL = math.sqrt(np.finfo(np.float64).eps)
+_EPS = float(np.finfo(np.float64).eps)
 
 
 class MclustCovariances(NamedTuple):
@@ -449,9 +450,8 @@ def estimate_mclust_covariances(
             add_to_diagonals(covariances, scale[:, None] * shape)
         else:
             orientation = filled(orientation, (n_components, n_features, n_features))
-            covariances = (
-                scale[:, None, None] * (orientation * shape[:, None, :]) @ orientation.transpose(0, 2, 1)
-            )
+            variances = scale[:, None] * shape  # along the axes
+            covariances = (orientation * variances[:, None, :]) @ orientation.transpose(0, 2, 1)
             covariances += covariances.transpose(0, 2, 1)  # symmetric to the last bit
             covariances *= 0.5
     _check_nonsingular(model, covariances, scale, shape)
@@ -462,7 +462,7 @@ def _check_nonsingular(model, covariances, scale, shape):
     """Raise ValueError naming the model and components whose estimate has no volume."""
     # The rounding error of an eigen-decomposition, relative to the largest eigenvalue, is
     # about eps: a smaller axis is zero to working precision.
-    ratio = 10 * shape.shape[1] * np.finfo(np.float64).eps
+    ratio = 10 * shape.shape[1] * _EPS
     # The usual case in a few reductions (NaNs fail every comparison); the
     # components are looked for only when it fails.
     low, high = np.minimum.reduce(shape, axis=1), np.maximum.reduce(shape, axis=1)
