@@ -73,7 +73,8 @@ def summary(result: FitResult, table: Table, verbose: bool = False) -> str:
     )
     status = "converged" if model.converged_ else "did NOT converge"
     lines.append(
-        f"EM: {status} in {model.n_iter_} iterations (n_init={model.n_init}, tol={model.tol:g});"
+        f"EM: {status} in {model.n_iter_} iterations (n_init={model.n_init}, tol={model.tol:g}"
+        f"{' on the relative change, as mclust' if getattr(model, 'convergence', 'mean') == 'relative' else ''});"
         f"  time {result.seconds:.2f} s" + (" for all candidates" if result.n_candidates > 1 else "")
     )
     if result.selector is not None and hasattr(result.selector, "cv_results_"):
