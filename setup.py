@@ -65,9 +65,9 @@ def kernel_library(name, depends=()):
 
 setup(
     ext_modules=[
-        kernel_library("full", ["common.h", "full_impl.h"]),
-        kernel_library("kmeans", ["common.h", "kmeans_impl.h"]),
-        kernel_library("hc"),
+        kernel_library("full", ["common.h", "export.h", "full_impl.h"]),
+        kernel_library("kmeans", ["common.h", "export.h", "kmeans_impl.h"]),
+        kernel_library("hc", ["export.h"]),
     ],
     cmdclass={"build_ext": BuildKernels},
 )

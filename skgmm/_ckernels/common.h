@@ -15,19 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#if defined(_WIN32)
-#define SKGMM_EXPORT __declspec(dllexport)
-#else
-#define SKGMM_EXPORT __attribute__((visibility("default")))
-#endif
-
-#if defined(_MSC_VER) && !defined(__clang__)
-#define SKGMM_RESTRICT __restrict
-#define SKGMM_INLINE static __forceinline
-#else
-#define SKGMM_RESTRICT restrict
-#define SKGMM_INLINE static inline __attribute__((always_inline))
-#endif
+#include "export.h"
 
 /* `#pragma omp simd` needs -fopenmp-simd (no OpenMP runtime); compilers without it ignore it. */
 #define SKGMM_PRAGMA(text) _Pragma(#text)

@@ -18,17 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* As in common.h (whose per-CPU copies this scalar loop does not need). */
-#if defined(_WIN32)
-#define SKGMM_EXPORT __declspec(dllexport)
-#else
-#define SKGMM_EXPORT __attribute__((visibility("default")))
-#endif
-#if defined(_MSC_VER) && !defined(__clang__)
-#define SKGMM_RESTRICT __restrict
-#else
-#define SKGMM_RESTRICT restrict
-#endif
+/* Not common.h: this scalar loop needs no per-CPU copies. */
+#include "export.h"
 
 #if defined(__FAST_MATH__)
 #error "hc.c must be built without fast-math: its merges must equal the numpy code's"
