@@ -38,7 +38,8 @@ def fit_candidates(X, sample_weight, init_data, n_components, covariance_types, 
     starts = []
     for i, seed in enumerate(seeds):
         if partition is not None and i == 0:
-            starts.append(("hierarchical", int(seed), partition))
+            labels, tree_seed = partition
+            starts.append(("hierarchical", tree_seed, labels))
             continue
         method = "kmeans" if init_params == "hierarchical" else init_params
         resp = INITIALISERS[method](X_init, weight_init, n_components, np.random.RandomState(seed))
@@ -129,13 +130,14 @@ def _fitted(run, method, seed, model, n_components, covariance_type, settings, X
 def _start(rows, model, resp, n_components, reg_covar, dtype):
     """The initial parameters of responsibilities ``resp`` on ``rows``, as the estimator's start.
 
-    Rows left out of a subset start carry no responsibility; the weights of
-    the others are rescaled to sum to one.
+    The same as :func:`~skgmm.engine.loop.start_parameters` computes from
+    them (weights over the total row weight, as scikit-learn), so that a
+    refit of the candidate retraces it.
     """
     weights, means, covariances = parameters_from_resp(rows, model, resp, n_components, reg_covar)
     covariances = covariances.astype(dtype)
     return MixtureParams(
-        weights=(weights / weights.sum()).astype(dtype),
+        weights=weights.astype(dtype),
         means=means.astype(dtype),
         covariances=covariances,
         precisions_cholesky=np.asarray(model.compute_precisions_cholesky(covariances), dtype),

@@ -311,9 +311,14 @@ class GaussianMixtureIC(ClusterMixin, DensityMixin, BaseEstimator):
             # a random subset's, and a k-means start guards against an unlucky draw.
             n_init = 2 if self.init_params == "hierarchical" and n_usable > HIERARCHICAL_SUBSET else 1
         seeds = random_state.randint(np.iinfo(np.int32).max, size=(len(n_components_list), n_init))
-        partitions = None
+        partitions, tree_seed = None, None
         if self.init_params == "hierarchical":
-            partitions = hierarchical_partitions(X_init, weight_init, n_components_list, random_state)
+            # The tree's own seed (it draws the subset of more than HIERARCHICAL_SUBSET
+            # rows) is the hierarchical candidates' random_state: refits draw it again.
+            tree_seed = int(random_state.randint(np.iinfo(np.int32).max))
+            partitions = hierarchical_partitions(
+                X_init, weight_init, n_components_list, np.random.RandomState(tree_seed)
+            )
 
         settings = dict(
             tol=self.tol, convergence=self.convergence, reg_covar=self.reg_covar, max_iter=self.max_iter
@@ -327,7 +332,7 @@ class GaussianMixtureIC(ClusterMixin, DensityMixin, BaseEstimator):
                 (X_init, weight_init),
                 k,
                 covariance_types,
-                (self.init_params, None if partitions is None else partitions[k], seeds[i]),
+                (self.init_params, None if partitions is None else (partitions[k], tree_seed), seeds[i]),
                 settings,
             )
             for i, k in enumerate(n_components_list)

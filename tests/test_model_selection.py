@@ -586,8 +586,12 @@ def test_ic_candidate_keeps_a_sound_start_over_a_collapsed_one():
     settings = dict(
         tol=1e-5, convergence="relative", reg_covar=1e-6, max_iter=200, n_total=float(len(X)), features=None
     )
-    (alone,) = fit_candidates(X, None, (X, None), 3, ["full"], ("hierarchical", collapsing, [0]), settings)
-    (both,) = fit_candidates(X, None, (X, None), 3, ["full"], ("hierarchical", collapsing, [0, 1]), settings)
+    (alone,) = fit_candidates(
+        X, None, (X, None), 3, ["full"], ("hierarchical", (collapsing, 0), [0]), settings
+    )
+    (both,) = fit_candidates(
+        X, None, (X, None), 3, ["full"], ("hierarchical", (collapsing, 0), [0, 1]), settings
+    )
     assert alone["excluded"] and alone["estimator"].init_params == "hierarchical"
     assert not both["excluded"] and both["estimator"].init_params == "kmeans"
     assert both["log_likelihood"] < alone["log_likelihood"]
@@ -607,3 +611,19 @@ def test_ic_n_init_auto_adds_a_kmeans_start_only_beyond_the_hierarchical_subset(
     for module in (skgmm._init, skgmm._selection):
         monkeypatch.setattr(module, "HIERARCHICAL_SUBSET", 100)  # X has 300 rows: the tree is a subset's
     assert_array_equal(table(), table(n_init=2))
+
+
+@pytest.mark.parametrize("n_init", [1, 2])
+def test_ic_best_estimator_reproduces_a_subset_start(three_blobs, monkeypatch, n_init):
+    """Beyond HIERARCHICAL_SUBSET rows the tree is a random subset's: a refit draws the same one."""
+    import skgmm._init
+    import skgmm._selection
+
+    for module in (skgmm._init, skgmm._selection):
+        monkeypatch.setattr(module, "HIERARCHICAL_SUBSET", 100)
+    X, _ = three_blobs
+    ic = GaussianMixtureIC([2, 3, 4], covariance_type=["full", "VEI"], n_init=n_init, random_state=0).fit(X)
+    refit = clone(ic.best_estimator_).fit(X)
+    assert refit.n_iter_ == ic.n_iter_
+    assert_allclose(refit.lower_bounds_, ic.best_estimator_.lower_bounds_, rtol=1e-12)
+    assert_allclose(refit.means_, ic.means_, rtol=1e-10)
