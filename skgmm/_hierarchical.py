@@ -24,6 +24,11 @@ step, mclust itself takes the merge ranked first here, so the difference lies
 in how mclust carries its merge values from one step to the next, not in the
 criterion (``benchmarks/INIT_QUALITY.md``).
 
+Exact ties between merge costs (duplicated rows; rows differing by the same
+vector, whose costs round alike) are broken as mclust breaks them, by its
+storage order of the groups (:func:`_tied_pair`), which reproduces its trees
+on iris and faithful.
+
 A merge changes only the costs of pairs that involve the merged group, so each
 step updates one row of the pairwise cost matrix (vectorised over the other
 groups) and a nearest-partner list, as in Fraley's algorithms.
