@@ -24,6 +24,11 @@ step, mclust itself takes the merge ranked first here, so the difference lies
 in how mclust carries its merge values from one step to the next, not in the
 criterion (``benchmarks/INIT_QUALITY.md``).
 
+Exact ties between merge costs (duplicated rows; rows differing by the same
+vector, whose costs round alike) are broken as mclust breaks them, by its
+storage order of the groups (:func:`_tied_pair`), which reproduces its trees
+on iris and faithful.
+
 A merge changes only the costs of pairs that involve the merged group, so each
 step updates one row of the pairwise cost matrix (vectorised over the other
 groups) and a nearest-partner list, as in Fraley's algorithms.
@@ -120,11 +125,29 @@ def _agglomerate_numpy(X, reg, beta):
     partner = np.argmin(costs, axis=1)
     best = costs[np.arange(n_samples), partner]
 
+    # mclust's storage order of the groups, which breaks exact ties (see _tied_pair).
+    slot = np.arange(n_samples)
+    at = np.arange(n_samples)
+    n_groups = n_samples
+
     for step in range(n_samples - 1):
-        i = int(np.argmin(best))
-        j = int(partner[i])
+        smallest = best.min()
+        if smallest < np.inf:
+            i, j = _tied_pair(costs, best, smallest, slot)
+        else:
+            i = int(np.argmin(best))
+            j = int(partner[i])
         i, j = min(i, j), max(i, j)
         merges[step] = i, j
+        # The merged group takes the lower of the two slots, the last slot's group the higher.
+        low, high = sorted((slot[i], slot[j]))
+        at[low] = i
+        slot[i] = low
+        n_groups -= 1
+        if high < n_groups:
+            moved = at[n_groups]
+            at[high] = moved
+            slot[moved] = high
         n_i, n_j = count[i], count[j]
         n_ij = n_i + n_j
         diff = mean[j] - mean[i]
@@ -172,6 +195,28 @@ def _agglomerate_numpy(X, reg, beta):
         partner[others[better]] = i
         best[others[better]] = change[better]
     return merges
+
+
+def _tied_pair(costs, best, smallest, slot):
+    """The pair that mclust merges among those whose cost equals ``smallest``.
+
+    mclust keeps its groups in slots ``0 .. n_groups - 1`` (initially row
+    ``r`` in slot ``r``); a merge puts the new group in the lower of the two
+    slots and moves the group of the last slot into the higher one.  Of the
+    pairs of least cost, it merges the one whose higher slot is highest, and
+    of those the one whose lower slot is highest: the last in a scan of the
+    pairs by higher slot, then lower slot (established by black-box runs of
+    ``hc(modelName="VVV")`` on data with exact ties: duplicated rows, lattice
+    points, mirrored copies; ``benchmarks/mclust_hc_ties.R``).  With one
+    pair of least cost, that pair.
+    """
+    tied = np.flatnonzero(best == smallest)
+    rows, cols = np.nonzero(costs[tied] == smallest)
+    rows = tied[rows]
+    high = np.maximum(slot[rows], slot[cols])
+    low = np.minimum(slot[rows], slot[cols])
+    k = np.lexsort((low, high))[-1]
+    return int(rows[k]), int(cols[k])
 
 
 def cut_tree(merges, n_samples, n_clusters_list):

@@ -2,7 +2,8 @@
  *
  * The same steps as skgmm/_hierarchical.py (its numpy code is the fallback
  * and the reference): a matrix of merge costs, one row refreshed per merge,
- * a nearest-partner list.  A group of n rows with scatter W (centred
+ * a nearest-partner list, exact ties broken by mclust's storage order of the
+ * groups (_tied_pair in the Python file).  A group of n rows with scatter W (centred
  * cross-products) in p dimensions costs
  *
  *     n p log((tr W + reg + det(W) / (beta n^(p-1))) / (n p)),
@@ -127,9 +128,11 @@ SKGMM_EXPORT int skgmm_hc_vvv_f64(const double *SKGMM_RESTRICT X, ptrdiff_t n_sa
     double *work = malloc(sizeof(double) * p * p);
     double *diff = malloc(sizeof(double) * p);
     double *power = malloc(sizeof(double) * (n + 1));
+    ptrdiff_t *slot = malloc(sizeof(ptrdiff_t) * n);
+    ptrdiff_t *at = malloc(sizeof(ptrdiff_t) * n);
     int status = 0;
     if (!count || !mean || !scatter || !trace || !own || !costs || !best || !partner || !others || !alive || !work
-        || !diff || !power) {
+        || !diff || !power || !slot || !at) {
         status = -1;
         goto done;
     }
@@ -162,11 +165,43 @@ SKGMM_EXPORT int skgmm_hc_vvv_f64(const double *SKGMM_RESTRICT X, ptrdiff_t n_sa
         best[i] = costs[i * n + partner[i]];
     }
 
+    for (ptrdiff_t g = 0; g < n; g++) {
+        slot[g] = g;
+        at[g] = g;
+    }
+    ptrdiff_t n_groups = n;
+
     for (ptrdiff_t step = 0; step < n - 1; step++) {
         ptrdiff_t i = first_min(best, n);
-        if (i < 0)  /* NaN costs (non-finite data): take the first two groups alive */
+        ptrdiff_t j = -1;
+        if (i < 0) {  /* NaN costs (non-finite data): take the first two groups alive */
             for (i = 0; !alive[i]; i++) {}
-        ptrdiff_t j = partner[i];
+        } else {
+            /* exact ties: mclust's choice, the pair last by (higher slot, lower slot) */
+            const double smallest = best[i];
+            ptrdiff_t top_high = -1, top_low = -1;
+            for (ptrdiff_t r = i; r < n; r++) {
+                if (best[r] != smallest)
+                    continue;
+                const double *row = costs + r * n;
+                for (ptrdiff_t c = 0; c < n; c++) {
+                    if (row[c] != smallest)
+                        continue;
+                    const ptrdiff_t high = slot[r] > slot[c] ? slot[r] : slot[c];
+                    const ptrdiff_t low = slot[r] > slot[c] ? slot[c] : slot[r];
+                    if (high > top_high || (high == top_high && low > top_low)) {
+                        top_high = high;
+                        top_low = low;
+                    }
+                }
+            }
+            if (top_high >= 0) {
+                i = at[top_low];
+                j = at[top_high];
+            } else {
+                j = partner[i];
+            }
+        }
         if (j < 0 || !alive[j] || j == i)
             for (j = 0; !alive[j] || j == i; j++) {}
         if (j < i) {
@@ -176,6 +211,19 @@ SKGMM_EXPORT int skgmm_hc_vvv_f64(const double *SKGMM_RESTRICT X, ptrdiff_t n_sa
         }
         merges[2 * step] = i;
         merges[2 * step + 1] = j;
+        {
+            /* the merged group takes the lower of the two slots, the last slot's group the higher */
+            const ptrdiff_t low = slot[i] < slot[j] ? slot[i] : slot[j];
+            const ptrdiff_t high = slot[i] < slot[j] ? slot[j] : slot[i];
+            at[low] = i;
+            slot[i] = low;
+            n_groups--;
+            if (high < n_groups) {
+                const ptrdiff_t moved = at[n_groups];
+                at[high] = moved;
+                slot[moved] = high;
+            }
+        }
         const double n_i = count[i], n_j = count[j], n_ij = n_i + n_j;
         double *s_i = scatter + i * p * p;
         const double *s_j = scatter + j * p * p;
@@ -275,5 +323,7 @@ done:
     free(work);
     free(diff);
     free(power);
+    free(slot);
+    free(at);
     return status;
 }
