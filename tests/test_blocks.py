@@ -64,3 +64,15 @@ def test_block_slices_cover_rows_once():
     assert_array_equal(covered, np.arange(10))
     assert choose_block_size(5, 3, 2) == 5
     assert choose_block_size(10**7, 16, 16) < 10**6
+
+
+def test_block_buffers_are_a_small_share_of_mid_sized_data():
+    """The largest per-block temporary is at most an eighth of X's values (above a floor)."""
+    from skgmm.engine.threads import MIN_BUDGET_ELEMENTS
+
+    n_samples, n_components, n_features = 100_000, 8, 16
+    rows = choose_block_size(n_samples, n_components, n_features)
+    largest = rows * n_components * (n_features + 2)
+    assert largest <= max(MIN_BUDGET_ELEMENTS, n_samples * n_features // 8) * 1.01
+    # large data keep the cache-sized budget
+    assert choose_block_size(10**6, 16, 16) * 16 * 18 > 2**19

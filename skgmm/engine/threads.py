@@ -29,6 +29,13 @@ MIN_BLOCK_ROWS = 256
 #: calling thread: handing a few milliseconds to a worker thread costs more
 #: than it saves (and much more on a loaded machine).
 SINGLE_BLOCK_ELEMENTS = 2**20
+#: The budget never exceeds this fraction of the data's values (nor falls
+#: below MIN_BUDGET_ELEMENTS), so that the threads' buffers stay a small share
+#: of X on mid-sized data: at 100k x 16, K=8, 2**18 values per block ran as
+#: fast as 2**20 for 'full', 'diag' and 'tied' and the default fit's extra
+#: memory fell from 1.6 to 0.57 x X (benchmarks/RESULTS.md, run J).
+BUDGET_SHARE_OF_DATA = 1 / 8
+MIN_BUDGET_ELEMENTS = 2**18
 
 
 def choose_block_size(n_samples: int, n_components: int, n_features: int, dtype=None) -> int:
@@ -42,6 +49,7 @@ def choose_block_size(n_samples: int, n_components: int, n_features: int, dtype=
     budget = BLOCK_ELEMENTS
     if dtype is not None and np.dtype(dtype).itemsize <= 4:
         budget = FLOAT32_BLOCK_ELEMENTS
+    budget = min(budget, max(MIN_BUDGET_ELEMENTS, int(n_samples * n_features * BUDGET_SHARE_OF_DATA)))
     rows = max(MIN_BLOCK_ROWS, budget // per_row)
     if rows >= n_samples:
         return int(n_samples)
