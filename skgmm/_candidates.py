@@ -118,9 +118,7 @@ def _fitted(run, method, seed, model, n_components, covariance_type, settings, X
         random_state=seed,
         **settings,
     )
-    estimator._set_params_attributes(model, run.params)
-    estimator.converged_, estimator.n_iter_ = run.converged, run.n_iter
-    estimator.lower_bound_, estimator.lower_bounds_ = run.lower_bound, run.lower_bounds
+    estimator._set_run_attributes(model, run)
     estimator.n_features_in_ = X.shape[1]
     if features is not None:
         estimator.feature_names_in_ = features

@@ -422,9 +422,7 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, InformationCriteriaMixin, Ba
                 guard,
                 warm,
             )
-            self._set_params_attributes(model, best.params)
-            self.converged_, self.n_iter_ = best.converged, best.n_iter
-            self.lower_bound_, self.lower_bounds_ = best.lower_bound, best.lower_bounds
+            self._set_run_attributes(model, best)
             # Always do a final e-step so that the labels returned by
             # fit_predict(X) are consistent with fit(X).predict(X), whatever
             # max_iter and tol are.
@@ -436,6 +434,12 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, InformationCriteriaMixin, Ba
         if dtype is None:
             return params
         return MixtureParams(*(np.asarray(p, dtype=dtype) for p in params))
+
+    def _set_run_attributes(self, model, run):
+        """The fitted attributes of an EM run (:class:`~skgmm.engine.loop.EMRun`), but ``labels_``."""
+        self._set_params_attributes(model, run.params)
+        self.converged_, self.n_iter_ = run.converged, run.n_iter
+        self.lower_bound_, self.lower_bounds_ = run.lower_bound, run.lower_bounds
 
     def _set_params_attributes(self, model, params):
         self.weights_ = params.weights

@@ -15,15 +15,16 @@ from typing import NamedTuple
 import numpy as np
 
 from skgmm._typing import FloatArray
-from skgmm.covariance.mclust import common_orientation
+from skgmm.covariance.mclust import MCLUST_ALIASES, common_orientation
 
-#: Orientation letter of each covariance type: I (the features), E (common), V (per component).
-_ORIENTATION = {
-    "spherical": "I", "diag": "I", "tied": "E", "full": "V",
-    "EII": "I", "VII": "I", "EEI": "I", "VEI": "I", "EVI": "I", "VVI": "I",
-    "EEE": "E", "VEE": "E", "EVE": "E", "VVE": "E",
-    "EEV": "V", "VEV": "V", "EVV": "V", "VVV": "V", "E": "I", "V": "I",
-}  # fmt: skip
+#: scikit-learn's four names by their mclust names' letters.
+_MCLUST_NAMES = {sklearn: mclust for mclust, sklearn in MCLUST_ALIASES.items()}
+
+
+def orientation_letter(covariance_type: str) -> str:
+    """The orientation letter of a covariance type: I (the features), E (common) or V (per component)."""
+    name = _MCLUST_NAMES.get(covariance_type, covariance_type)
+    return name[2] if len(name) == 3 else "I"  # 'E' and 'V' (one feature) are diagonal
 
 
 class Decomposition(NamedTuple):
@@ -52,7 +53,7 @@ def decompose_covariances(covariance_type: str, covariances: FloatArray) -> Deco
     """
     covariances = np.asarray(covariances, np.float64)
     n_components, n_features = covariances.shape[:2]
-    kind = _ORIENTATION[covariance_type]
+    kind = orientation_letter(covariance_type)
     if kind == "I":
         axes = np.broadcast_to(np.eye(n_features), covariances.shape)
         variances = np.diagonal(covariances, axis1=1, axis2=2)
