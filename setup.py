@@ -58,14 +58,14 @@ def kernel_library(name, depends=()):
         f"skgmm._ckernels._{name}",
         sources=[f"{SOURCES}/{name}.c"],
         depends=[f"{SOURCES}/{path}" for path in depends],
-        libraries=["m"] if name == "hc" and sys.platform != "win32" else [],
+        libraries=["m"] if name in ("hc", "full") and sys.platform != "win32" else [],
         optional=True,
     )
 
 
 setup(
     ext_modules=[
-        kernel_library("full", ["common.h", "export.h", "full_impl.h"]),
+        kernel_library("full", ["common.h", "export.h", "full_impl.h", "fused_impl.h", "factors.h"]),
         kernel_library("kmeans", ["common.h", "export.h", "kmeans_impl.h"]),
         kernel_library("hc", ["export.h"]),
     ],

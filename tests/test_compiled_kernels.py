@@ -169,10 +169,10 @@ def _full_block_sums(X, weights, seed):
     pk = prepare_pass(model, params, X.dtype)
     ll, raw = model.em_block_sums(pk.kernel, X, pk.origin, pk.log_weights, weights, {})
     resp = np.random.RandomState(seed).dirichlet(np.ones(len(params.weights)), size=len(X)).astype(X.dtype)
-    resp_raw = model.resp_block_sums(pk.kernel, X, pk.origin, resp, None, {})
+    resp_raw = model.resp_sums(pk.kernel, X, pk.origin, resp, None, {})
     log_prob = model.weighted_log_prob_block(pk.kernel, X, pk.origin, pk.log_weights, {})
-    finished = model.finish_sums(pk.kernel, raw)
-    return ll, *finished, *model.finish_sums(pk.kernel, resp_raw)[1:], log_prob.copy()
+    finished = model.statistics(pk.kernel, raw)
+    return ll, *finished, *model.statistics(pk.kernel, resp_raw)[1:], log_prob.copy()
 
 
 @pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-11), (np.float32, 1e-4)])
@@ -217,17 +217,17 @@ def test_compiled_kernels_can_be_switched_off(switch, monkeypatch):
     assert _compiled.compiled_kernels() is None
     assert _compiled.kernels_description() == "numpy (SKGMM_COMPILED=0)"
     model, params = _random_params("full", 6)
-    assert prepare_pass(model, params, np.float64).kernel.arrays["rows_of"] is None
+    wide_model, wide = _random_params("full", 13)
+    kernel = prepare_pass(model, params, np.float64).kernel
+    assert kernel.fused is None and kernel.arrays["rows_of"] is None
+    assert prepare_pass(wide_model, wide, np.float64).kernel.arrays["rows_of"] is None
     monkeypatch.delenv(switch)
     monkeypatch.delitem(_compiled._state, "kernels")
     assert _compiled.compiled_kernels() is kernels
     assert _compiled.kernels_description() == f"C ({kernels.SIMD})"
-    assert (
-        get_covariance_model("full")
-        .prepare(params.means, params.precisions_cholesky, np.float64)
-        .arrays["rows_of"]
-        is not None
-    )
+    full = get_covariance_model("full")
+    assert full.prepare(params.means, params.precisions_cholesky, np.float64).fused is not None
+    assert full.prepare(wide.means, wide.precisions_cholesky, np.float64).arrays["rows_of"] is not None
 
 
 def test_unloadable_kernels_fall_back_to_numpy_with_a_warning(tmp_path, monkeypatch):
@@ -248,15 +248,20 @@ def test_library_not_built_is_no_error(monkeypatch):
     assert _ckernels.load_library("_full") is None
 
 
-def test_kernel_prepared_with_compiled_kernels_runs_without_them(compiled, monkeypatch):
-    """A pass kernel made where the C kernels run (a Dask client) also works where they do not."""
-    X = _data(n_samples=120, n_features=13, seed=5)
-    model, params = _random_params("full", 13, seed=2)
+@pytest.mark.parametrize("covariance_type, n_features", [("full", 13), ("full", 4), ("diag", 13), ("tied", 3)])
+def test_kernel_prepared_with_compiled_kernels_runs_without_them(covariance_type, n_features, compiled, monkeypatch):
+    """A pass kernel made where the C kernels run (a Dask client) also works where they do not.
+
+    Wide 'full' data run the tiled kernels; the others the fused row kernel,
+    whose numpy twin then computes the same sums.
+    """
+    X = _data(n_samples=120, n_features=n_features, seed=5)
+    model, params = _random_params(covariance_type, n_features, seed=2)
     pk = prepare_pass(model, params, X.dtype)
-    assert pk.kernel.arrays["rows_of"] is not None
+    assert (pk.kernel.fused is None) == (covariance_type == "full" and n_features == 13)
     expected_ll, expected = model.em_block_sums(pk.kernel, X, pk.origin, pk.log_weights, None, {})
     monkeypatch.setitem(_compiled._state, "kernels", None)
     got_ll, got = model.em_block_sums(pk.kernel, X, pk.origin, pk.log_weights, None, {})
     assert_allclose(got_ll, expected_ll, rtol=1e-11)
-    for a, b in zip(model.finish_sums(pk.kernel, got), model.finish_sums(pk.kernel, expected)):
+    for a, b in zip(model.statistics(pk.kernel, got), model.statistics(pk.kernel, expected)):
         assert_allclose(a, b, rtol=1e-11, atol=1e-11)

@@ -153,9 +153,9 @@ def test_fused_kernel_matches_kernel_of_given_responsibilities(covariance_type):
     expected_ll, resp_sum, _, _ = _naive_stats(covariance_type, params, X, weights)
     log_prob = _log_prob(model, params, X) + np.log(params.weights)
     wresp = np.exp(log_prob - logsumexp(log_prob, axis=1)[:, None]) * weights[:, None]
-    given = model.resp_block_sums(pk.kernel, X, pk.origin, wresp, weights, {})
+    given = model.resp_sums(pk.kernel, X, pk.origin, wresp, weights, {})
     assert_allclose(ll, expected_ll, rtol=1e-12)
-    for a, b in zip(model.finish_sums(pk.kernel, fused), model.finish_sums(pk.kernel, given)):
+    for a, b in zip(model.statistics(pk.kernel, fused), model.statistics(pk.kernel, given)):
         assert_allclose(a, b, rtol=1e-10, atol=1e-9)
 
 

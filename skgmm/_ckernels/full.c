@@ -1,4 +1,6 @@
-/* skgmm's 'full'-covariance kernels (the E-step's distances, the M-step's scatter matrices).
+/* skgmm's 'full'-covariance kernels (the E-step's distances, the M-step's scatter matrices),
+ * and, on data with few features, the fused row kernel of every strategy (fused_impl.h) and the
+ * precision factors of small covariance stacks (factors.h).
  *
  * Built with -ffp-contract=fast -fassociative-math -fno-signed-zeros
  * -fno-trapping-math (see setup.py): multiply-adds may fuse and sums along the
@@ -7,12 +9,17 @@
  * assumption: NaN and infinities propagate as in numpy.  Exported for float64
  * (`_f64`) and float32 (`_f32`).
  */
+#include <math.h>
+#include <stdlib.h>
+
 #include "common.h"
 
 /* Features per tile of weighted_scatter (rows_of tables are padded to a multiple). */
 #define TILE 4
 /* Bytes of each row of whitened that weighted_scatter's tiles take at a time. */
 #define CHUNK_BYTES 2048
+/* Rows per chunk of the fused kernel: its feature-major scratch stays in the first-level cache. */
+#define FUSED_CHUNK 256
 
 SKGMM_EXPORT int skgmm_full_tile(void) { return TILE; }
 SKGMM_DEFINE_LEVEL_FUNCTIONS(skgmm_full)
@@ -20,11 +27,15 @@ SKGMM_DEFINE_LEVEL_FUNCTIONS(skgmm_full)
 #define REAL double
 #define NAME(name) skgmm_##name##_f64
 #include "full_impl.h"
+#include "fused_impl.h"
 #undef REAL
 #undef NAME
 
 #define REAL float
 #define NAME(name) skgmm_##name##_f32
 #include "full_impl.h"
+#include "fused_impl.h"
 #undef REAL
 #undef NAME
+
+#include "factors.h"

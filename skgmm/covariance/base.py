@@ -18,6 +18,7 @@ from scipy import linalg
 from scipy.linalg import lapack
 
 from skgmm._typing import FloatArray
+from skgmm.covariance.kernels import fused
 from skgmm.engine.logsumexp import normalise, weighted_sum
 from skgmm.engine.stats import SufficientStats
 
@@ -29,6 +30,9 @@ class Kernel(NamedTuple):
 
     means_c: FloatArray  # (n_components, n_features), centred on the origin
     arrays: dict[str, Any]
+    #: A :class:`~skgmm.covariance.kernels.fused.FusedKernel` when the blocks
+    #: run the fused row kernel (then ``arrays`` is empty), else None.
+    fused: Any = None
 
 
 class CovarianceModel(ABC):
@@ -99,14 +103,19 @@ class CovarianceModel(ABC):
         """Fused E-step and raw M-step sums of one block.
 
         Returns ``(log_likelihood, raw)``: the sum over rows of
-        ``w * log p(x)``, and the :meth:`block_sums` of the responsibilities.
+        ``w * log p(x)``, and the :meth:`block_sums` of the responsibilities
+        (with a fused kernel, the statistics themselves).
         """
+        if kernel.fused is not None:
+            return fused.em_sums(kernel.fused, kernel.means_c, X_block, origin, log_weights, sample_weight)
         block, resp = self.block_log_densities(kernel, X_block, origin, log_weights, work)
         log_norm = normalise(resp, 0, responsibilities=True, sample_weight=sample_weight)
         return weighted_sum(log_norm, sample_weight), self.block_sums(kernel, block, resp, sample_weight)
 
     def weighted_log_prob_block(self, kernel: Kernel, X_block, origin, log_weights, work: dict):
         """``log p(x | k) + log w_k`` of a block, shape (n_rows, n_components) (a view of ``work``)."""
+        if kernel.fused is not None:
+            return fused.log_prob(kernel.fused, kernel.means_c, X_block, origin, log_weights)
         return self.block_log_densities(kernel, X_block, origin, log_weights, work)[1].T
 
     @abstractmethod
@@ -117,6 +126,16 @@ class CovarianceModel(ABC):
         weights; ``sample_weight`` is passed for strategies that also sum over
         rows (``'tied'``).
         """
+
+    def resp_sums(self, kernel: Kernel, X_block, origin, wresp, sample_weight, work: dict) -> tuple:
+        """:meth:`resp_block_sums`, or with a fused kernel the statistics themselves."""
+        if kernel.fused is not None:
+            return fused.resp_sums(kernel.fused, kernel.means_c, X_block, origin, wresp)
+        return self.resp_block_sums(kernel, X_block, origin, wresp, sample_weight, work)
+
+    def statistics(self, kernel: Kernel, raw: tuple):
+        """``resp_sum, resp_x_sum, scatter`` of a pass's summed raw sums (:meth:`finish_sums`)."""
+        return tuple(raw) if kernel.fused is not None else self.finish_sums(kernel, raw)
 
     @abstractmethod
     def finish_sums(self, kernel: Kernel, raw: tuple):
@@ -201,7 +220,18 @@ def _failed_components(covariances) -> list[int]:
 
 
 def cholesky_precisions(covariances, dtype):
-    """Upper-triangular precision factors of a stack of covariances."""
+    """Upper-triangular precision factors of a stack of covariances.
+
+    Stacks of few features go to the compiled loop of the fused kernels
+    (:func:`~skgmm.covariance.kernels.fused.precision_factors`): one call
+    instead of LAPACK's two through numpy's wrappers, the same factors to rounding.
+    """
+    small = fused.precision_factors(covariances)
+    if small is not None:
+        prec_chol, failed = small
+        if failed is None and math.isfinite(np.add.reduce(prec_chol, axis=None)):
+            return prec_chol
+        raise ValueError(degenerate_covariance_message(_failed_components(covariances), dtype))
     try:
         cov_chol = np.linalg.cholesky(covariances)
     except np.linalg.LinAlgError:

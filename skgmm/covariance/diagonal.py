@@ -14,6 +14,7 @@ from skgmm.covariance.base import (
     diagonal_scatter_about_means,
     work_buffers,
 )
+from skgmm.covariance.kernels.fused import fused_kernel
 
 
 class DiagCovariance(CovarianceModel):
@@ -44,9 +45,15 @@ class DiagCovariance(CovarianceModel):
 
     def prepare(self, means_c, precisions_cholesky, dtype):
         n_components, n_features = means_c.shape
+        log_det = self._log_det(precisions_cholesky, n_features)
+        factors = np.asarray(precisions_cholesky, np.float64).reshape(n_components, -1)
+        fused = fused_kernel(
+            "diag", np.broadcast_to(factors, (n_components, n_features)), log_det, n_features, diagonal=True
+        )
+        if fused is not None:
+            return Kernel(means_c=means_c, arrays={}, fused=fused)
         precisions = self._precisions_per_feature(precisions_cholesky, n_features)  # (K, d) or (K, 1)
         means64 = np.asarray(means_c, np.float64)
-        log_det = self._log_det(precisions_cholesky, n_features)
         # log densities = [x^2, x, 1] @ coef.T, coef = [-p/2, p mu, c], filled in place
         coef = np.empty((n_components, 2 * n_features + 1))
         np.multiply(-0.5, precisions, out=coef[:, :n_features])

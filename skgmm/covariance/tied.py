@@ -15,6 +15,7 @@ from skgmm.covariance.base import (
     upper_cholesky_of_precisions,
     work_buffers,
 )
+from skgmm.covariance.kernels.fused import fused_kernel
 
 
 class TiedCovariance(CovarianceModel):
@@ -41,6 +42,15 @@ class TiedCovariance(CovarianceModel):
         prec_chol = np.asarray(precisions_cholesky, dtype=np.float64)
         log_det = np.add.reduce(np.log(prec_chol.diagonal()))
         n_components, n_features = means_c.shape
+        fused = fused_kernel(
+            "tied",
+            np.broadcast_to(prec_chol, (n_components, n_features, n_features)),
+            np.full(n_components, log_det),
+            n_features,
+            diagonal=False,
+        )
+        if fused is not None:
+            return Kernel(means_c=means_c, arrays={}, fused=fused)
         # coef = [m_k, -1/2, c_k] with m_k the whitened means, filled in place
         coef = np.empty((n_components, n_features + 2))
         white_means = np.matmul(np.asarray(means_c, np.float64), prec_chol, out=coef[:, :n_features])

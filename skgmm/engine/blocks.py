@@ -42,7 +42,7 @@ def _accumulate(pk: PassKernel, X, sample_weight, blocks, block_sums) -> Suffici
         else:
             for total, value in zip(totals, raw):
                 total += value
-    resp_sum, resp_x_sum, scatter = pk.model.finish_sums(pk.kernel, tuple(totals))
+    resp_sum, resp_x_sum, scatter = pk.model.statistics(pk.kernel, tuple(totals))
     return SufficientStats(
         resp_sum=resp_sum,
         resp_x_sum=resp_x_sum,
@@ -100,7 +100,7 @@ def resp_stats(runner: BlockRunner, X, sample_weight, resp, model, n_components)
             wresp = dense_resp(resp, block, n_components, X_block.dtype)
             if weights is not None:
                 wresp = wresp * weights[:, None]  # not in place: resp may be the caller's
-            raw = model.resp_block_sums(pk.kernel, X_block, pk.origin, wresp, weights, work)
+            raw = model.resp_sums(pk.kernel, X_block, pk.origin, wresp, weights, work)
             return 0.0, raw
 
         def run(blocks):

@@ -12,6 +12,7 @@ Importing this module raises ImportError when the library was not built.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 from typing import NamedTuple
 
@@ -142,3 +143,111 @@ def _check_status(status):
         raise IndexError("rows_of holds a row outside whitened")
     if status == 2:
         raise ValueError(f"rows_of must have a multiple of {TILE} columns")
+
+
+_FUSED_ROWS = {}
+for _dtype, _suffix in ((np.dtype(np.float64), "f64"), (np.dtype(np.float32), "f32")):
+    _FUSED_ROWS[_dtype] = declare(
+        _library,
+        f"skgmm_fused_rows_{_suffix}",
+        FLAG,
+        POINTER,  # X
+        SIZE,
+        SIZE,
+        POINTER,  # weights or NULL
+        POINTER,  # parameters
+        SIZE,
+        FLAG,  # diagonal_precision
+        FLAG,  # diagonal_scatter
+        FLAG,  # mode
+        ctypes.c_double,  # exp_floor
+        POINTER,  # resp or NULL
+        POINTER,  # out
+    )
+_PRECISION_FACTORS = declare(_library, "skgmm_precision_factors", SIZE, POINTER, SIZE, SIZE, POINTER)
+_FLOAT64 = np.dtype(np.float64)
+
+#: Modes of :func:`fused_rows` (as :mod:`skgmm.covariance.kernels.fused` names them).
+FUSED_EM, FUSED_GIVEN, FUSED_LOG_PROB = 0, 1, 2
+
+
+def fused_rows(X, weights, parameters, n_components, diagonal_precision, diagonal_scatter, mode, exp_floor, resp=None):
+    """A block's E-step and centred sums in one call (``skgmm/_ckernels/fused_impl.h``).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_rows, n_features)  # IN
+        float64 or float32; everything is computed in float64.
+    weights : ndarray of shape (n_rows,) of X's type, or None  # IN
+    parameters : ndarray, float64  # IN
+        The origin subtracted from every row (d), the means centred on it
+        (K d: the sums are centred on them), the upper-triangular precision
+        factors (K d d) or their diagonals (K d), and the constants
+        ``log det L_k + log w_k - d/2 log(2 pi)`` (K), one after the other.
+    n_components : int
+    diagonal_precision, diagonal_scatter : bool
+        The precisions are diagonals; sum only the diagonals of the scatter.
+    mode : {FUSED_EM, FUSED_GIVEN, FUSED_LOG_PROB}
+    exp_floor : float
+        Log-terms below the row's peak are raised to it before ``exp``.
+    resp : ndarray of shape (n_rows, n_components) of X's type  # IN (FUSED_GIVEN) or OUT (FUSED_LOG_PROB)
+        Weighted responsibilities given, or the weighted log-densities written.
+
+    Returns
+    -------
+    out : ndarray, float64
+        ``[log-likelihood, resp_sum (K), x_sum (K d), scatter (K d d or K d)]``
+        (not written in FUSED_LOG_PROB).
+    """
+    function = _FUSED_ROWS.get(getattr(X, "dtype", None))
+    if function is None or X.ndim != 2:
+        raise TypeError(f"X must be a 2-d float64 or float32 array, got {X!r:.60}")
+    X = as_input(X, X.dtype, X.shape, "X")
+    n_rows, n_features = X.shape
+    precision_size = n_features if diagonal_precision else n_features * n_features
+    size = n_features + n_components * (n_features + precision_size + 1)
+    parameters = as_input(parameters, _FLOAT64, (size,), "parameters")
+    if weights is not None:
+        weights = as_input(weights, X.dtype, (n_rows,), "weights")
+    if mode == FUSED_GIVEN:
+        resp = as_input(resp, X.dtype, (n_rows, n_components), "resp")
+    elif mode == FUSED_LOG_PROB:
+        check_output(resp, X.dtype, (n_rows, n_components), "resp")
+    elif mode != FUSED_EM:
+        raise ValueError(f"unknown mode {mode!r}")
+    scatter_size = n_features if diagonal_scatter else n_features * n_features
+    out = np.empty(1 + n_components * (1 + n_features + scatter_size))
+    status = function(
+        X.ctypes.data,
+        n_rows,
+        n_features,
+        None if weights is None else weights.ctypes.data,
+        parameters.ctypes.data,
+        n_components,
+        diagonal_precision,
+        diagonal_scatter,
+        mode,
+        exp_floor,
+        None if resp is None else resp.ctypes.data,
+        out.ctypes.data,
+    )
+    if status == 3:
+        raise MemoryError("the fused kernel could not allocate its scratch memory")
+    return out
+
+
+def precision_factors(covariances):
+    """Upper-triangular precision factors ``C^-T`` of float64 covariances (K, d, d), ``S = C C^T``.
+
+    Returns ``(factors, failed)``: ``failed`` is the first component whose
+    covariance is not positive definite to working precision (its factor
+    and those after it are not written), or None.
+    """
+    covariances = as_input(covariances, _FLOAT64, covariances.shape, "covariances")
+    if covariances.ndim != 3 or covariances.shape[1] != covariances.shape[2]:
+        raise TypeError(f"covariances must be a (K, d, d) stack, got shape {covariances.shape}")
+    factors = np.empty(covariances.shape)
+    failed = _PRECISION_FACTORS(covariances.ctypes.data, covariances.shape[0], covariances.shape[1], factors.ctypes.data)
+    if failed == -2:
+        raise MemoryError("the precision factors could not allocate their scratch memory")
+    return factors, (None if failed < 0 else int(failed))

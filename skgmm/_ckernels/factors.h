@@ -1,0 +1,63 @@
+/* Precision factors of small covariance stacks: included once by full.c.
+ *
+ * For each (d, d) covariance S_k: the lower Cholesky factor C (S = C C^T),
+ * then the upper-triangular precision factor U = C^-T (precision = U U^T),
+ * as numpy's cholesky and a triangular inverse give it, without their
+ * per-call overhead (tens of microseconds for a stack on small data, more
+ * than the E-step).  Only the lower triangle of S is read.
+ *
+ * Returns -1, or the first component whose covariance is not positive
+ * definite to working precision (a pivot <= 0 or not finite); its factor and
+ * those after it are then not written.
+ */
+static ptrdiff_t skgmm_precision_factors_body(const double *SKGMM_RESTRICT covariances, ptrdiff_t n_components,
+                                              ptrdiff_t d, double *SKGMM_RESTRICT factors)
+{
+    double *chol = (double *)malloc(sizeof(double) * (size_t)(2 * d * d));
+    if (chol == NULL)
+        return -2;
+    double *inverse = chol + d * d;
+    for (ptrdiff_t k = 0; k < n_components; k++) {
+        const double *S = covariances + k * d * d;
+        for (ptrdiff_t j = 0; j < d; j++) {
+            double pivot = S[j * d + j];
+            for (ptrdiff_t m = 0; m < j; m++)
+                pivot -= chol[j * d + m] * chol[j * d + m];
+            if (!(pivot > 0) || !isfinite(pivot)) {
+                free(chol);
+                return k;
+            }
+            const double diagonal = sqrt(pivot);
+            chol[j * d + j] = diagonal;
+            for (ptrdiff_t i = j + 1; i < d; i++) {
+                double value = S[i * d + j];
+                for (ptrdiff_t m = 0; m < j; m++)
+                    value -= chol[i * d + m] * chol[j * d + m];
+                chol[i * d + j] = value / diagonal;
+            }
+        }
+        /* inverse of the lower factor, column by column (forward substitution) */
+        for (ptrdiff_t j = 0; j < d; j++) {
+            inverse[j * d + j] = 1.0 / chol[j * d + j];
+            for (ptrdiff_t i = j + 1; i < d; i++) {
+                double value = 0;
+                for (ptrdiff_t m = j; m < i; m++)
+                    value -= chol[i * d + m] * inverse[m * d + j];
+                inverse[i * d + j] = value / chol[i * d + i];
+            }
+        }
+        /* U = (C^-1)^T: upper triangular, zeros below the diagonal */
+        double *U = factors + k * d * d;
+        for (ptrdiff_t i = 0; i < d; i++)
+            for (ptrdiff_t j = 0; j < d; j++)
+                U[i * d + j] = j >= i ? inverse[j * d + i] : 0.0;
+    }
+    free(chol);
+    return -1;
+}
+
+SKGMM_EXPORT ptrdiff_t skgmm_precision_factors(const double *covariances, ptrdiff_t n_components, ptrdiff_t d,
+                                               double *factors)
+{
+    return skgmm_precision_factors_body(covariances, n_components, d, factors);
+}

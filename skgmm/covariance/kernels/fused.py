@@ -1,0 +1,159 @@
+"""The fused row kernel: a block's whole E-step and centred sums in one compiled call.
+
+On data with few features the arithmetic of a pass is small and the numpy
+calls around it are not: whitening slices, a log-sum-exp, sums in whitened
+coordinates mapped back, a few dozen calls of microseconds each per
+iteration.  With the compiled kernels, the strategies prepare a
+:class:`FusedKernel` instead (:func:`fused_kernel`), and one call of
+``skgmm/_ckernels/fused_impl.h`` gives the log-likelihood of the block and
+the sums of ``r``, ``r (x - mu_k)`` and ``r (x - mu_k)(x - mu_k)^T`` centred on
+each component's mean, reduced as the strategy's ``scatter_kind`` says.  It
+computes in float64 whatever the rows' type.
+
+The strategies' ``prepare`` decide; :class:`~skgmm.covariance.base.CovarianceModel`
+routes a fused kernel's blocks here (``em_block_sums``,
+``weighted_log_prob_block``, ``resp_sums``, ``statistics``), so the engine
+and the sources do not know which kernel runs.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from skgmm._typing import FloatArray
+from skgmm.covariance.kernels import compiled_kernels
+from skgmm.engine.logsumexp import exp_floor
+
+#: Up to this many features, strategies with full precision factors ('full',
+#: 'tied', mclust's models) run the fused kernel; above, their whitening
+#: products and tiled scatter kernels, whose BLAS products win there.
+#: Diagonal precisions ('diag', 'spherical', EII ... EVI) run it at any width.
+FUSED_MAX_FEATURES = 8
+
+_LOG_2PI = float(np.log(2 * np.pi))
+#: The kernel's modes: E-step and sums, sums of given responsibilities, log-densities only.
+EM, GIVEN, LOG_PROB = 0, 1, 2
+
+
+class FusedKernel(NamedTuple):
+    """What the fused kernel needs of a pass's parameters (float64)."""
+
+    precision: FloatArray  # (K, d, d) upper-triangular factors, or their diagonals (K, d)
+    log_det: FloatArray  # (K,): log det of the factors less d/2 log(2 pi)
+    scatter_kind: str  # 'full', 'diag' or 'tied'
+
+
+def fused_kernel(scatter_kind, precision, log_det, n_features, diagonal):
+    """A :class:`FusedKernel`, or None where the fused kernel does not run.
+
+    ``precision`` is the (K, d, d) upper-triangular factors, or with
+    ``diagonal`` their diagonals (K, d); ``log_det`` the log-determinants of
+    the factors (K,).
+    """
+    if compiled_kernels() is None or not (diagonal or n_features <= FUSED_MAX_FEATURES):
+        return None
+    return FusedKernel(
+        precision=np.ascontiguousarray(precision, dtype=np.float64),
+        log_det=np.asarray(log_det, np.float64) - 0.5 * n_features * _LOG_2PI,
+        scatter_kind=scatter_kind,
+    )
+
+
+def precision_factors(covariances):
+    """``(factors, failed)`` of :func:`~skgmm.covariance.kernels._compiled.precision_factors`,
+    or None where the fused kernels do not run (no compiled kernels, many features, not float64)."""
+    kernels = compiled_kernels()
+    if (
+        kernels is None
+        or covariances.dtype != np.float64
+        or covariances.ndim != 3
+        or covariances.shape[-1] > FUSED_MAX_FEATURES
+    ):
+        return None
+    return kernels.precision_factors(covariances)
+
+
+def _run(fused: FusedKernel, means_c, X_block, origin, log_weights, weights, mode, resp=None):
+    """The kernel's output ``[log-likelihood, resp_sum, x_sum, scatter]``; ``resp`` as ``fused_rows``'s."""
+    constant = fused.log_det if log_weights is None else fused.log_det + log_weights
+    n_components = len(constant)
+    diagonal = fused.precision.ndim == 2
+    parameters = np.concatenate((origin, means_c.ravel(), fused.precision.ravel(), constant), dtype=np.float64)
+    floor = exp_floor(X_block.dtype)
+    kernels = compiled_kernels()
+    if kernels is None:
+        # A kernel prepared where the C kernels run may be used where they do not
+        # (a Dask worker installed without a compiler): the same sums in numpy.
+        return _numpy_rows(X_block, weights, origin, means_c, fused, constant, mode, floor, resp)
+    return kernels.fused_rows(
+        X_block, weights, parameters, n_components, diagonal, fused.scatter_kind == "diag", mode, floor, resp
+    )
+
+
+def _numpy_rows(X, weights, origin, means, fused, constant, mode, floor, resp):
+    """What ``fused_rows`` computes, in numpy (float64)."""
+    n_components, n_features = means.shape
+    precision, diagonal_scatter = fused.precision, fused.scatter_kind == "diag"
+    diff = (np.asarray(X, np.float64) - np.asarray(origin, np.float64))[:, None, :] - means  # (n, K, d)
+    if mode != GIVEN:
+        if precision.ndim == 2:
+            white = diff * precision
+        else:
+            white = np.einsum("nki,kij->nkj", diff, precision)
+        log_prob = constant - 0.5 * np.einsum("nkj,nkj->nk", white, white)
+        if mode == LOG_PROB:
+            resp[...] = log_prob
+            return np.zeros(1 + n_components * (1 + n_features + n_features * (1 if diagonal_scatter else n_features)))
+        peak = log_prob.max(axis=1)
+        impossible = peak == -np.inf
+        peak[~np.isfinite(peak)] = 0
+        terms = np.exp(np.maximum(log_prob - peak[:, None], floor))
+        norm = terms.sum(axis=1)
+        row_weights = np.ones(len(X)) if weights is None else np.asarray(weights, np.float64)
+        rows = np.where(impossible, -np.inf, peak + np.log(norm))
+        log_likelihood = float(row_weights @ rows)
+        r = terms * (row_weights / norm)[:, None]
+    else:
+        log_likelihood, r = 0.0, np.asarray(resp, np.float64)
+    x_sum = np.einsum("nk,nki->ki", r, diff)
+    if diagonal_scatter:
+        scatter = np.einsum("nk,nki,nki->ki", r, diff, diff)
+    else:
+        scatter = np.einsum("nk,nki,nkj->kij", r, diff, diff)
+    return np.concatenate([[log_likelihood], r.sum(axis=0), x_sum.ravel(), scatter.ravel()])
+
+
+def _split(fused: FusedKernel, out, n_components, n_features):
+    """``(resp_sum, resp_x_sum, scatter)`` of the kernel's output, the scatter reduced as the strategy's."""
+    resp_sum = out[1 : 1 + n_components]
+    x_sum = out[1 + n_components : 1 + n_components * (1 + n_features)].reshape(n_components, n_features)
+    scatter = out[1 + n_components * (1 + n_features) :]
+    if fused.scatter_kind == "diag":
+        return resp_sum, x_sum, scatter.reshape(n_components, n_features)
+    scatter = scatter.reshape(n_components, n_features, n_features)
+    if fused.scatter_kind == "tied":
+        scatter = np.add.reduce(scatter, axis=0)
+    return resp_sum, x_sum, scatter
+
+
+def em_sums(fused: FusedKernel, means_c, X_block, origin, log_weights, sample_weight):
+    """``(log_likelihood, (resp_sum, resp_x_sum, scatter))`` of one block's E-step."""
+    weights = None if sample_weight is None else np.asarray(sample_weight, X_block.dtype)
+    out = _run(fused, means_c, X_block, origin, log_weights, weights, EM)
+    return float(out[0]), _split(fused, out, *means_c.shape)
+
+
+def resp_sums(fused: FusedKernel, means_c, X_block, origin, wresp):
+    """The centred sums of given weighted responsibilities ``wresp`` (n_rows, K)."""
+    wresp = np.asarray(wresp, X_block.dtype)
+    out = _run(fused, means_c, X_block, origin, None, None, GIVEN, wresp)
+    return _split(fused, out, *means_c.shape)
+
+
+def log_prob(fused: FusedKernel, means_c, X_block, origin, log_weights):
+    """``log p(x | k) + log w_k`` of a block, (n_rows, n_components), of the rows' type (a new array)."""
+    result = np.empty((len(X_block), means_c.shape[0]), dtype=X_block.dtype)
+    _run(fused, means_c, X_block, origin, log_weights, None, LOG_PROB, result)
+    return result
