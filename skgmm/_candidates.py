@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 
 import numpy as np
@@ -14,9 +15,10 @@ from skgmm.covariance import get_covariance_model
 from skgmm.engine.criteria import information_criteria
 from skgmm.engine.degenerate import check_feature_scale
 from skgmm.engine.guard import EmptyComponentGuard
-from skgmm.engine.loop import EMSettings, fit_best, parameters_from_resp
-from skgmm.engine.mstep import MixtureParams
+from skgmm.engine.loop import EMSettings, fit_best
+from skgmm.engine.mstep import MixtureParams, estimate_parameters
 from skgmm.sources import array_source
+from skgmm.sources.missing import has_missing
 
 
 def fit_candidates(X, sample_weight, init_data, n_components, covariance_types, starts_spec, settings):
@@ -47,23 +49,52 @@ def fit_candidates(X, sample_weight, init_data, n_components, covariance_types, 
     em_settings = EMSettings(
         settings["max_iter"], settings["tol"], settings["reg_covar"], settings["convergence"] == "relative"
     )
-    return [
-        _fit_candidate(
-            X, sample_weight, n_components, covariance_type, starts, em_settings, settings, features, n_total
-        )
-        for covariance_type in covariance_types
-    ]
+    fit = functools.partial(
+        _fit_candidate,
+        X,
+        sample_weight,
+        n_components,
+        starts=starts,
+        em_settings=em_settings,
+        settings=settings,
+        features=features,
+        n_total=n_total,
+    )
+    if has_missing(X):
+        # The source groups the rows by pattern for the covariance model: one per candidate.
+        return [fit(covariance_type) for covariance_type in covariance_types]
+    # Complete rows: one source (and one look at the features' scales) for every candidate.
+    with array_source(X, sample_weight, None, n_components, n_required=n_components) as source:
+        shared = (source, source.feature_moments())
+        start_stats = {}
+        return [
+            fit(covariance_type, shared=shared, start_stats=start_stats) for covariance_type in covariance_types
+        ]
 
 
 def _fit_candidate(
-    X, sample_weight, n_components, covariance_type, starts, em_settings, settings, features, n_total
-):
+    X, sample_weight, n_components, covariance_type, *, starts, em_settings, settings, features, n_total,
+    shared=None, start_stats=None,
+):  # fmt: skip
     """One candidate: EM from each start on one source; the best run as a fitted estimator.
 
     Sound runs rank before singular ones (:func:`~skgmm._singular.singular_reason`),
     then by log-likelihood: a start whose component collapsed onto a subspace
-    must not win by its spuriously high likelihood.
+    must not win by its spuriously high likelihood.  ``shared`` is ``(source,
+    its feature_moments())`` of complete data, opened once for all the
+    candidates; ``start_stats`` the statistics of their starts (see :func:`_start`).
     """
+    model = get_covariance_model(covariance_type)
+    start_stats = {} if start_stats is None else start_stats
+    if shared is None:
+        with array_source(X, sample_weight, model, n_components, n_required=n_components) as source:
+            shared = (source, source.feature_moments())
+            return _fit_candidate(
+                X, sample_weight, n_components, covariance_type, starts=starts, em_settings=em_settings,
+                settings=settings, features=features, n_total=n_total, shared=shared,
+                start_stats=start_stats,
+            )  # fmt: skip
+    source, (_, variance, spread) = shared
     best = dict(
         n_components=n_components,
         covariance_type=covariance_type,
@@ -72,35 +103,28 @@ def _fit_candidate(
         excluded="",
         warnings=[],
     )
-    model = get_covariance_model(covariance_type)
     reg_covar = em_settings.reg_covar
-    with array_source(X, sample_weight, model, n_components, n_required=n_components) as source:
-        _, variance, spread = source.feature_moments()
-        rows = source.init_source(0)
-        for method, seed, resp in starts:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                try:
-                    check_feature_scale(variance, spread, source.n_samples, source.dtype, reg_covar)
-                    params = _start(rows, model, resp, n_components, reg_covar, source.dtype)
-                    guard = EmptyComponentGuard(source, model, reg_covar, variance)
-                    run = fit_best(
-                        source, model, lambda init, p=params: p, em_settings, 1, FitMonitor(), guard
-                    )
-                except (ValueError, np.linalg.LinAlgError) as error:
-                    best["error"] = best["error"] or str(error)
-                    continue
-            estimator = _fitted(
-                run, method, seed, model, n_components, covariance_type, settings, X, features
-            )
-            excluded = singular_reason(estimator, n_total)
-            rank = (excluded == "", run.lower_bound)
-            if best["estimator"] is None or rank > best["rank"]:
-                best.update(estimator=estimator, excluded=excluded, rank=rank, error="", warnings=caught)
-        if best["estimator"] is None:
-            return best
-        estimator = best.pop("estimator")
-        log_prob_norm, log_resp = source.estimate(model, estimator._fitted_params(source.dtype), "log_resp")
+    rows = source.init_source(0)
+    for method, seed, resp in starts:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                check_feature_scale(variance, spread, source.n_samples, source.dtype, reg_covar)
+                params = _start(rows, model, resp, n_components, reg_covar, source.dtype, start_stats)
+                guard = EmptyComponentGuard(source, model, reg_covar, variance)
+                run = fit_best(source, model, lambda init, p=params: p, em_settings, 1, FitMonitor(), guard)
+            except (ValueError, np.linalg.LinAlgError) as error:
+                best["error"] = best["error"] or str(error)
+                continue
+        estimator = _fitted(run, method, seed, model, n_components, covariance_type, settings, X, features)
+        excluded = singular_reason(estimator, n_total)
+        rank = (excluded == "", run.lower_bound)
+        if best["estimator"] is None or rank > best["rank"]:
+            best.update(estimator=estimator, excluded=excluded, rank=rank, error="", warnings=caught)
+    if best["estimator"] is None:
+        return best
+    estimator = best.pop("estimator")
+    log_prob_norm, log_resp = source.estimate(model, estimator._fitted_params(source.dtype), "log_resp")
     estimator.labels_ = np.argmax(log_resp, axis=1)
     best.pop("rank")
     best["estimator"] = estimator
@@ -125,14 +149,23 @@ def _fitted(run, method, seed, model, n_components, covariance_type, settings, X
     return estimator
 
 
-def _start(rows, model, resp, n_components, reg_covar, dtype):
+def _start(rows, model, resp, n_components, reg_covar, dtype, start_stats):
     """The initial parameters of responsibilities ``resp`` on ``rows``, as the estimator's start.
 
     The same as :func:`~skgmm.engine.loop.start_parameters` computes from
     them (weights over the total row weight, as scikit-learn), so that a
-    refit of the candidate retraces it.
+    refit of the candidate retraces it.  The statistics of a start are the
+    same for every strategy of one ``scatter_kind`` (their kernels of given
+    responsibilities sum the same values): ``start_stats`` keeps them by
+    start and kind, for the other candidates.
     """
-    weights, means, covariances = parameters_from_resp(rows, model, resp, n_components, reg_covar)
+    key = (id(resp), model.scatter_kind)
+    if key not in start_stats:
+        start_stats[key] = (resp, rows.resp_stats(model, resp, n_components))  # resp kept: its id stays unique
+    stats = start_stats[key][1]
+    weights, means, covariances = estimate_parameters(
+        stats, model, reg_covar, rows.dtype, weight_total=stats.weight_sum
+    )
     covariances = covariances.astype(dtype)
     return MixtureParams(
         weights=weights.astype(dtype),

@@ -25,6 +25,12 @@ def _accumulate(pk: PassKernel, X, sample_weight, blocks, block_sums) -> Suffici
     ``block_sums`` returns ``(log_likelihood, raw)``; the raw sums are the
     strategy's own, added in float64 and mapped to centred statistics once.
     """
+    if len(blocks) == 1 and blocks[0].start == 0 and blocks[0].stop == len(X):
+        # The whole array in one block (small data): no slicing, no copies.
+        log_likelihood, raw = block_sums(blocks[0], X, sample_weight)
+        weight_sum = float(len(X) if sample_weight is None else np.add.reduce(sample_weight, dtype=np.float64))
+        raw = [np.asarray(a, np.float64) for a in raw]
+        return _statistics(pk, raw, log_likelihood, weight_sum, len(X))
     log_likelihood, weight_sum, n_rows = 0.0, 0.0, 0
     totals = None
     for block in blocks:
@@ -42,7 +48,12 @@ def _accumulate(pk: PassKernel, X, sample_weight, blocks, block_sums) -> Suffici
         else:
             for total, value in zip(totals, raw):
                 total += value
-    resp_sum, resp_x_sum, scatter = pk.model.statistics(pk.kernel, tuple(totals))
+    return _statistics(pk, totals, log_likelihood, weight_sum, n_rows)
+
+
+def _statistics(pk: PassKernel, raw, log_likelihood, weight_sum, n_rows) -> SufficientStats:
+    """The centred statistics of a pass's summed raw sums."""
+    resp_sum, resp_x_sum, scatter = pk.model.statistics(pk.kernel, tuple(raw))
     return SufficientStats(
         resp_sum=resp_sum,
         resp_x_sum=resp_x_sum,
@@ -56,7 +67,7 @@ def _accumulate(pk: PassKernel, X, sample_weight, blocks, block_sums) -> Suffici
 
 
 def _merged(results) -> SufficientStats:
-    return functools.reduce(merge_stats, results)
+    return results[0] if len(results) == 1 else functools.reduce(merge_stats, results)
 
 
 def em_stats(pk: PassKernel, X, sample_weight, blocks, work: dict) -> SufficientStats:
