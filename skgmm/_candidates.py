@@ -68,7 +68,8 @@ def fit_candidates(X, sample_weight, init_data, n_components, covariance_types, 
         shared = (source, source.feature_moments())
         start_stats = {}
         return [
-            fit(covariance_type, shared=shared, start_stats=start_stats) for covariance_type in covariance_types
+            fit(covariance_type, shared=shared, start_stats=start_stats)
+            for covariance_type in covariance_types
         ]
 
 
@@ -161,7 +162,10 @@ def _start(rows, model, resp, n_components, reg_covar, dtype, start_stats):
     """
     key = (id(resp), model.scatter_kind)
     if key not in start_stats:
-        start_stats[key] = (resp, rows.resp_stats(model, resp, n_components))  # resp kept: its id stays unique
+        start_stats[key] = (
+            resp,
+            rows.resp_stats(model, resp, n_components),
+        )  # resp kept: its id stays unique
     stats = start_stats[key][1]
     weights, means, covariances = estimate_parameters(
         stats, model, reg_covar, rows.dtype, weight_total=stats.weight_sum

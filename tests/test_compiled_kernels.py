@@ -248,8 +248,12 @@ def test_library_not_built_is_no_error(monkeypatch):
     assert _ckernels.load_library("_full") is None
 
 
-@pytest.mark.parametrize("covariance_type, n_features", [("full", 13), ("full", 4), ("diag", 13), ("tied", 3)])
-def test_kernel_prepared_with_compiled_kernels_runs_without_them(covariance_type, n_features, compiled, monkeypatch):
+@pytest.mark.parametrize(
+    "covariance_type, n_features", [("full", 13), ("full", 4), ("diag", 13), ("tied", 3)]
+)
+def test_kernel_prepared_with_compiled_kernels_runs_without_them(
+    covariance_type, n_features, compiled, monkeypatch
+):
     """A pass kernel made where the C kernels run (a Dask client) also works where they do not.
 
     Wide 'full' data run the tiled kernels; the others the fused row kernel,

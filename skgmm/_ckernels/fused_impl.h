@@ -119,9 +119,11 @@ SKGMM_INLINE int NAME(fused_rows_body)(const REAL *SKGMM_RESTRICT X, ptrdiff_t n
             for (ptrdiff_t b = 0; b < n; b++)
                 peak[b] = -INFINITY;
             for (ptrdiff_t k = 0; k < K; k++)
-                for (ptrdiff_t b = 0; b < n; b++)
-                    if (lp[k * B + b] > peak[b])
-                        peak[b] = lp[k * B + b];
+                for (ptrdiff_t b = 0; b < n; b++) {
+                    const double v = lp[k * B + b];
+                    if (v > peak[b] || v != v) /* a NaN term makes the peak NaN, as numpy's maximum */
+                        peak[b] = v;
+                }
             for (ptrdiff_t b = 0; b < n; b++) {
                 impossible[b] = peak[b] == -INFINITY;
                 if (!isfinite(peak[b]))

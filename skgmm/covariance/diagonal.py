@@ -47,9 +47,9 @@ class DiagCovariance(CovarianceModel):
         n_components, n_features = means_c.shape
         log_det = self._log_det(precisions_cholesky, n_features)
         factors = np.asarray(precisions_cholesky, np.float64).reshape(n_components, -1)
-        fused = fused_kernel(
-            "diag", np.broadcast_to(factors, (n_components, n_features)), log_det, n_features, diagonal=True
-        )
+        if factors.shape[1] != n_features:  # 'spherical': one factor per component
+            factors = np.repeat(factors, n_features, axis=1)
+        fused = fused_kernel("diag", factors, log_det, n_features, diagonal=True)
         if fused is not None:
             return Kernel(means_c=means_c, arrays={}, fused=fused)
         precisions = self._precisions_per_feature(precisions_cholesky, n_features)  # (K, d) or (K, 1)

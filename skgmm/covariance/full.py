@@ -16,7 +16,6 @@ from skgmm.covariance.base import (
     upper_cholesky_of_precisions,
 )
 from skgmm.covariance.kernels import compiled_kernels
-from skgmm.covariance.kernels.fused import fused_kernel
 from skgmm.covariance.kernels.full import (
     shared_rows_of_table,
     weighted_log_prob_into,
@@ -25,6 +24,7 @@ from skgmm.covariance.kernels.full import (
     whitening_bounds,
     whitening_slices,
 )
+from skgmm.covariance.kernels.fused import fused_kernel
 
 
 class FullCovariance(CovarianceModel):

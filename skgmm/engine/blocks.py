@@ -28,7 +28,9 @@ def _accumulate(pk: PassKernel, X, sample_weight, blocks, block_sums) -> Suffici
     if len(blocks) == 1 and blocks[0].start == 0 and blocks[0].stop == len(X):
         # The whole array in one block (small data): no slicing, no copies.
         log_likelihood, raw = block_sums(blocks[0], X, sample_weight)
-        weight_sum = float(len(X) if sample_weight is None else np.add.reduce(sample_weight, dtype=np.float64))
+        weight_sum = float(
+            len(X) if sample_weight is None else np.add.reduce(sample_weight, dtype=np.float64)
+        )
         raw = [np.asarray(a, np.float64) for a in raw]
         return _statistics(pk, raw, log_likelihood, weight_sum, len(X))
     log_likelihood, weight_sum, n_rows = 0.0, 0.0, 0

@@ -5,6 +5,7 @@ Pure functions: no state, no printing.
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -12,6 +13,12 @@ import numpy as np
 from skgmm._typing import FloatArray
 from skgmm.covariance import CovarianceModel, Kernel
 from skgmm.engine.stats import SufficientStats
+
+
+@functools.lru_cache(maxsize=8)
+def _eps(dtype) -> float:
+    """Machine epsilon of ``dtype`` (``np.finfo`` costs a microsecond, every M-step asks)."""
+    return float(np.finfo(dtype).eps)
 
 
 class MixtureParams(NamedTuple):
@@ -92,7 +99,7 @@ def estimate_parameters(
     # Empty components keep a tiny positive mass, as in scikit-learn, whose
     # 10 eps is a margin for rows of weight 1: here it is 10 eps of a row's
     # weight, so that scaling every weight by c scales nk by c exactly.
-    nk = stats.resp_sum + 10 * np.finfo(dtype).eps * stats.row_weight
+    nk = stats.resp_sum + 10 * _eps(dtype) * stats.row_weight
     weights = nk / (np.add.reduce(nk) if weight_total is None else weight_total)
     means = stats.shift + stats.resp_x_sum / nk[:, None]
     if previous is not None and model.warm_m_step and previous.covariances is not None:

@@ -171,7 +171,9 @@ _FLOAT64 = np.dtype(np.float64)
 FUSED_EM, FUSED_GIVEN, FUSED_LOG_PROB = 0, 1, 2
 
 
-def fused_rows(X, weights, parameters, n_components, diagonal_precision, diagonal_scatter, mode, exp_floor, resp=None):
+def fused_rows(
+    X, weights, parameters, n_components, diagonal_precision, diagonal_scatter, mode, exp_floor, resp=None
+):
     """A block's E-step and centred sums in one call (``skgmm/_ckernels/fused_impl.h``).
 
     Parameters
@@ -247,7 +249,9 @@ def precision_factors(covariances):
     if covariances.ndim != 3 or covariances.shape[1] != covariances.shape[2]:
         raise TypeError(f"covariances must be a (K, d, d) stack, got shape {covariances.shape}")
     factors = np.empty(covariances.shape)
-    failed = _PRECISION_FACTORS(covariances.ctypes.data, covariances.shape[0], covariances.shape[1], factors.ctypes.data)
+    failed = _PRECISION_FACTORS(
+        covariances.ctypes.data, covariances.shape[0], covariances.shape[1], factors.ctypes.data
+    )
     if failed == -2:
         raise MemoryError("the precision factors could not allocate their scratch memory")
     return factors, (None if failed < 0 else int(failed))

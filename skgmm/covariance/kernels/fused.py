@@ -80,7 +80,9 @@ def _run(fused: FusedKernel, means_c, X_block, origin, log_weights, weights, mod
     constant = fused.log_det if log_weights is None else fused.log_det + log_weights
     n_components = len(constant)
     diagonal = fused.precision.ndim == 2
-    parameters = np.concatenate((origin, means_c.ravel(), fused.precision.ravel(), constant), dtype=np.float64)
+    parameters = np.concatenate(
+        (origin, means_c.ravel(), fused.precision.ravel(), constant), dtype=np.float64
+    )
     floor = exp_floor(X_block.dtype)
     kernels = compiled_kernels()
     if kernels is None:
@@ -105,7 +107,9 @@ def _numpy_rows(X, weights, origin, means, fused, constant, mode, floor, resp):
         log_prob = constant - 0.5 * np.einsum("nkj,nkj->nk", white, white)
         if mode == LOG_PROB:
             resp[...] = log_prob
-            return np.zeros(1 + n_components * (1 + n_features + n_features * (1 if diagonal_scatter else n_features)))
+            return np.zeros(
+                1 + n_components * (1 + n_features + n_features * (1 if diagonal_scatter else n_features))
+            )
         peak = log_prob.max(axis=1)
         impossible = peak == -np.inf
         peak[~np.isfinite(peak)] = 0
