@@ -18,11 +18,11 @@
 #define TILE 4
 /* Bytes of each row of whitened that weighted_scatter's tiles take at a time. */
 #define CHUNK_BYTES 2048
-/* Rows per chunk of the fused kernel: its feature-major scratch stays in the first-level cache. */
-#define FUSED_CHUNK 256
 
 SKGMM_EXPORT int skgmm_full_tile(void) { return TILE; }
 SKGMM_DEFINE_LEVEL_FUNCTIONS(skgmm_full)
+
+#include "fused_core.h"
 
 #define REAL double
 #define NAME(name) skgmm_##name##_f64
