@@ -109,10 +109,11 @@ SKGMM_INLINE double skgmm_log(double x)
     const double tiny = 0x1p-1022;
     const double scaled = x < tiny ? x * 0x1p54 : x;
     const uint64_t bits = skgmm_bits(scaled);
-    /* the mantissa with exponent 0, or -1 where that puts it in [sqrt(2)/2, sqrt(2)) */
-    const int64_t mantissa = (int64_t)(bits & 0x000fffffffffffffULL);
-    const int halve = mantissa >= 0x6a09e667f3bcdLL;
-    const double m = skgmm_from_bits((uint64_t)mantissa | (halve ? 0x3fe0000000000000ULL : 0x3ff0000000000000ULL));
+    /* the mantissa in [1, 2), halved where that puts it in [sqrt(2)/2, sqrt(2)) (compared as doubles:
+     * SSE2 has no 64-bit integer comparison) */
+    const double m1 = skgmm_from_bits((bits & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL);
+    const int halve = m1 >= 0x1.6a09e667f3bcdp0;
+    const double m = halve ? 0.5 * m1 : m1;
     /* the exponent field as a double without an int64 conversion (AVX2 has none) */
     const double field = skgmm_from_bits((bits >> 52) | 0x4330000000000000ULL) - 0x1p52;
     const double e = field - 1023.0 + (halve ? 1.0 : 0.0) - (x < tiny ? 54.0 : 0.0);
@@ -175,9 +176,10 @@ SKGMM_INLINE void fused_log_density(const int D, const double *SKGMM_RESTRICT xc
 
 /* Diagonal precisions, D <= 8 features of a group: q[b] (= or +=) sum_i ((x_bi - mu_i) p_i)^2; on the
  * last group lp and the peak instead.  Wider data runs groups of 8 features. */
-SKGMM_INLINE void fused_log_density_diagonal(const int D, const double *SKGMM_RESTRICT xc, ptrdiff_t B, ptrdiff_t n,
+SKGMM_INLINE void fused_log_density_diagonal(const int D, const int first, const int last,
+                                             const double *SKGMM_RESTRICT xc, ptrdiff_t B, ptrdiff_t n,
                                              const double *SKGMM_RESTRICT mu, const double *SKGMM_RESTRICT p,
-                                             int first, int last, double c, double *SKGMM_RESTRICT q,
+                                             double c, double *SKGMM_RESTRICT q,
                                              double *SKGMM_RESTRICT lp, double *SKGMM_RESTRICT peak)
 {
 #define FUSED_SQUARE(i) if (D > i) { const double y = d##i * p[i]; s += y * y; }
@@ -288,8 +290,7 @@ SKGMM_INLINE void fused_scatter_diagonal(const int D, const int moments, const d
     for (ptrdiff_t b = 0; b < n; b++) {
         FUSED_DIFFS
         const double r = e[b] * scale[b];
-        if (moments)
-            t += r;
+        t += r; /* summed in every group, kept from the first: a condition here stops GCC vectorising */
         FUSED_BOTH(0) FUSED_BOTH(1) FUSED_BOTH(2) FUSED_BOTH(3) FUSED_BOTH(4) FUSED_BOTH(5) FUSED_BOTH(6) FUSED_BOTH(7)
     }
 #define FUSED_OUT(i) if (D > i) { x_sum[i] += x##i; S[i] += s##i##i; }
@@ -382,7 +383,7 @@ SKGMM_INLINE void fused_scatter_wide(const double *SKGMM_RESTRICT xc, ptrdiff_t 
 
 /* The E-step and sums of one chunk of n rows.
  *
- * xc (d, B): the rows less the origin, feature-major.  w (n): the row weights, or NULL.
+ * xc (d, B): the rows less the origin, feature-major.  w (n): the row weights (1 without).
  * lp (K, B): mode 1, the given weighted responsibilities (read); otherwise written, with the
  * weighted log-densities (mode 2: left there) then the exp terms.  work: 4 B doubles, and with
  * d > 8 and full precisions or scatter (d + 2) B more.  out: the call's output, added to.
@@ -410,13 +411,24 @@ SKGMM_INLINE void fused_chunk_body(const int level, const struct fused_problem *
             double *SKGMM_RESTRICT lpk = lp + k * B;
             const double c = P->constant[k];
             if (P->diagonal_precision) {
+                /* first and last group constant in every copy (a test of them in the loop stops GCC vectorising) */
                 const double *SKGMM_RESTRICT p = P->precision + k * d;
-                for (ptrdiff_t i0 = 0; i0 < d; i0 += FUSED_UNROLLED) {
-                    const int first = i0 == 0, last = d - i0 <= FUSED_UNROLLED;
-                    const ptrdiff_t D = last ? d - i0 : FUSED_UNROLLED;
-                    switch (D) {
+                if (d <= FUSED_UNROLLED) {
+                    switch (d) {
 #define FUSED_CASE(D_)                                                                                              \
-    case D_: fused_log_density_diagonal(D_, xc + i0 * B, B, n, mu + i0, p + i0, first, last, c, q, lpk, peak); break;
+    case D_: fused_log_density_diagonal(D_, 1, 1, xc, B, n, mu, p, c, q, lpk, peak); break;
+                        FUSED_CASES(FUSED_CASE)
+#undef FUSED_CASE
+                    }
+                } else {
+                    const ptrdiff_t U = FUSED_UNROLLED;
+                    ptrdiff_t i0 = U;
+                    fused_log_density_diagonal(FUSED_UNROLLED, 1, 0, xc, B, n, mu, p, c, q, lpk, peak);
+                    for (; d - i0 > U; i0 += U)
+                        fused_log_density_diagonal(FUSED_UNROLLED, 0, 0, xc + i0 * B, B, n, mu + i0, p + i0, c, q, lpk, peak);
+                    switch (d - i0) {
+#define FUSED_CASE(D_)                                                                                              \
+    case D_: fused_log_density_diagonal(D_, 0, 1, xc + i0 * B, B, n, mu + i0, p + i0, c, q, lpk, peak); break;
                         FUSED_CASES(FUSED_CASE)
 #undef FUSED_CASE
                     }
@@ -458,7 +470,7 @@ SKGMM_INLINE void fused_chunk_body(const int level, const struct fused_problem *
         SKGMM_PRAGMA(omp simd reduction(+ : log_likelihood))
         for (ptrdiff_t b = 0; b < n; b++) {
             const double norm = scale[b];
-            const double weight = w == NULL ? 1.0 : w[b];
+            const double weight = w[b];
             const double row = peak[b] == -INFINITY ? -INFINITY : shift[b] + skgmm_log(norm);
             log_likelihood += weight * row;
             scale[b] = weight / norm;

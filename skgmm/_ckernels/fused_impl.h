@@ -95,14 +95,13 @@ SKGMM_INLINE int NAME(fused_rows_body)(const REAL *SKGMM_RESTRICT X, ptrdiff_t n
                 for (ptrdiff_t b = 0; b < n; b++)
                     xc[i * B + b] = (double)rows[b * d + i] - origin[i];
         }
-        if (weights != NULL)
-            for (ptrdiff_t b = 0; b < n; b++)
-                row_weights[b] = (double)weights[c + b];
+        for (ptrdiff_t b = 0; b < n; b++)
+            row_weights[b] = weights == NULL ? 1.0 : (double)weights[c + b];
         if (mode == 1)
             for (ptrdiff_t b = 0; b < n; b++)
                 for (ptrdiff_t k = 0; k < K; k++)
                     lp[k * B + b] = (double)resp[(c + b) * K + k];
-        chunk(&problem, n, xc, weights == NULL ? NULL : row_weights, lp, work, out);
+        chunk(&problem, n, xc, row_weights, lp, work, out);
         if (mode == 2)
             for (ptrdiff_t b = 0; b < n; b++)
                 for (ptrdiff_t k = 0; k < K; k++)
