@@ -379,6 +379,28 @@ SKGMM_INLINE void fused_scatter_wide(const double *SKGMM_RESTRICT xc, ptrdiff_t 
     }
 }
 
+/* A 4 x 4 block of doubles, rows `stride` apart, transposed into 4 vectors (GCC's vector extensions:
+ * each copy's own shuffles, or pairs of SSE2 ones). */
+typedef double skgmm_v4d __attribute__((vector_size(32)));
+typedef float skgmm_v4f __attribute__((vector_size(16)));
+typedef long long skgmm_v4i __attribute__((vector_size(32)));
+SKGMM_INLINE void skgmm_transpose4(const double *SKGMM_RESTRICT from, ptrdiff_t stride, skgmm_v4d *SKGMM_RESTRICT to)
+{
+    skgmm_v4d r0, r1, r2, r3;
+    memcpy(&r0, from, sizeof r0);
+    memcpy(&r1, from + stride, sizeof r1);
+    memcpy(&r2, from + 2 * stride, sizeof r2);
+    memcpy(&r3, from + 3 * stride, sizeof r3);
+    const skgmm_v4d t0 = __builtin_shuffle(r0, r1, (skgmm_v4i){0, 4, 2, 6});
+    const skgmm_v4d t1 = __builtin_shuffle(r0, r1, (skgmm_v4i){1, 5, 3, 7});
+    const skgmm_v4d t2 = __builtin_shuffle(r2, r3, (skgmm_v4i){0, 4, 2, 6});
+    const skgmm_v4d t3 = __builtin_shuffle(r2, r3, (skgmm_v4i){1, 5, 3, 7});
+    to[0] = __builtin_shuffle(t0, t2, (skgmm_v4i){0, 1, 4, 5});
+    to[1] = __builtin_shuffle(t1, t3, (skgmm_v4i){0, 1, 4, 5});
+    to[2] = __builtin_shuffle(t0, t2, (skgmm_v4i){2, 3, 6, 7});
+    to[3] = __builtin_shuffle(t1, t3, (skgmm_v4i){2, 3, 6, 7});
+}
+
 #define FUSED_CASES(macro) macro(1) macro(2) macro(3) macro(4) macro(5) macro(6) macro(7) macro(8)
 
 /* The E-step and sums of one chunk of n rows.

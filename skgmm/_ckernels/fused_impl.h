@@ -40,6 +40,53 @@ SKGMM_INLINE void NAME(fused_centre)(const int D, const REAL *SKGMM_RESTRICT row
 #undef FUSED_FEATURE
 }
 
+/* rows[b, k] = lp[k, b] (n, K) of the rows' type, through 4 x 4 blocks transposed in vector registers:
+ * one element at a time, the stores (or loads) of mode 2 (mode 1) took most of the call. */
+SKGMM_INLINE void NAME(fused_to_rows)(const double *SKGMM_RESTRICT lp, ptrdiff_t B, ptrdiff_t n, ptrdiff_t K,
+                                      REAL *SKGMM_RESTRICT rows)
+{
+    const ptrdiff_t n4 = n & ~(ptrdiff_t)3, K4 = K & ~(ptrdiff_t)3;
+    for (ptrdiff_t b = 0; b < n4; b += 4) {
+        for (ptrdiff_t k = 0; k < K4; k += 4) {
+            skgmm_v4d block[4];
+            skgmm_transpose4(lp + k * B + b, B, block);
+            for (int j = 0; j < 4; j++)
+                NAME(fused_store4)(rows + (b + j) * K + k, block[j]);
+        }
+        for (ptrdiff_t k = K4; k < K; k++)
+            for (ptrdiff_t j = 0; j < 4; j++)
+                rows[(b + j) * K + k] = (REAL)lp[k * B + b + j];
+    }
+    for (ptrdiff_t b = n4; b < n; b++)
+        for (ptrdiff_t k = 0; k < K; k++)
+            rows[b * K + k] = (REAL)lp[k * B + b];
+}
+
+/* lp[k, b] = rows[b, k] in float64, the inverse of fused_to_rows. */
+SKGMM_INLINE void NAME(fused_from_rows)(const REAL *SKGMM_RESTRICT rows, ptrdiff_t n, ptrdiff_t K, ptrdiff_t B,
+                                        double *SKGMM_RESTRICT lp)
+{
+    const ptrdiff_t n4 = n & ~(ptrdiff_t)3, K4 = K & ~(ptrdiff_t)3;
+    for (ptrdiff_t b = 0; b < n4; b += 4) {
+        for (ptrdiff_t k = 0; k < K4; k += 4) {
+            double block[16];
+            for (int j = 0; j < 4; j++)
+                for (int i = 0; i < 4; i++)
+                    block[j * 4 + i] = (double)rows[(b + j) * K + k + i];
+            skgmm_v4d columns[4];
+            skgmm_transpose4(block, 4, columns);
+            for (int i = 0; i < 4; i++)
+                memcpy(lp + (k + i) * B + b, &columns[i], sizeof columns[i]);
+        }
+        for (ptrdiff_t k = K4; k < K; k++)
+            for (ptrdiff_t j = 0; j < 4; j++)
+                lp[k * B + b + j] = (double)rows[(b + j) * K + k];
+    }
+    for (ptrdiff_t b = n4; b < n; b++)
+        for (ptrdiff_t k = 0; k < K; k++)
+            lp[k * B + b] = (double)rows[b * K + k];
+}
+
 SKGMM_INLINE int NAME(fused_rows_body)(const REAL *SKGMM_RESTRICT X, ptrdiff_t n_rows, ptrdiff_t n_features,
                                        const REAL *SKGMM_RESTRICT weights, const double *SKGMM_RESTRICT parameters,
                                        ptrdiff_t n_components, int diagonal_precision, int diagonal_scatter,
@@ -98,14 +145,10 @@ SKGMM_INLINE int NAME(fused_rows_body)(const REAL *SKGMM_RESTRICT X, ptrdiff_t n
         for (ptrdiff_t b = 0; b < n; b++)
             row_weights[b] = weights == NULL ? 1.0 : (double)weights[c + b];
         if (mode == 1)
-            for (ptrdiff_t b = 0; b < n; b++)
-                for (ptrdiff_t k = 0; k < K; k++)
-                    lp[k * B + b] = (double)resp[(c + b) * K + k];
+            NAME(fused_from_rows)(resp + c * K, n, K, B, lp);
         chunk(&problem, n, xc, row_weights, lp, work, out);
         if (mode == 2)
-            for (ptrdiff_t b = 0; b < n; b++)
-                for (ptrdiff_t k = 0; k < K; k++)
-                    resp[(c + b) * K + k] = (REAL)lp[k * B + b];
+            NAME(fused_to_rows)(lp, B, n, K, resp + c * K);
     }
     /* the chunks summed the upper triangle */
     double *SKGMM_RESTRICT scatter = out + 1 + K + K * d;
