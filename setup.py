@@ -65,7 +65,7 @@ def kernel_library(name, depends=()):
 
 setup(
     ext_modules=[
-        kernel_library("full", ["common.h", "export.h", "full_impl.h", "fused_impl.h", "factors.h"]),
+        kernel_library("full", ["common.h", "export.h", "full_impl.h", "fused_impl.h", "fused_core.h", "factors.h"]),
         kernel_library("kmeans", ["common.h", "export.h", "kmeans_impl.h"]),
         kernel_library("hc", ["export.h"]),
     ],

@@ -269,3 +269,202 @@ def test_kernel_prepared_with_compiled_kernels_runs_without_them(
     assert_allclose(got_ll, expected_ll, rtol=1e-11)
     for a, b in zip(model.statistics(pk.kernel, got), model.statistics(pk.kernel, expected)):
         assert_allclose(a, b, rtol=1e-11, atol=1e-11)
+
+
+def _elementwise(name, x):
+    """The fused kernel's own exp or log (skgmm_fused_exp, skgmm_fused_log) of float64 ``x``."""
+    function = getattr(kernels._library, name)
+    function.argtypes, function.restype = [ctypes.c_void_p, ctypes.c_ssize_t, ctypes.c_void_p], ctypes.c_int
+    x = np.ascontiguousarray(x, np.float64)
+    y = np.empty_like(x)
+    function(x.ctypes.data, len(x), y.ctypes.data)
+    return y
+
+
+def _ulps(got, expected):
+    """|got - expected| in units of the last place of expected (NaN where both are NaN or equal)."""
+    with np.errstate(invalid="ignore"):
+        return np.where(got == expected, 0.0, np.abs(got - expected) / np.spacing(np.abs(expected)))
+
+
+#: Inputs of every range: where the results are subnormal, overflow or round to 0, the floors
+#: of the E-step (float64 and float32), the edges of the range reductions, specials.
+_EXP_SPECIAL = [-np.inf, np.inf, np.nan, 0.0, -0.0, 1e-300, -1e-300, 709.78, 709.7827128933840, 709.7827128933841,
+                709.79, 710.0, 800.0, 1e300, -708.39, -708.4, -745.13, -745.14, -745.2, -746.0, -1e300,
+                float(np.log(np.finfo(np.float64).tiny)) + 20, float(np.log(np.finfo(np.float32).tiny)) + 20,
+                0.5 * np.log(2), -0.5 * np.log(2), 1.0, -1.0]
+
+
+def test_fused_exp_matches_numpy(simd_level):
+    """The vectorised exp of the log-sum-exp is numpy's within 1 ulp, specials exactly (every copy)."""
+    rng = np.random.RandomState(3)
+    x = np.concatenate(
+        [
+            rng.uniform(-750, 712, 400_000),
+            rng.uniform(-1, 1, 100_000),
+            rng.uniform(-700, 0, 100_000),
+            np.linspace(-746, 710, 200_001),
+            np.arange(-1100, 1100) * np.log(2),  # k ln2 and the rounding ties of k
+            (np.arange(-1100, 1100) + 0.5) * np.log(2),
+            _EXP_SPECIAL,
+        ]
+    )
+    got = _elementwise("skgmm_fused_exp", x)
+    with np.errstate(over="ignore"):
+        expected = np.exp(x)
+    tiny = np.finfo(np.float64).tiny
+    normal = np.isfinite(expected) & (expected >= tiny)
+    assert _ulps(got[normal], expected[normal]).max() <= 1
+    # subnormal results: within one subnormal step (the last scaling rounds once more)
+    subnormal = expected < tiny
+    assert np.all(np.abs(got[subnormal] - expected[subnormal]) <= np.finfo(np.float64).smallest_subnormal)
+    special = ~normal & ~subnormal
+    assert_allclose(got[special], expected[special], rtol=0, atol=0)  # inf, NaN
+    assert np.array_equal(_elementwise("skgmm_fused_exp", _EXP_SPECIAL[:4]), [0.0, np.inf, np.nan, 1.0], equal_nan=True)
+
+
+def test_fused_log_matches_numpy(simd_level):
+    """The vectorised log of the row log-likelihoods is numpy's within 1 ulp, specials exactly (every copy)."""
+    rng = np.random.RandomState(4)
+    x = np.concatenate(
+        [
+            rng.uniform(1, 64, 400_000),  # the log-sum-exp's norms: 1 to K
+            rng.uniform(0, 2, 100_000),
+            np.exp(rng.uniform(-745, 709, 200_000)),
+            np.sqrt([0.5, 2.0]) * np.array([1, 1]) + np.array([[-1e-16], [0], [1e-16]]).ravel()[:2],
+            np.nextafter(np.sqrt(2), [0, 4]),
+            np.nextafter(1.0, [0, 2]),
+            [1.0, 2.0, 0.5, np.finfo(np.float64).tiny, np.finfo(np.float64).smallest_subnormal, 1e-310],
+            [np.finfo(np.float64).max, np.inf, 0.0, -0.0, -1.0, -np.inf, np.nan],
+        ]
+    )
+    got = _elementwise("skgmm_fused_log", x)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        expected = np.log(x)
+    finite = np.isfinite(expected)
+    assert _ulps(got[finite], expected[finite]).max() <= 1
+    assert np.array_equal(got[~finite], expected[~finite], equal_nan=True)
+    assert got[x == 1.0].max() == 0.0
+
+
+#: (n_rows, n_features, n_components, diagonal precisions, diagonal scatter): every unrolled width,
+#: the generic loops of wide data, diagonal precisions of any width in groups of 8, chunks and their
+#: remainders, one component, many components (scratch allocated), the two cross combinations.
+_FUSED_CASES = [
+    (150, 4, 9, False, False),
+    (1000, 1, 3, False, False),
+    (333, 2, 3, False, False),
+    (517, 3, 4, False, False),
+    (101, 5, 2, False, False),
+    (300, 6, 3, False, False),
+    (77, 7, 5, False, False),
+    (1203, 8, 5, False, False),
+    (95, 9, 3, False, False),
+    (64, 11, 2, False, False),
+    (701, 16, 4, True, True),
+    (230, 19, 3, True, True),
+    (97, 8, 3, True, True),
+    (45, 3, 1, True, True),
+    (40, 3, 300, False, False),
+    (120, 4, 3, True, False),
+    (120, 4, 3, False, True),
+    (40, 12, 2, True, False),
+    (33, 10, 2, False, True),
+]
+
+
+def _fused_problem(n_rows, n_features, n_components, diagonal_precision, diagonal_scatter, seed=0):
+    """Rows, weights and kernel parameters of two scales: terms near their row's peak and far below (the floor)."""
+    from skgmm.covariance.kernels import fused
+
+    rng = np.random.RandomState(seed)
+    K, d = n_components, n_features
+    X = rng.normal(scale=2.0, size=(n_rows, d)) + 5.0
+    origin = X.mean(axis=0) + 0.1
+    means = rng.normal(scale=2.0, size=(K, d))
+    spread = np.where(np.arange(K) % 2, 1.0, 40.0)[:, None]  # half the components far from most rows
+    if diagonal_precision:
+        precision = rng.uniform(0.3, 2.0, size=(K, d)) * spread
+    else:
+        precision = np.triu(rng.normal(scale=0.3, size=(K, d, d))) + np.eye(d) * spread[:, :, None]
+    constant = rng.normal(size=K)
+    kind = "diag" if diagonal_scatter else "full"
+    fk = fused.FusedKernel(precision=precision, log_det=constant, scatter_kind=kind)
+    weights = rng.uniform(0, 3, n_rows)
+    return X, weights, origin, means, fk, constant
+
+
+def _fused_both(X, weights, origin, means, fk, constant, mode, resp=None):
+    """``fused_rows`` and the numpy twin of the same call."""
+    from skgmm.covariance.kernels import fused
+
+    diagonal = fk.precision.ndim == 2
+    parameters = np.concatenate((origin, means.ravel(), fk.precision.ravel(), constant))
+    floor = fused.exp_floor(X.dtype)
+    got_resp = np.empty((len(X), len(constant)), X.dtype) if mode == fused.LOG_PROB else resp
+    got = kernels.fused_rows(X, weights, parameters, len(constant), diagonal, fk.scatter_kind == "diag", mode, floor, got_resp)
+    expected_resp = np.empty((len(X), len(constant))) if mode == fused.LOG_PROB else resp
+    weights64 = None if weights is None else weights.astype(np.float64)
+    expected = fused._numpy_rows(X, weights64, origin, means, fk, constant, mode, floor, expected_resp)
+    return got, expected, got_resp, expected_resp
+
+
+@pytest.mark.parametrize("case", _FUSED_CASES, ids=lambda c: "n{}-d{}-K{}{}{}".format(*c[:3], "-dp" * c[3], "-ds" * c[4]))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_fused_rows_match_numpy_twin(case, dtype, weighted, simd_level):
+    """Every width and combination of the fused kernel, every mode and copy, against ``_numpy_rows``."""
+    from skgmm.covariance.kernels import fused
+
+    X, weights, origin, means, fk, constant = _fused_problem(*case)
+    X = X.astype(dtype)
+    weights = weights.astype(dtype) if weighted else None
+    got, expected, _, _ = _fused_both(X, weights, origin, means, fk, constant, fused.EM)
+    assert_allclose(got[0], expected[0], rtol=1e-12)
+    scale = np.abs(expected[1:]).max()
+    assert_allclose(got[1:], expected[1:], rtol=1e-11, atol=1e-13 * scale)
+    # the far components get responsibilities of about exp(floor) from some rows: the floor ran
+    _, _, got_resp, expected_resp = _fused_both(X, weights, origin, means, fk, constant, fused.LOG_PROB)
+    expected_resp = expected_resp.astype(dtype)
+    assert_allclose(got_resp, expected_resp, rtol=1e-13 if dtype == np.float64 else 2e-7)
+    if len(constant) > 1:
+        assert (expected_resp - expected_resp.max(axis=1, keepdims=True) < fused.exp_floor(dtype)).any()
+    resp = np.random.RandomState(5).dirichlet(np.ones(len(constant)), size=len(X)).astype(dtype)
+    got, expected, _, _ = _fused_both(X, None, origin, means, fk, constant, fused.GIVEN, resp)
+    assert_allclose(got[1:], expected[1:], rtol=1e-11, atol=1e-13 * np.abs(expected[1:]).max())
+
+
+@pytest.mark.parametrize("case", [(150, 4, 5, False, False), (99, 16, 3, True, True), (40, 10, 2, False, False)])
+def test_fused_rows_impossible_nan_and_infinite_rows(case, simd_level):
+    """Rows no component can produce (log-likelihood -inf, responsibilities 1/K), NaN rows, an infinite
+    log-density: as the engine's log-sum-exp (the numpy twin) has them."""
+    from skgmm.covariance.kernels import fused
+
+    X, weights, origin, means, fk, constant = _fused_problem(*case, seed=1)
+    X[3] = 1e200  # every log-density -inf
+    X[7, 1] = np.nan
+    sums = [
+        _fused_both(X[rows], w, origin, means, fk, constant, fused.EM)[:2]
+        for rows, w in ((slice(None), weights), ([3], None), ([3, 7], None), ([0, 3, 5], None))
+    ]
+    for got, expected in sums:
+        assert_allclose(got, expected, rtol=1e-11, atol=1e-12)
+    assert np.isnan(sums[0][0]).all()
+    one = sums[1][0]
+    K = len(constant)
+    assert one[0] == -np.inf and np.array_equal(one[1 : 1 + K], np.full(K, 1 / K))
+    assert sums[3][0][0] == -np.inf
+    # one component's log-density +inf: log-likelihood inf, its responsibilities NaN (as numpy)
+    constant = constant.copy()
+    constant[1] = np.inf
+    got, expected, _, _ = _fused_both(X[8:28], None, origin, means, fk, constant, fused.EM)
+    assert got[0] == np.inf
+    assert_allclose(got, expected, rtol=1e-11, atol=1e-12)
+
+
+def test_fused_rows_empty_block():
+    from skgmm.covariance.kernels import fused
+
+    X, weights, origin, means, fk, constant = _fused_problem(0, 3, 2, False, False)
+    got, expected, _, _ = _fused_both(X, None, origin, means, fk, constant, fused.EM)
+    assert np.array_equal(got, np.zeros_like(expected))

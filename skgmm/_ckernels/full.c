@@ -18,11 +18,19 @@
 #define TILE 4
 /* Bytes of each row of whitened that weighted_scatter's tiles take at a time. */
 #define CHUNK_BYTES 2048
-/* Rows per chunk of the fused kernel: its feature-major scratch stays in the first-level cache. */
-#define FUSED_CHUNK 256
 
 SKGMM_EXPORT int skgmm_full_tile(void) { return TILE; }
 SKGMM_DEFINE_LEVEL_FUNCTIONS(skgmm_full)
+
+#include "fused_core.h"
+
+/* Four rows of a 4 x 4 block stored as the fused kernel's outputs (fused_impl.h's fused_to_rows). */
+SKGMM_INLINE void skgmm_fused_store4_f64(double *to, skgmm_v4d v) { memcpy(to, &v, sizeof v); }
+SKGMM_INLINE void skgmm_fused_store4_f32(float *to, skgmm_v4d v)
+{
+    const skgmm_v4f f = __builtin_convertvector(v, skgmm_v4f);
+    memcpy(to, &f, sizeof f);
+}
 
 #define REAL double
 #define NAME(name) skgmm_##name##_f64

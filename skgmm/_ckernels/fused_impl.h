@@ -4,11 +4,12 @@
  * log-densities of every component, the log-sum-exp over components, the
  * responsibilities and the sums of r, r (x - mu_k) and r (x - mu_k)(x - mu_k)^T,
  * centred on each component's mean.  Everything is computed in float64,
- * whatever the rows' type, CHUNK rows at a time: the chunk's centred rows are
- * transposed into feature-major scratch, so every inner loop runs along the
- * rows and vectorises.  This replaces, on data with few features, the
- * whitening products, the separate log-sum-exp and the mapping back of
- * whitened sums, whose dozens of numpy calls cost more than the arithmetic.
+ * whatever the rows' type, a chunk of rows at a time: this file converts the
+ * chunk's rows, less the origin, into feature-major scratch (so every inner
+ * loop runs along the rows and vectorises) and fused_core.h does the
+ * arithmetic.  This replaces, on data with few features, the whitening
+ * products, the separate log-sum-exp and the mapping back of whitened sums,
+ * whose dozens of numpy calls cost more than the arithmetic.
  *
  * `parameters` holds, in float64, the origin subtracted from every row (d),
  * the means centred on it (K, d), the precisions and the constants
@@ -23,8 +24,68 @@
  * The log-sum-exp is the engine's (skgmm/engine/logsumexp.py): the terms are
  * raised to `exp_floor` below the row's peak before exp, a row whose every
  * term is -inf has log-likelihood -inf (and responsibilities 1/K), NaN propagates.
- * Returns 0, or 3 when scratch memory cannot be allocated.
+ * Returns 0, or 3 when scratch memory cannot be allocated (only with hundreds of components).
  */
+
+/* xc[i, b] = rows[b, i] - origin[i] for D <= 8 features (D a constant: the loop vectorises). */
+SKGMM_INLINE void NAME(fused_centre)(const int D, const REAL *SKGMM_RESTRICT rows, ptrdiff_t n, ptrdiff_t B,
+                                     const double *SKGMM_RESTRICT origin, double *SKGMM_RESTRICT xc)
+{
+#define FUSED_FEATURE(i) if (D > i) xc[i * B + b] = (double)rows[b * D + i] - origin[i];
+    SKGMM_PRAGMA(omp simd)
+    for (ptrdiff_t b = 0; b < n; b++) {
+        FUSED_FEATURE(0) FUSED_FEATURE(1) FUSED_FEATURE(2) FUSED_FEATURE(3)
+        FUSED_FEATURE(4) FUSED_FEATURE(5) FUSED_FEATURE(6) FUSED_FEATURE(7)
+    }
+#undef FUSED_FEATURE
+}
+
+/* rows[b, k] = lp[k, b] (n, K) of the rows' type, through 4 x 4 blocks transposed in vector registers:
+ * one element at a time, the stores (or loads) of mode 2 (mode 1) took most of the call. */
+SKGMM_INLINE void NAME(fused_to_rows)(const double *SKGMM_RESTRICT lp, ptrdiff_t B, ptrdiff_t n, ptrdiff_t K,
+                                      REAL *SKGMM_RESTRICT rows)
+{
+    const ptrdiff_t n4 = n & ~(ptrdiff_t)3, K4 = K & ~(ptrdiff_t)3;
+    for (ptrdiff_t b = 0; b < n4; b += 4) {
+        for (ptrdiff_t k = 0; k < K4; k += 4) {
+            skgmm_v4d block[4];
+            skgmm_transpose4(lp + k * B + b, B, block);
+            for (int j = 0; j < 4; j++)
+                NAME(fused_store4)(rows + (b + j) * K + k, block[j]);
+        }
+        for (ptrdiff_t k = K4; k < K; k++)
+            for (ptrdiff_t j = 0; j < 4; j++)
+                rows[(b + j) * K + k] = (REAL)lp[k * B + b + j];
+    }
+    for (ptrdiff_t b = n4; b < n; b++)
+        for (ptrdiff_t k = 0; k < K; k++)
+            rows[b * K + k] = (REAL)lp[k * B + b];
+}
+
+/* lp[k, b] = rows[b, k] in float64, the inverse of fused_to_rows. */
+SKGMM_INLINE void NAME(fused_from_rows)(const REAL *SKGMM_RESTRICT rows, ptrdiff_t n, ptrdiff_t K, ptrdiff_t B,
+                                        double *SKGMM_RESTRICT lp)
+{
+    const ptrdiff_t n4 = n & ~(ptrdiff_t)3, K4 = K & ~(ptrdiff_t)3;
+    for (ptrdiff_t b = 0; b < n4; b += 4) {
+        for (ptrdiff_t k = 0; k < K4; k += 4) {
+            double block[16];
+            for (int j = 0; j < 4; j++)
+                for (int i = 0; i < 4; i++)
+                    block[j * 4 + i] = (double)rows[(b + j) * K + k + i];
+            skgmm_v4d columns[4];
+            skgmm_transpose4(block, 4, columns);
+            for (int i = 0; i < 4; i++)
+                memcpy(lp + (k + i) * B + b, &columns[i], sizeof columns[i]);
+        }
+        for (ptrdiff_t k = K4; k < K; k++)
+            for (ptrdiff_t j = 0; j < 4; j++)
+                lp[k * B + b + j] = (double)rows[(b + j) * K + k];
+    }
+    for (ptrdiff_t b = n4; b < n; b++)
+        for (ptrdiff_t k = 0; k < K; k++)
+            lp[k * B + b] = (double)rows[b * K + k];
+}
 
 SKGMM_INLINE int NAME(fused_rows_body)(const REAL *SKGMM_RESTRICT X, ptrdiff_t n_rows, ptrdiff_t n_features,
                                        const REAL *SKGMM_RESTRICT weights, const double *SKGMM_RESTRICT parameters,
@@ -32,183 +93,72 @@ SKGMM_INLINE int NAME(fused_rows_body)(const REAL *SKGMM_RESTRICT X, ptrdiff_t n
                                        int mode, double exp_floor, REAL *SKGMM_RESTRICT resp,
                                        double *SKGMM_RESTRICT out)
 {
-    const ptrdiff_t d = n_features, K = n_components, B = n_rows < FUSED_CHUNK ? (n_rows > 0 ? n_rows : 1) : FUSED_CHUNK;
+    const ptrdiff_t d = n_features, K = n_components;
     const double *SKGMM_RESTRICT origin = parameters;
-    const double *SKGMM_RESTRICT means = origin + d;
-    const double *SKGMM_RESTRICT precision = means + K * d;
-    const double *SKGMM_RESTRICT constant = precision + (diagonal_precision ? K * d : K * d * d);
-    const ptrdiff_t scatter_size = diagonal_scatter ? d : d * d;
-    /* xc, diff: (d, B); lp (then r): (K, B); q, rd, peak, scale, impossible: (B) */
-    double *scratch = (double *)malloc(sizeof(double) * (size_t)((2 * d + K + 5) * B));
-    if (scratch == NULL)
-        return 3;
+    /* xc (d, B), lp (K, B), weights (B), work (4 B), and for the generic loops of wide data (d + 2) B */
+    const int wide = d > FUSED_UNROLLED && !(diagonal_precision && diagonal_scatter);
+    const ptrdiff_t per_row = d + K + 5 + (wide ? d + 2 : 0);
+    double stack[FUSED_SCRATCH_BYTES / sizeof(double)];
+    const ptrdiff_t stack_size = (ptrdiff_t)(sizeof stack / sizeof *stack);
+    /* as many rows as the scratch holds, a multiple of 8; at least 64 so that the per-chunk
+     * reductions stay a small part (then the scratch is allocated) */
+    ptrdiff_t B = (stack_size / per_row) & ~(ptrdiff_t)7;
+    B = B < 64 ? 64 : B > 512 ? 512 : B;
+    if (n_rows < B)
+        B = n_rows > 0 ? n_rows : 1;
+    double *scratch = stack;
+    if (per_row * B > stack_size) {
+        scratch = (double *)malloc(sizeof(double) * (size_t)(per_row * B));
+        if (scratch == NULL)
+            return 3;
+    }
     double *SKGMM_RESTRICT xc = scratch;
-    double *SKGMM_RESTRICT diff = xc + d * B;
-    double *SKGMM_RESTRICT lp = diff + d * B;
-    double *SKGMM_RESTRICT q = lp + K * B;
-    double *SKGMM_RESTRICT rd = q + B;
-    double *SKGMM_RESTRICT peak = rd + B;
-    double *SKGMM_RESTRICT scale = peak + B;
-    double *SKGMM_RESTRICT impossible = scale + B;
-    double *SKGMM_RESTRICT resp_sum = out + 1;
-    double *SKGMM_RESTRICT x_sum = resp_sum + K;
-    double *SKGMM_RESTRICT scatter = x_sum + K * d;
-    double log_likelihood = 0;
+    double *SKGMM_RESTRICT lp = xc + d * B;
+    double *SKGMM_RESTRICT row_weights = lp + K * B;
+    double *SKGMM_RESTRICT work = row_weights + B;
+    const struct fused_problem problem = {
+        .d = d, .K = K, .B = B,
+        .means = origin + d,
+        .precision = origin + d + K * d,
+        .constant = origin + d + K * d + (diagonal_precision ? K * d : K * d * d),
+        .diagonal_precision = diagonal_precision, .diagonal_scatter = diagonal_scatter, .mode = mode,
+        .exp_floor = exp_floor,
+    };
+    const skgmm_fused_chunk_fn chunk = skgmm_fused_chunk();
+    const ptrdiff_t scatter_size = diagonal_scatter ? d : d * d;
     for (ptrdiff_t e = 0; e < 1 + K + K * d + K * scatter_size; e++)
         out[e] = 0;
 
     for (ptrdiff_t c = 0; c < n_rows; c += B) {
         const ptrdiff_t n = n_rows - c < B ? n_rows - c : B;
         const REAL *SKGMM_RESTRICT rows = X + c * d;
-        for (ptrdiff_t i = 0; i < d; i++)
-            for (ptrdiff_t b = 0; b < n; b++)
-                xc[i * B + b] = (double)rows[b * d + i] - origin[i];
-
-        if (mode != 1) {
-            /* the weighted log-densities lp[k, b] */
-            for (ptrdiff_t k = 0; k < K; k++) {
-                const double *SKGMM_RESTRICT mu = means + k * d;
+        switch (d) {
+#define FUSED_CASE(D_)                                                                                              \
+    case D_: NAME(fused_centre)(D_, rows, n, B, origin, xc); break;
+            FUSED_CASES(FUSED_CASE)
+#undef FUSED_CASE
+        default:
+            for (ptrdiff_t i = 0; i < d; i++)
                 for (ptrdiff_t b = 0; b < n; b++)
-                    q[b] = 0;
-                if (diagonal_precision) {
-                    const double *SKGMM_RESTRICT p = precision + k * d;
-                    for (ptrdiff_t i = 0; i < d; i++) {
-                        SKGMM_PRAGMA(omp simd)
-                        for (ptrdiff_t b = 0; b < n; b++) {
-                            const double y = (xc[i * B + b] - mu[i]) * p[i];
-                            q[b] += y * y;
-                        }
-                    }
-                } else {
-                    const double *SKGMM_RESTRICT L = precision + k * d * d;
-                    for (ptrdiff_t i = 0; i < d; i++)
-                        for (ptrdiff_t b = 0; b < n; b++)
-                            diff[i * B + b] = xc[i * B + b] - mu[i];
-                    /* y_j = sum_{i <= j} diff_i L[i, j] (L upper triangular) */
-                    for (ptrdiff_t j = 0; j < d; j++) {
-                        double *SKGMM_RESTRICT y = rd;
-                        const double l0 = L[j];
-                        SKGMM_PRAGMA(omp simd)
-                        for (ptrdiff_t b = 0; b < n; b++)
-                            y[b] = diff[b] * l0;
-                        for (ptrdiff_t i = 1; i <= j; i++) {
-                            const double lij = L[i * d + j];
-                            const double *SKGMM_RESTRICT di = diff + i * B;
-                            SKGMM_PRAGMA(omp simd)
-                            for (ptrdiff_t b = 0; b < n; b++)
-                                y[b] += di[b] * lij;
-                        }
-                        SKGMM_PRAGMA(omp simd)
-                        for (ptrdiff_t b = 0; b < n; b++)
-                            q[b] += y[b] * y[b];
-                    }
-                }
-                const double ck = constant[k];
-                double *SKGMM_RESTRICT lpk = lp + k * B;
-                SKGMM_PRAGMA(omp simd)
-                for (ptrdiff_t b = 0; b < n; b++)
-                    lpk[b] = ck - 0.5 * q[b];
-            }
-            if (mode == 2) {
-                for (ptrdiff_t b = 0; b < n; b++)
-                    for (ptrdiff_t k = 0; k < K; k++)
-                        resp[(c + b) * K + k] = (REAL)lp[k * B + b];
-                continue;
-            }
-            /* log-sum-exp over components; lp becomes r = w exp(lp - log p(x)) */
-            for (ptrdiff_t b = 0; b < n; b++)
-                peak[b] = -INFINITY;
-            for (ptrdiff_t k = 0; k < K; k++)
-                for (ptrdiff_t b = 0; b < n; b++) {
-                    const double v = lp[k * B + b];
-                    if (v > peak[b] || v != v) /* a NaN term makes the peak NaN, as numpy's maximum */
-                        peak[b] = v;
-                }
-            for (ptrdiff_t b = 0; b < n; b++) {
-                impossible[b] = peak[b] == -INFINITY;
-                if (!isfinite(peak[b]))
-                    peak[b] = 0; /* -inf: every term is raised to the floor; +inf: as numpy */
-                scale[b] = 0;
-            }
-            for (ptrdiff_t k = 0; k < K; k++) {
-                double *SKGMM_RESTRICT lpk = lp + k * B;
-                for (ptrdiff_t b = 0; b < n; b++) {
-                    double t = lpk[b] - peak[b];
-                    t = t < exp_floor ? exp_floor : t; /* NaN stays NaN */
-                    lpk[b] = exp(t);
-                    scale[b] += lpk[b];
-                }
-            }
-            for (ptrdiff_t b = 0; b < n; b++) {
-                const double norm = scale[b];
-                const double w = weights == NULL ? 1.0 : (double)weights[c + b];
-                const double row = impossible[b] ? -INFINITY : peak[b] + log(norm);
-                log_likelihood += w * row;
-                scale[b] = w / norm;
-            }
-            for (ptrdiff_t k = 0; k < K; k++) {
-                double *SKGMM_RESTRICT lpk = lp + k * B;
-                SKGMM_PRAGMA(omp simd)
-                for (ptrdiff_t b = 0; b < n; b++)
-                    lpk[b] *= scale[b];
-            }
-        } else {
-            for (ptrdiff_t b = 0; b < n; b++)
-                for (ptrdiff_t k = 0; k < K; k++)
-                    lp[k * B + b] = (double)resp[(c + b) * K + k];
+                    xc[i * B + b] = (double)rows[b * d + i] - origin[i];
         }
-
-        /* the sums of every component, centred on its mean */
-        for (ptrdiff_t k = 0; k < K; k++) {
-            const double *SKGMM_RESTRICT mu = means + k * d;
-            const double *SKGMM_RESTRICT r = lp + k * B;
-            double total = 0;
-            SKGMM_PRAGMA(omp simd reduction(+ : total))
-            for (ptrdiff_t b = 0; b < n; b++)
-                total += r[b];
-            resp_sum[k] += total;
-            for (ptrdiff_t i = 0; i < d; i++) {
-                double *SKGMM_RESTRICT di = diff + i * B;
-                double sum = 0;
-                SKGMM_PRAGMA(omp simd reduction(+ : sum))
-                for (ptrdiff_t b = 0; b < n; b++) {
-                    di[b] = xc[i * B + b] - mu[i];
-                    sum += r[b] * di[b];
-                }
-                x_sum[k * d + i] += sum;
-            }
-            double *SKGMM_RESTRICT S = scatter + k * scatter_size;
-            for (ptrdiff_t i = 0; i < d; i++) {
-                const double *SKGMM_RESTRICT di = diff + i * B;
-                SKGMM_PRAGMA(omp simd)
-                for (ptrdiff_t b = 0; b < n; b++)
-                    rd[b] = r[b] * di[b];
-                if (diagonal_scatter) {
-                    double sum = 0;
-                    SKGMM_PRAGMA(omp simd reduction(+ : sum))
-                    for (ptrdiff_t b = 0; b < n; b++)
-                        sum += rd[b] * di[b];
-                    S[i] += sum;
-                    continue;
-                }
-                for (ptrdiff_t j = i; j < d; j++) {
-                    const double *SKGMM_RESTRICT dj = diff + j * B;
-                    double sum = 0;
-                    SKGMM_PRAGMA(omp simd reduction(+ : sum))
-                    for (ptrdiff_t b = 0; b < n; b++)
-                        sum += rd[b] * dj[b];
-                    S[i * d + j] += sum;
-                }
-            }
-        }
+        for (ptrdiff_t b = 0; b < n; b++)
+            row_weights[b] = weights == NULL ? 1.0 : (double)weights[c + b];
+        if (mode == 1)
+            NAME(fused_from_rows)(resp + c * K, n, K, B, lp);
+        chunk(&problem, n, xc, row_weights, lp, work, out);
+        if (mode == 2)
+            NAME(fused_to_rows)(lp, B, n, K, resp + c * K);
     }
+    /* the chunks summed the upper triangle */
+    double *SKGMM_RESTRICT scatter = out + 1 + K + K * d;
     if (!diagonal_scatter)
         for (ptrdiff_t k = 0; k < K; k++)
             for (ptrdiff_t i = 1; i < d; i++)
                 for (ptrdiff_t j = 0; j < i; j++)
                     scatter[k * d * d + i * d + j] = scatter[k * d * d + j * d + i];
-    free(scratch);
-    out[0] = log_likelihood;
+    if (scratch != stack)
+        free(scratch);
     return 0;
 }
 

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from skgmm._ckernels import FLAG, POINTER, SIZE, as_input, check_output, declare, load_library, simd_level
+from skgmm._ckernels import FLAG, POINTER, SIZE, address, as_input, check_output, declare, load_library, simd_level
 
 _library = load_library("_full")
 if _library is None:
@@ -220,18 +220,18 @@ def fused_rows(
     scatter_size = n_features if diagonal_scatter else n_features * n_features
     out = np.empty(1 + n_components * (1 + n_features + scatter_size))
     status = function(
-        X.ctypes.data,
+        address(X),
         n_rows,
         n_features,
-        None if weights is None else weights.ctypes.data,
-        parameters.ctypes.data,
+        None if weights is None else address(weights),
+        address(parameters),
         n_components,
         diagonal_precision,
         diagonal_scatter,
         mode,
         exp_floor,
-        None if resp is None else resp.ctypes.data,
-        out.ctypes.data,
+        None if resp is None else address(resp),
+        address(out),
     )
     if status == 3:
         raise MemoryError("the fused kernel could not allocate its scratch memory")
