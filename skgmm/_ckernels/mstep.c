@@ -53,6 +53,13 @@ static int all_finite(const double *values, ptrdiff_t count)
     return 1;
 }
 
+static void set_identity(ptrdiff_t d, double *matrix)
+{
+    memset(matrix, 0, sizeof(double) * (size_t)(d * d));
+    for (ptrdiff_t i = 0; i < d; i++)
+        matrix[i * d + i] = 1.0;
+}
+
 /* exp(mean(log(values))): numpy's _geometric_mean, by logarithms against over- and underflow */
 static double geometric_mean(const double *values, ptrdiff_t count)
 {
@@ -84,10 +91,10 @@ static void jacobi_rotation(double app, double aqq, double off, double *c, doubl
 
 /* ------------------------------------------- symmetric eigen-decomposition */
 
-/* Eigenvalues (decreasing) and eigenvectors (columns of 'vectors') of the
- * symmetric d x d matrix whose lower triangle is 'matrix' (as syevd reads it).
- * 'work' holds d * d doubles.  Returns 0, or MSTEP_FALLBACK when a sweep
- * limit is reached (it is not, on finite input).
+/* Eigenvalues (decreasing) and eigenvectors (columns of 'vectors', unless
+ * it is NULL) of the symmetric d x d matrix whose lower triangle is 'matrix'
+ * (as syevd reads it).  'work' holds d * d doubles.  Returns 0, or
+ * MSTEP_FALLBACK when a sweep limit is reached (it is not, on finite input).
  *
  * Cyclic Jacobi: each rotation zeroes one off-diagonal term; a term is
  * left once it is below eps times the diagonal terms' geometric mean (which
@@ -103,9 +110,8 @@ static int symmetric_eigen(ptrdiff_t d, const double *matrix, double *values, do
             norm += (i == j ? 1.0 : 2.0) * matrix[i * d + j] * matrix[i * d + j];
         }
     const double floor = DBL_EPSILON * DBL_EPSILON * sqrt(norm);
-    memset(vectors, 0, sizeof(double) * (size_t)(d * d));
-    for (ptrdiff_t i = 0; i < d; i++)
-        vectors[i * d + i] = 1.0;
+    if (vectors != NULL)
+        set_identity(d, vectors);
     int converged = d < 2;
     for (int sweep = 0; sweep < MAX_SWEEPS && !converged; sweep++) {
         converged = 1;
@@ -128,7 +134,7 @@ static int symmetric_eigen(ptrdiff_t d, const double *matrix, double *values, do
                 a[p * d + p] = app - t * off;
                 a[q * d + q] = aqq + t * off;
                 a[p * d + q] = a[q * d + p] = 0.0;
-                for (ptrdiff_t k = 0; k < d; k++) {
+                for (ptrdiff_t k = 0; vectors != NULL && k < d; k++) {
                     const double vkp = vectors[k * d + p], vkq = vectors[k * d + q];
                     vectors[k * d + p] = c * vkp - s * vkq;
                     vectors[k * d + q] = s * vkp + c * vkq;
@@ -150,7 +156,7 @@ static int symmetric_eigen(ptrdiff_t d, const double *matrix, double *values, do
         const double swap = values[i];
         values[i] = values[best];
         values[best] = swap;
-        for (ptrdiff_t k = 0; k < d; k++) {
+        for (ptrdiff_t k = 0; vectors != NULL && k < d; k++) {
             const double v = vectors[k * d + i];
             vectors[k * d + i] = vectors[k * d + best];
             vectors[k * d + best] = v;
@@ -167,6 +173,15 @@ static int symmetric_eigen(ptrdiff_t d, const double *matrix, double *values, do
  * numpy (in the M-steps: a stack of one component, whose bound in the first
  * MM update is singular). */
 #define POLAR_CONDITION_LIMIT 1.4901161193847656e-08 /* sqrt(DBL_EPSILON) */
+
+/* Whether row and column j of the d x d matrix v are exactly those of the identity. */
+static int is_axis(ptrdiff_t d, const double *v, ptrdiff_t j)
+{
+    for (ptrdiff_t i = 0; i < d; i++)
+        if (v[i * d + j] != (i == j ? 1.0 : 0.0) || v[j * d + i] != (i == j ? 1.0 : 0.0))
+            return 0;
+    return 1;
+}
 
 /* The only column of the d x d matrix g that is exactly zero, -1 if none, -2 if several. */
 static ptrdiff_t zero_column(ptrdiff_t d, const double *g)
@@ -222,31 +237,44 @@ static void complete_basis(ptrdiff_t d, double *u, ptrdiff_t j, double *residual
 }
 
 /* The polar factor U V^T of the SVD matrix = U S V^T of a d x d matrix, into
- * 'polar'; 'matrix' is overwritten and 'work' holds d * d + 2 d doubles.
+ * 'polar'.  'right' holds an orthogonal start for V and receives V; 'work'
+ * holds d * d + 2 d doubles.
  *
  * One-sided Jacobi (Hestenes): rotations on the right orthogonalise the
- * columns of matrix V, accumulated in V; the columns are then U S.
+ * columns of matrix V, accumulated in V; the columns are then U S.  In the
+ * MM loop each update's matrix changes little from one iteration to the
+ * next, so the previous V nearly orthogonalises it already: from there
+ * Jacobi needs about half the sweeps it needs from the identity.
  *
  * A matrix with one column exactly zero (the second MM update's, when the
- * components' largest inverse shapes lie on one axis) has a null vector,
- * that axis: the factor is unique but for the sign of its column there, and
- * that column of U is the unit vector orthogonal to the others.  Those signs
- * do not matter to the M-steps (flipping a column of the orientation D flips
- * the same column of both gradients and of the next D, and leaves every
- * D^T W_k D diagonal unchanged).  Returns 0, or MSTEP_FALLBACK for a
- * non-finite matrix or one singular otherwise (POLAR_CONDITION_LIMIT), whose
- * factor is gesdd's to choose. */
-static int polar_factor(ptrdiff_t d, double *matrix, double *polar, double *work)
+ * components' largest inverse shapes lie on one axis) has that axis for
+ * null vector: its factor is unique but for the sign of its column there,
+ * and the matching column of U is the unit vector orthogonal to the others.
+ * That sign does not matter to the M-steps (flipping a column of the
+ * orientation D flips the same column of both gradients and of the next D,
+ * and leaves every D^T W_k D diagonal unchanged).  Returns 0, or
+ * MSTEP_FALLBACK for a non-finite matrix or one singular otherwise
+ * (POLAR_CONDITION_LIMIT), whose factor is gesdd's to choose. */
+static int polar_factor(ptrdiff_t d, const double *matrix, double *right, double *polar, double *work)
 {
-    double *g = matrix, *v = work, *norms = work + d * d, *residual = norms + d;
-    if (!all_finite(g, d * d))
+    double *g = work, *v = right, *norms = work + d * d, *residual = norms + d;
+    if (!all_finite(matrix, d * d))
         return MSTEP_FALLBACK;
-    const ptrdiff_t null_column = zero_column(d, g);
+    const ptrdiff_t null_column = zero_column(d, matrix);
     if (null_column == -2)
         return MSTEP_FALLBACK;
-    memset(v, 0, sizeof(double) * (size_t)(d * d));
+    /* Jacobi cannot orthogonalise a column of rounding errors: the zero column
+     * must stay exactly zero, so V must keep that axis, as it does when the
+     * last matrix had the same zero column; else start V afresh. */
+    if (null_column >= 0 && !is_axis(d, v, null_column))
+        set_identity(d, v);
     for (ptrdiff_t i = 0; i < d; i++)
-        v[i * d + i] = 1.0;
+        for (ptrdiff_t j = 0; j < d; j++) {
+            double sum = 0.0;
+            for (ptrdiff_t l = 0; l < d; l++)
+                sum += matrix[i * d + l] * v[l * d + j];
+            g[i * d + j] = sum;
+        }
     const double tol = (double)d * DBL_EPSILON;
     int converged = d < 2;
     for (int sweep = 0; sweep < MAX_SWEEPS && !converged; sweep++) {
@@ -259,7 +287,6 @@ static int polar_factor(ptrdiff_t d, double *matrix, double *polar, double *work
                     beta += g[i * d + q] * g[i * d + q];
                     gamma += g[i * d + p] * g[i * d + q];
                 }
-                /* (a zero column is never rotated: it stays zero, its V column an axis) */
                 if (fabs(gamma) <= tol * sqrt(alpha) * sqrt(beta))
                     continue;
                 converged = 0;
@@ -459,10 +486,12 @@ static void rotate(ptrdiff_t K, ptrdiff_t d, const double *scatter, const double
 }
 
 /* parsimonious._orientation_step: two MM updates of the common orientation D
- * (in place), and rotated = W_k D for the new D.  'gradient' holds d * d
- * doubles, 'work' d * d + 2 d. */
+ * (in place), and rotated = W_k D for the new D.  'right' holds the right
+ * singular vectors of each update's last polar factor (2 d * d doubles, the
+ * start of the next), 'gradient' d * d doubles, 'work' d * d + 2 d. */
 static int orientation_step(ptrdiff_t K, ptrdiff_t d, const double *scatter, double *orientation, double *rotated,
-                            const double *inverse_shapes, const double *largest, double *gradient, double *work)
+                            const double *inverse_shapes, const double *largest, double *right, double *gradient,
+                            double *work)
 {
     /* -G = -sum_k (W_k - w_k I) D B_k: column j is D_:j sum_k w_k B_k,jj less sum_k [W_k D]_:j B_k,jj */
     for (ptrdiff_t j = 0; j < d; j++) {
@@ -476,7 +505,7 @@ static int orientation_step(ptrdiff_t K, ptrdiff_t d, const double *scatter, dou
             gradient[i * d + j] = orientation[i * d + j] * weight - sum;
         }
     }
-    if (polar_factor(d, gradient, orientation, work) != 0)
+    if (polar_factor(d, gradient, right, orientation, work) != 0)
         return MSTEP_FALLBACK;
     /* -G = sum_k W_k D (b_k I - B_k), b_k the largest entry of B_k */
     rotate(K, d, scatter, orientation, rotated);
@@ -489,7 +518,7 @@ static int orientation_step(ptrdiff_t K, ptrdiff_t d, const double *scatter, dou
             for (ptrdiff_t j = 0; j < d; j++)
                 gradient[i * d + j] += rotated[(k * d + i) * d + j] * (bound - inverse_shapes[k * d + j]);
     }
-    if (polar_factor(d, gradient, orientation, work) != 0)
+    if (polar_factor(d, gradient, right + d * d, orientation, work) != 0)
         return MSTEP_FALLBACK;
     rotate(K, d, scatter, orientation, rotated);
     return 0;
@@ -512,15 +541,18 @@ SKGMM_EXPORT int64_t skgmm_mstep_common_orientation(ptrdiff_t n_components, ptrd
     if (!all_finite(nk, K) || !all_finite(scatter, K * dd) || !all_finite(orientation, dd) ||
         (inverse_shapes_start != NULL && !all_finite(inverse_shapes_start, K * d)))
         return MSTEP_FALLBACK;
-    double *buffer = malloc(sizeof(double) * (size_t)(K * dd + K * d + K + 3 * dd + 3 * d));
+    double *buffer = malloc(sizeof(double) * (size_t)(K * dd + K * d + K + 5 * dd + 3 * d));
     if (buffer == NULL)
         return MSTEP_NO_MEMORY;
     double *rotated = buffer, *inverse_shapes = rotated + K * dd, *largest = inverse_shapes + K * d;
     double *gradient = largest + K, *eigen_work = gradient + dd, *values = eigen_work + dd, *work = values + d;
+    double *right = work + dd + 2 * d;
+    set_identity(d, right);
+    set_identity(d, right + dd);
     int status = 0;
     /* w_k, the largest eigenvalue of each W_k, bounds it in the first MM update */
     for (ptrdiff_t k = 0; k < K && status == 0; k++) {
-        status = symmetric_eigen(d, scatter + k * dd, values, work, eigen_work);
+        status = symmetric_eigen(d, scatter + k * dd, values, NULL, eigen_work);
         largest[k] = values[0];
     }
     int64_t first = 1, n_iter = 0;
@@ -535,7 +567,8 @@ SKGMM_EXPORT int64_t skgmm_mstep_common_orientation(ptrdiff_t n_components, ptrd
     while (status == 0 && change >= tol && n_iter < max_iter) {
         n_iter++;
         if (n_iter > first) {
-            status = orientation_step(K, d, scatter, orientation, rotated, inverse_shapes, largest, gradient, work);
+            status = orientation_step(K, d, scatter, orientation, rotated, inverse_shapes, largest, right, gradient,
+                                      work);
             if (status != 0)
                 break;
         }
