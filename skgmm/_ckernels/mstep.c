@@ -75,18 +75,34 @@ static double objective_change(double objective, double old)
     return fabs(objective - old) / (1.0 + fabs(objective));
 }
 
-/* The rotation (c, s) of Jacobi's method that zeroes the off-diagonal term
- * 'off' of the symmetric 2 x 2 matrix [[app, off], [off, aqq]]: the smaller
- * of the two angles, its tangent computed without overflow. */
-static void jacobi_rotation(double app, double aqq, double off, double *c, double *s)
+/* The exponent e of a power of two that brings the largest |values| into
+ * [0.5, 1): the factorisations scale their matrices by 2^-e, which rounds
+ * nothing (short of subnormal numbers), so that their squares neither
+ * overflow nor underflow. */
+static int scale_exponent(const double *values, ptrdiff_t count)
 {
-    const double theta = (aqq - app) / (2.0 * off);
-    const double root = fabs(theta) > 1e150 ? fabs(theta) : sqrt(theta * theta + 1.0);
-    double t = 1.0 / (fabs(theta) + root);
-    if (theta < 0.0)
-        t = -t;
-    *c = 1.0 / sqrt(t * t + 1.0);
-    *s = t * *c;
+    double largest = 0.0;
+    for (ptrdiff_t i = 0; i < count; i++)
+        largest = fabs(values[i]) > largest ? fabs(values[i]) : largest;
+    int exponent = 0;
+    frexp(largest, &exponent);
+    return exponent;
+}
+
+/* The rotation (c, s, t = s / c) of Jacobi's method that zeroes the term
+ * 'off' of the symmetric 2 x 2 matrix [[app, off], [off, aqq]], the smaller
+ * of the two angles (Rutishauser's formulas, with one division fewer).  The
+ * terms are scaled (scale_exponent), and 'off' is not negligible. */
+SKGMM_INLINE void jacobi_rotation(double app, double aqq, double off, double *c, double *s, double *t)
+{
+    const double diff = aqq - app;
+    const double root = sqrt(diff * diff + 4.0 * off * off);
+    double tangent = 2.0 * off / (fabs(diff) + root);
+    if (diff < 0.0)
+        tangent = -tangent;
+    *c = 1.0 / sqrt(tangent * tangent + 1.0);
+    *s = tangent * *c;
+    *t = tangent;
 }
 
 /* ------------------------------------------- symmetric eigen-decomposition */
@@ -104,12 +120,14 @@ static void jacobi_rotation(double app, double aqq, double off, double *c, doubl
 static int symmetric_eigen(ptrdiff_t d, const double *matrix, double *values, double *vectors, double *work)
 {
     double *a = work, norm = 0.0;
+    const int exponent = scale_exponent(matrix, d * d);
+    const double down = ldexp(1.0, -exponent), up = ldexp(1.0, exponent);
     for (ptrdiff_t i = 0; i < d; i++)
         for (ptrdiff_t j = 0; j <= i; j++) {
-            a[i * d + j] = a[j * d + i] = matrix[i * d + j];
-            norm += (i == j ? 1.0 : 2.0) * matrix[i * d + j] * matrix[i * d + j];
+            a[i * d + j] = a[j * d + i] = matrix[i * d + j] * down;
+            norm += (i == j ? 1.0 : 2.0) * a[i * d + j] * a[i * d + j];
         }
-    const double floor = DBL_EPSILON * DBL_EPSILON * sqrt(norm);
+    const double floor = DBL_EPSILON * DBL_EPSILON * sqrt(norm), eps2 = DBL_EPSILON * DBL_EPSILON;
     if (vectors != NULL)
         set_identity(d, vectors);
     int converged = d < 2;
@@ -118,12 +136,11 @@ static int symmetric_eigen(ptrdiff_t d, const double *matrix, double *values, do
         for (ptrdiff_t p = 0; p < d - 1; p++)
             for (ptrdiff_t q = p + 1; q < d; q++) {
                 const double off = a[p * d + q], app = a[p * d + p], aqq = a[q * d + q];
-                if (fabs(off) <= DBL_EPSILON * sqrt(fabs(app)) * sqrt(fabs(aqq)) || fabs(off) <= floor)
+                if (off * off <= eps2 * fabs(app * aqq) || fabs(off) <= floor)
                     continue;
                 converged = 0;
-                double c, s;
-                jacobi_rotation(app, aqq, off, &c, &s);
-                const double t = s / c;
+                double c, s, t;
+                jacobi_rotation(app, aqq, off, &c, &s, &t);
                 for (ptrdiff_t k = 0; k < d; k++) {
                     if (k == p || k == q)
                         continue;
@@ -144,7 +161,7 @@ static int symmetric_eigen(ptrdiff_t d, const double *matrix, double *values, do
     if (!converged)
         return MSTEP_FALLBACK;
     for (ptrdiff_t i = 0; i < d; i++)
-        values[i] = a[i * d + i];
+        values[i] = a[i * d + i] * up;
     /* decreasing order, the columns with their values (selection sort: d is small) */
     for (ptrdiff_t i = 0; i < d - 1; i++) {
         ptrdiff_t best = i;
@@ -275,7 +292,11 @@ static int polar_factor(ptrdiff_t d, const double *matrix, double *right, double
                 sum += matrix[i * d + l] * v[l * d + j];
             g[i * d + j] = sum;
         }
-    const double tol = (double)d * DBL_EPSILON;
+    /* (the factor of a positive multiple is the same) */
+    const double down = ldexp(1.0, -scale_exponent(g, d * d));
+    for (ptrdiff_t i = 0; i < d * d; i++)
+        g[i] *= down;
+    const double tol = (double)d * DBL_EPSILON, tol2 = tol * tol;
     int converged = d < 2;
     for (int sweep = 0; sweep < MAX_SWEEPS && !converged; sweep++) {
         converged = 1;
@@ -287,11 +308,11 @@ static int polar_factor(ptrdiff_t d, const double *matrix, double *right, double
                     beta += g[i * d + q] * g[i * d + q];
                     gamma += g[i * d + p] * g[i * d + q];
                 }
-                if (fabs(gamma) <= tol * sqrt(alpha) * sqrt(beta))
+                if (gamma * gamma <= tol2 * (alpha * beta))
                     continue;
                 converged = 0;
-                double c, s;
-                jacobi_rotation(alpha, beta, gamma, &c, &s);
+                double c, s, t;
+                jacobi_rotation(alpha, beta, gamma, &c, &s, &t);
                 for (ptrdiff_t i = 0; i < d; i++) {
                     const double gp = g[i * d + p], gq = g[i * d + q];
                     g[i * d + p] = c * gp - s * gq;
@@ -443,12 +464,16 @@ SKGMM_EXPORT int64_t skgmm_mstep_vee(ptrdiff_t n_components, ptrdiff_t n_feature
         const double mean = geometric_mean(shape, d);
         for (ptrdiff_t j = 0; j < d; j++)
             shape[j] /= mean;
-        /* inverse = D diag(1 / shape) D^T */
+        /* inverse = D diag(1 / shape) D^T, by the columns of D over the shape */
+        double *scaled_axes = work;
+        for (ptrdiff_t i = 0; i < d; i++)
+            for (ptrdiff_t l = 0; l < d; l++)
+                scaled_axes[i * d + l] = orientation[i * d + l] / shape[l];
         for (ptrdiff_t i = 0; i < d; i++)
             for (ptrdiff_t j = 0; j < d; j++) {
                 double sum = 0.0;
                 for (ptrdiff_t l = 0; l < d; l++)
-                    sum += orientation[i * d + l] / shape[l] * orientation[j * d + l];
+                    sum += scaled_axes[i * d + l] * orientation[j * d + l];
                 inverse[i * d + j] = sum;
             }
         double objective = 0.0;
@@ -472,17 +497,18 @@ SKGMM_EXPORT int64_t skgmm_mstep_vee(ptrdiff_t n_components, ptrdiff_t n_feature
 
 /* ---------------------------------------- EVE, VVE: common orientation */
 
-/* rotated_k = W_k D for each component */
+/* rotated_k = W_k D for each component (a row of W_k times D at a time: contiguous rows) */
 static void rotate(ptrdiff_t K, ptrdiff_t d, const double *scatter, const double *orientation, double *rotated)
 {
-    for (ptrdiff_t k = 0; k < K; k++)
-        for (ptrdiff_t i = 0; i < d; i++)
-            for (ptrdiff_t j = 0; j < d; j++) {
-                double sum = 0.0;
-                for (ptrdiff_t l = 0; l < d; l++)
-                    sum += scatter[(k * d + i) * d + l] * orientation[l * d + j];
-                rotated[(k * d + i) * d + j] = sum;
-            }
+    for (ptrdiff_t row = 0; row < K * d; row++) {
+        const double *w = scatter + row * d;
+        double *out = rotated + row * d;
+        for (ptrdiff_t j = 0; j < d; j++)
+            out[j] = w[0] * orientation[j];
+        for (ptrdiff_t l = 1; l < d; l++)
+            for (ptrdiff_t j = 0; j < d; j++)
+                out[j] += w[l] * orientation[l * d + j];
+    }
 }
 
 /* parsimonious._orientation_step: two MM updates of the common orientation D
