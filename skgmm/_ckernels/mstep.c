@@ -14,10 +14,11 @@
  * quantities the loops use do not depend on the eigenvectors' signs, and a
  * polar factor of a nonsingular matrix is unique.
  *
- * Each exported function returns its inner iteration count (>= 1), or
+ * Each exported function returns its inner iteration count (>= 0), or
  * MSTEP_NO_MEMORY, or MSTEP_FALLBACK where a case is left to the numpy code:
- * non-finite inputs, a singular polar factor input (whose factor is not
- * unique) or a factorisation that did not converge.  The caller then runs the
+ * non-finite inputs, a polar factor input singular otherwise than by one
+ * zero column (its factor is then gesdd's choice; see polar_factor) or a
+ * factorisation that did not converge.  The caller then runs the
  * numpy loop from the start, so that those cases fail (or not) as it does.
  * A loop that meets a component without volume stops as the numpy one does
  * and returns its non-finite values, which the caller's checks report.
