@@ -1,6 +1,6 @@
 """Builds skgmm's C kernels; everything else is in pyproject.toml.
 
-The kernels are three plain shared libraries (no Python API; skgmm calls them
+The kernels are four plain shared libraries (no Python API; skgmm calls them
 through ctypes).  They are optional: where they cannot be compiled (no C
 compiler) setuptools warns and the install goes on, and skgmm runs its numpy
 code, which gives the same results.
@@ -30,6 +30,7 @@ UNIX_FLAGS = {
     ],
     "skgmm._ckernels._kmeans": ["-O3", "-fopenmp-simd", "-fno-fast-math", "-ffp-contract=off"],
     "skgmm._ckernels._hc": ["-O2", "-fno-fast-math", "-ffp-contract=off"],
+    "skgmm._ckernels._mstep": ["-O2", "-fno-fast-math", "-ffp-contract=off"],
 }
 COMMON_UNIX_FLAGS = ["-std=c99", "-fvisibility=hidden"]
 
@@ -58,7 +59,7 @@ def kernel_library(name, depends=()):
         f"skgmm._ckernels._{name}",
         sources=[f"{SOURCES}/{name}.c"],
         depends=[f"{SOURCES}/{path}" for path in depends],
-        libraries=["m"] if name in ("hc", "full") and sys.platform != "win32" else [],
+        libraries=["m"] if name in ("hc", "full", "mstep") and sys.platform != "win32" else [],
         optional=True,
     )
 
@@ -68,6 +69,7 @@ setup(
         kernel_library("full", ["common.h", "export.h", "full_impl.h", "fused_impl.h", "fused_core.h", "factors.h"]),
         kernel_library("kmeans", ["common.h", "export.h", "kmeans_impl.h"]),
         kernel_library("hc", ["export.h"]),
+        kernel_library("mstep", ["export.h"]),
     ],
     cmdclass={"build_ext": BuildKernels},
 )

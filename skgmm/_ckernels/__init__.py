@@ -1,16 +1,18 @@
-"""skgmm's C kernels: three shared libraries compiled when skgmm is installed, called through ctypes.
+"""skgmm's C kernels: four shared libraries compiled when skgmm is installed, called through ctypes.
 
 The sources are ``full.c`` (the 'full' covariance kernels), ``kmeans.c``
-(the k-means start's loops) and ``hc.c`` (the hierarchical start's merge
-loop), beside this file; ``setup.py`` builds them into ``_full``, ``_kmeans``
-and ``_hc`` with the platform's extension suffix.  They are
+(the k-means start's loops), ``hc.c`` (the hierarchical start's merge
+loop) and ``mstep.c`` (the inner loops of mclust's iterative M-steps),
+beside this file; ``setup.py`` builds them into ``_full``, ``_kmeans``,
+``_hc`` and ``_mstep`` with the platform's extension suffix.  They are
 plain libraries, not Python modules: :func:`load_library` finds the file
 through the import system (so an editable install finds it too) and opens it
 with :class:`ctypes.CDLL`, whose calls release the GIL.  Nothing is compiled
 or written at run time.
 
 The wrappers (:mod:`skgmm.covariance.kernels._compiled`,
-:mod:`skgmm._kmeans_kernels`, :mod:`skgmm._hc_kernels`) check every array before a call: its type,
+:mod:`skgmm._kmeans_kernels`, :mod:`skgmm._hc_kernels`,
+:mod:`skgmm.covariance._mstep_kernels`) check every array before a call: its type,
 shape and layout, so that a call cannot read or write outside it.
 """
 

@@ -26,6 +26,7 @@ except VEE's, which starts afresh.  Pass the previous result as ``previous``
 to do the same.  mclust's VVE chooses its common orientation by EVE's
 criterion, which ignores the volumes and so does not maximise VVE's
 likelihood; ``vve_orientation`` selects that or the likelihood's own update.
+The inner loops run in C where it is built (:mod:`skgmm.covariance._mstep_kernels`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ import numpy as np
 from scipy.linalg import lapack
 
 from skgmm._typing import FloatArray
+from skgmm.covariance import _mstep_kernels as _compiled
 from skgmm.covariance.base import add_to_diagonals, filled, identity_stack, symmetric_eigh
 
 #: mclust's models for two or more features, in the order of its documentation.
@@ -159,6 +161,7 @@ def _m_step_vvi(nk, scatter, previous, tol, max_iter):
     return volumes, shapes, None, 0
 
 
+@_compiled.compiled_loop(_compiled.common_shape_fixed_point)
 def _common_shape_fixed_point(nk, axis_scatter, shape, tol, max_iter):
     """Volumes and one common shape for variances ``axis_scatter`` (K, d) along known axes.
 
@@ -213,6 +216,7 @@ def _m_step_eee(nk, scatter, previous, tol, max_iter):
     return volume, shape, orientation, 0
 
 
+@_compiled.compiled_loop(_compiled.m_step_vee)
 def _m_step_vee(nk, scatter, previous, tol, max_iter):
     """Volumes and one common shape-and-orientation matrix ``C`` (det 1).
 
@@ -264,6 +268,7 @@ def _orientation_step(scatter_rows, orientation, rotated, inverse_shapes, larges
     return orientation, (scatter_rows @ orientation).reshape(n_components, n_features, n_features)
 
 
+@_compiled.compiled_loop(_compiled.common_orientation)
 def _common_orientation(nk, scatter, previous, tol, max_iter, weigh_volumes):
     """Common orientation D and, along it, the variances ``diag(D^T W_k D)`` (K, d).
 

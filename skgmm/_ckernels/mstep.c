@@ -1,0 +1,636 @@
+/* skgmm's iterative mclust M-steps: the inner loops of VEI, VEV, VEE, EVE and VVE, in float64.
+ *
+ * The same loops as skgmm/covariance/parsimonious.py (its numpy code is the
+ * reference and the fallback): the same start, updates, stopping rule and
+ * iteration count, step for step; the sums run in another order, so the
+ * results agree to rounding.  Each loop is a few operations on (K, d) and
+ * (K, d, d) arrays per inner iteration, which numpy spends microseconds on
+ * apiece; here one call runs the whole loop.
+ *
+ * The two matrix factorisations numpy takes from LAPACK are written out for
+ * small d: cyclic Jacobi for symmetric eigen-decompositions (syevd there) and
+ * one-sided Jacobi for the polar factor U V^T of an SVD (gesdd there).  Both
+ * are accurate to a few ulps of the largest eigen- or singular value; the
+ * quantities the loops use do not depend on the eigenvectors' signs, and a
+ * polar factor of a nonsingular matrix is unique.
+ *
+ * Each exported function returns its inner iteration count (>= 0), or
+ * MSTEP_NO_MEMORY, or MSTEP_FALLBACK where a case is left to the numpy code:
+ * non-finite inputs, a polar factor input singular otherwise than by one
+ * zero column (its factor is then gesdd's choice; see polar_factor) or a
+ * factorisation that did not converge.  The caller then runs the
+ * numpy loop from the start, so that those cases fail (or not) as it does.
+ * A loop that meets a component without volume stops as the numpy one does
+ * and returns its non-finite values, which the caller's checks report.
+ *
+ * Arrays are C-ordered; setup.py builds this file without fast-math or fused
+ * multiply-adds (IEEE NaN and infinity propagation is part of the contract).
+ */
+#include <float.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "export.h"
+
+#if defined(__FAST_MATH__)
+#error "mstep.c must be built without fast-math: its loops must stop where the numpy code's do"
+#endif
+
+#define MSTEP_NO_MEMORY (-1)
+#define MSTEP_FALLBACK (-2)
+/* Jacobi converges quadratically: a handful of sweeps for the d of mclust's models. */
+#define MAX_SWEEPS 60
+
+/* ---------------------------------------------------------------- helpers */
+
+static int all_finite(const double *values, ptrdiff_t count)
+{
+    for (ptrdiff_t i = 0; i < count; i++)
+        if (!isfinite(values[i]))
+            return 0;
+    return 1;
+}
+
+static void set_identity(ptrdiff_t d, double *matrix)
+{
+    memset(matrix, 0, sizeof(double) * (size_t)(d * d));
+    for (ptrdiff_t i = 0; i < d; i++)
+        matrix[i * d + i] = 1.0;
+}
+
+/* exp(mean(log(values))): numpy's _geometric_mean, by logarithms against over- and underflow */
+static double geometric_mean(const double *values, ptrdiff_t count)
+{
+    double sum = 0.0;
+    for (ptrdiff_t i = 0; i < count; i++)
+        sum += log(values[i]);
+    return exp(sum / (double)count);
+}
+
+/* |objective - old| / (1 + |objective|), the change the loops on an objective stop on */
+static double objective_change(double objective, double old)
+{
+    return fabs(objective - old) / (1.0 + fabs(objective));
+}
+
+/* The exponent e of a power of two that brings the largest |values| into
+ * [0.5, 1): the factorisations scale their matrices by 2^-e, which rounds
+ * nothing (short of subnormal numbers), so that their squares neither
+ * overflow nor underflow. */
+static int scale_exponent(const double *values, ptrdiff_t count)
+{
+    double largest = 0.0;
+    for (ptrdiff_t i = 0; i < count; i++)
+        largest = fabs(values[i]) > largest ? fabs(values[i]) : largest;
+    int exponent = 0;
+    frexp(largest, &exponent);
+    return exponent;
+}
+
+/* The rotation (c, s, t = s / c) of Jacobi's method that zeroes the term
+ * 'off' of the symmetric 2 x 2 matrix [[app, off], [off, aqq]], the smaller
+ * of the two angles (Rutishauser's formulas, with one division fewer).  The
+ * terms are scaled (scale_exponent), and 'off' is not negligible. */
+SKGMM_INLINE void jacobi_rotation(double app, double aqq, double off, double *c, double *s, double *t)
+{
+    const double diff = aqq - app;
+    const double root = sqrt(diff * diff + 4.0 * off * off);
+    double tangent = 2.0 * off / (fabs(diff) + root);
+    if (diff < 0.0)
+        tangent = -tangent;
+    *c = 1.0 / sqrt(tangent * tangent + 1.0);
+    *s = tangent * *c;
+    *t = tangent;
+}
+
+/* ------------------------------------------- symmetric eigen-decomposition */
+
+/* Eigenvalues (decreasing) and eigenvectors (columns of 'vectors', unless
+ * it is NULL) of the symmetric d x d matrix whose lower triangle is 'matrix'
+ * (as syevd reads it).  'work' holds d * d doubles.  Returns 0, or
+ * MSTEP_FALLBACK when a sweep limit is reached (it is not, on finite input).
+ *
+ * Cyclic Jacobi: each rotation zeroes one off-diagonal term; a term is
+ * left once it is below eps times the diagonal terms' geometric mean (which
+ * keeps small eigenvalues of positive definite matrices accurate) or below
+ * eps^2 times the matrix's norm (its effect on the eigenvalues is below their
+ * rounding then). */
+static int symmetric_eigen(ptrdiff_t d, const double *matrix, double *values, double *vectors, double *work)
+{
+    double *a = work, norm = 0.0;
+    const int exponent = scale_exponent(matrix, d * d);
+    const double down = ldexp(1.0, -exponent), up = ldexp(1.0, exponent);
+    for (ptrdiff_t i = 0; i < d; i++)
+        for (ptrdiff_t j = 0; j <= i; j++) {
+            a[i * d + j] = a[j * d + i] = matrix[i * d + j] * down;
+            norm += (i == j ? 1.0 : 2.0) * a[i * d + j] * a[i * d + j];
+        }
+    const double floor = DBL_EPSILON * DBL_EPSILON * sqrt(norm), eps2 = DBL_EPSILON * DBL_EPSILON;
+    if (vectors != NULL)
+        set_identity(d, vectors);
+    int converged = d < 2;
+    for (int sweep = 0; sweep < MAX_SWEEPS && !converged; sweep++) {
+        converged = 1;
+        for (ptrdiff_t p = 0; p < d - 1; p++)
+            for (ptrdiff_t q = p + 1; q < d; q++) {
+                const double off = a[p * d + q], app = a[p * d + p], aqq = a[q * d + q];
+                if (off * off <= eps2 * fabs(app * aqq) || fabs(off) <= floor)
+                    continue;
+                converged = 0;
+                double c, s, t;
+                jacobi_rotation(app, aqq, off, &c, &s, &t);
+                for (ptrdiff_t k = 0; k < d; k++) {
+                    if (k == p || k == q)
+                        continue;
+                    const double akp = a[k * d + p], akq = a[k * d + q];
+                    a[k * d + p] = a[p * d + k] = c * akp - s * akq;
+                    a[k * d + q] = a[q * d + k] = s * akp + c * akq;
+                }
+                a[p * d + p] = app - t * off;
+                a[q * d + q] = aqq + t * off;
+                a[p * d + q] = a[q * d + p] = 0.0;
+                for (ptrdiff_t k = 0; vectors != NULL && k < d; k++) {
+                    const double vkp = vectors[k * d + p], vkq = vectors[k * d + q];
+                    vectors[k * d + p] = c * vkp - s * vkq;
+                    vectors[k * d + q] = s * vkp + c * vkq;
+                }
+            }
+    }
+    if (!converged)
+        return MSTEP_FALLBACK;
+    for (ptrdiff_t i = 0; i < d; i++)
+        values[i] = a[i * d + i] * up;
+    /* decreasing order, the columns with their values (selection sort: d is small) */
+    for (ptrdiff_t i = 0; i < d - 1; i++) {
+        ptrdiff_t best = i;
+        for (ptrdiff_t j = i + 1; j < d; j++)
+            if (values[j] > values[best])
+                best = j;
+        if (best == i)
+            continue;
+        const double swap = values[i];
+        values[i] = values[best];
+        values[best] = swap;
+        for (ptrdiff_t k = 0; vectors != NULL && k < d; k++) {
+            const double v = vectors[k * d + i];
+            vectors[k * d + i] = vectors[k * d + best];
+            vectors[k * d + best] = v;
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ polar factor */
+
+/* Below this ratio to the largest singular value, a singular value leaves
+ * the polar factor with fewer than half the digits: numpy's gesdd and this
+ * code would then round to different factors, so such a matrix is left to
+ * numpy (in the M-steps: a stack of one component, whose bound in the first
+ * MM update is singular). */
+#define POLAR_CONDITION_LIMIT 1.4901161193847656e-08 /* sqrt(DBL_EPSILON) */
+
+/* Whether row and column j of the d x d matrix v are exactly those of the identity. */
+static int is_axis(ptrdiff_t d, const double *v, ptrdiff_t j)
+{
+    for (ptrdiff_t i = 0; i < d; i++)
+        if (v[i * d + j] != (i == j ? 1.0 : 0.0) || v[j * d + i] != (i == j ? 1.0 : 0.0))
+            return 0;
+    return 1;
+}
+
+/* The only column of the d x d matrix g that is exactly zero, -1 if none, -2 if several. */
+static ptrdiff_t zero_column(ptrdiff_t d, const double *g)
+{
+    ptrdiff_t found = -1;
+    for (ptrdiff_t j = 0; j < d; j++) {
+        ptrdiff_t i = 0;
+        while (i < d && g[i * d + j] == 0.0)
+            i++;
+        if (i == d)
+            found = found == -1 ? j : -2;
+    }
+    return found;
+}
+
+/* Column j of the orthogonal u (d x d) from its other, orthonormal columns:
+ * the unit vector orthogonal to them, from the coordinate axis farthest from
+ * their span (Gram-Schmidt twice, which is enough in floating point).  Its
+ * sign is arbitrary, as the polar factor's is along a null vector.  'residual'
+ * holds d doubles. */
+static void complete_basis(ptrdiff_t d, double *u, ptrdiff_t j, double *residual)
+{
+    ptrdiff_t best_axis = 0;
+    double best = -1.0;
+    for (ptrdiff_t axis = 0; axis < d; axis++) {
+        double squares = 1.0; /* ||e_axis - projection||^2 = 1 - sum of squared projections */
+        for (ptrdiff_t i = 0; i < d; i++)
+            if (i != j)
+                squares -= u[axis * d + i] * u[axis * d + i];
+        if (squares > best) {
+            best = squares;
+            best_axis = axis;
+        }
+    }
+    for (ptrdiff_t m = 0; m < d; m++)
+        residual[m] = m == best_axis ? 1.0 : 0.0;
+    for (int pass = 0; pass < 2; pass++)
+        for (ptrdiff_t i = 0; i < d; i++) {
+            if (i == j)
+                continue;
+            double dot = 0.0;
+            for (ptrdiff_t m = 0; m < d; m++)
+                dot += u[m * d + i] * residual[m];
+            for (ptrdiff_t m = 0; m < d; m++)
+                residual[m] -= dot * u[m * d + i];
+        }
+    double squares = 0.0;
+    for (ptrdiff_t m = 0; m < d; m++)
+        squares += residual[m] * residual[m];
+    const double norm = sqrt(squares);
+    for (ptrdiff_t m = 0; m < d; m++)
+        u[m * d + j] = residual[m] / norm;
+}
+
+/* The polar factor U V^T of the SVD matrix = U S V^T of a d x d matrix, into
+ * 'polar'.  'right' holds an orthogonal start for V and receives V; 'work'
+ * holds d * d + 2 d doubles.
+ *
+ * One-sided Jacobi (Hestenes): rotations on the right orthogonalise the
+ * columns of matrix V, accumulated in V; the columns are then U S.  In the
+ * MM loop each update's matrix changes little from one iteration to the
+ * next, so the previous V nearly orthogonalises it already: from there
+ * Jacobi needs about half the sweeps it needs from the identity.
+ *
+ * A matrix with one column exactly zero (the second MM update's, when the
+ * components' largest inverse shapes lie on one axis) has that axis for
+ * null vector: its factor is unique but for the sign of its column there,
+ * and the matching column of U is the unit vector orthogonal to the others.
+ * That sign does not matter to the M-steps (flipping a column of the
+ * orientation D flips the same column of both gradients and of the next D,
+ * and leaves every D^T W_k D diagonal unchanged).  Returns 0, or
+ * MSTEP_FALLBACK for a non-finite matrix or one singular otherwise
+ * (POLAR_CONDITION_LIMIT), whose factor is gesdd's to choose. */
+static int polar_factor(ptrdiff_t d, const double *matrix, double *right, double *polar, double *work)
+{
+    double *g = work, *v = right, *norms = work + d * d, *residual = norms + d;
+    if (!all_finite(matrix, d * d))
+        return MSTEP_FALLBACK;
+    const ptrdiff_t null_column = zero_column(d, matrix);
+    if (null_column == -2)
+        return MSTEP_FALLBACK;
+    /* Jacobi cannot orthogonalise a column of rounding errors: the zero column
+     * must stay exactly zero, so V must keep that axis, as it does when the
+     * last matrix had the same zero column; else start V afresh. */
+    if (null_column >= 0 && !is_axis(d, v, null_column))
+        set_identity(d, v);
+    for (ptrdiff_t i = 0; i < d; i++)
+        for (ptrdiff_t j = 0; j < d; j++) {
+            double sum = 0.0;
+            for (ptrdiff_t l = 0; l < d; l++)
+                sum += matrix[i * d + l] * v[l * d + j];
+            g[i * d + j] = sum;
+        }
+    /* (the factor of a positive multiple is the same) */
+    const double down = ldexp(1.0, -scale_exponent(g, d * d));
+    for (ptrdiff_t i = 0; i < d * d; i++)
+        g[i] *= down;
+    const double tol = (double)d * DBL_EPSILON, tol2 = tol * tol;
+    int converged = d < 2;
+    for (int sweep = 0; sweep < MAX_SWEEPS && !converged; sweep++) {
+        converged = 1;
+        for (ptrdiff_t p = 0; p < d - 1; p++)
+            for (ptrdiff_t q = p + 1; q < d; q++) {
+                double alpha = 0.0, beta = 0.0, gamma = 0.0;
+                for (ptrdiff_t i = 0; i < d; i++) {
+                    alpha += g[i * d + p] * g[i * d + p];
+                    beta += g[i * d + q] * g[i * d + q];
+                    gamma += g[i * d + p] * g[i * d + q];
+                }
+                if (gamma * gamma <= tol2 * (alpha * beta))
+                    continue;
+                converged = 0;
+                double c, s, t;
+                jacobi_rotation(alpha, beta, gamma, &c, &s, &t);
+                for (ptrdiff_t i = 0; i < d; i++) {
+                    const double gp = g[i * d + p], gq = g[i * d + q];
+                    g[i * d + p] = c * gp - s * gq;
+                    g[i * d + q] = s * gp + c * gq;
+                    const double vp = v[i * d + p], vq = v[i * d + q];
+                    v[i * d + p] = c * vp - s * vq;
+                    v[i * d + q] = s * vp + c * vq;
+                }
+            }
+    }
+    if (!converged)
+        return MSTEP_FALLBACK;
+    /* the singular values: the columns' norms; U: the columns over them */
+    double largest = 0.0;
+    for (ptrdiff_t j = 0; j < d; j++) {
+        double squares = 0.0;
+        for (ptrdiff_t i = 0; i < d; i++)
+            squares += g[i * d + j] * g[i * d + j];
+        norms[j] = sqrt(squares);
+        largest = norms[j] > largest ? norms[j] : largest;
+    }
+    for (ptrdiff_t j = 0; j < d; j++) {
+        if (j == null_column)
+            continue;
+        if (!(norms[j] > POLAR_CONDITION_LIMIT * largest))
+            return MSTEP_FALLBACK;
+        for (ptrdiff_t i = 0; i < d; i++)
+            g[i * d + j] /= norms[j];
+    }
+    if (null_column >= 0)
+        complete_basis(d, g, null_column, residual);
+    for (ptrdiff_t i = 0; i < d; i++)
+        for (ptrdiff_t l = 0; l < d; l++) {
+            double sum = 0.0;
+            for (ptrdiff_t j = 0; j < d; j++)
+                sum += g[i * d + j] * v[l * d + j];
+            polar[i * d + l] = sum;
+        }
+    return 0;
+}
+
+/* ------------------------------------------------- VEI, VEV: common shape */
+
+/* Volumes and one common shape for variances along known axes, (K, d):
+ * parsimonious._common_shape_fixed_point.  'shape' is the start (d); the
+ * result goes to out = [scale (K), shape (d)]. */
+SKGMM_EXPORT int64_t skgmm_mstep_common_shape(ptrdiff_t n_components, ptrdiff_t n_features,
+                                              const double *SKGMM_RESTRICT nk,
+                                              const double *SKGMM_RESTRICT axis_scatter,
+                                              const double *SKGMM_RESTRICT shape, double tol, int64_t max_iter,
+                                              double *SKGMM_RESTRICT out)
+{
+    const ptrdiff_t K = n_components, d = n_features, size = K + d;
+    if (!all_finite(nk, K) || !all_finite(axis_scatter, K * d) || !all_finite(shape, d))
+        return MSTEP_FALLBACK;
+    /* [volumes, shape] of an iteration and of the one before, swapped each iteration; 1 / shape */
+    double *buffer = malloc(sizeof(double) * (size_t)(2 * size + d));
+    if (buffer == NULL)
+        return MSTEP_NO_MEMORY;
+    double *state = out, *previous = buffer, *inverse_shape = buffer + size;
+    const double *current_shape = shape;
+    double change = INFINITY;
+    int64_t n_iter = 0;
+    while (change >= tol && n_iter < max_iter) {
+        n_iter++;
+        double *swap = previous;
+        previous = state;
+        state = swap;
+        double *scale = state, *shape_new = state + K;
+        for (ptrdiff_t j = 0; j < d; j++)
+            inverse_shape[j] = 1.0 / current_shape[j];
+        for (ptrdiff_t k = 0; k < K; k++) {
+            double sum = 0.0;
+            for (ptrdiff_t j = 0; j < d; j++)
+                sum += axis_scatter[k * d + j] * inverse_shape[j];
+            scale[k] = sum / ((double)d * nk[k]);
+        }
+        for (ptrdiff_t j = 0; j < d; j++)
+            shape_new[j] = 0.0;
+        for (ptrdiff_t k = 0; k < K; k++) {
+            const double inverse_scale = 1.0 / scale[k];
+            for (ptrdiff_t j = 0; j < d; j++)
+                shape_new[j] += inverse_scale * axis_scatter[k * d + j];
+        }
+        const double mean = geometric_mean(shape_new, d);
+        for (ptrdiff_t j = 0; j < d; j++)
+            shape_new[j] /= mean;
+        current_shape = shape_new;
+        if (n_iter == 1) {
+            if (!all_finite(state, size))
+                break; /* a component without volume: the caller's check reports it */
+        } else {
+            /* the largest |new - old| / (1 + |new|), NaN (which stops) if one is */
+            change = 0.0;
+            for (ptrdiff_t i = 0; i < size; i++) {
+                const double term = fabs(state[i] - previous[i]) / (1.0 + fabs(state[i]));
+                if (isnan(term)) {
+                    change = NAN;
+                    break;
+                }
+                change = term > change ? term : change;
+            }
+        }
+    }
+    if (state != out)
+        memcpy(out, state, sizeof(double) * (size_t)size);
+    free(buffer);
+    return n_iter;
+}
+
+/* ------------------------------------------ VEE: volumes and common C */
+
+/* Volumes and one common shape-and-orientation matrix: parsimonious._m_step_vee.
+ * scatter is (K, d, d); out = [scale (K), shape (d, decreasing), orientation
+ * (d, d), its columns the axes of the shape's entries]. */
+SKGMM_EXPORT int64_t skgmm_mstep_vee(ptrdiff_t n_components, ptrdiff_t n_features, const double *SKGMM_RESTRICT nk,
+                                     const double *SKGMM_RESTRICT scatter, double tol, int64_t max_iter,
+                                     double *SKGMM_RESTRICT out)
+{
+    const ptrdiff_t K = n_components, d = n_features, dd = d * d;
+    if (!all_finite(nk, K) || !all_finite(scatter, K * dd))
+        return MSTEP_FALLBACK;
+    double *buffer = malloc(sizeof(double) * (size_t)(3 * dd + K));
+    if (buffer == NULL)
+        return MSTEP_NO_MEMORY;
+    double *pooled = buffer, *inverse = buffer + dd, *work = buffer + 2 * dd, *inverse_scale = buffer + 3 * dd;
+    double *scale = out, *shape = out + K, *orientation = out + K + d;
+    double total = 0.0;
+    for (ptrdiff_t k = 0; k < K; k++) {
+        total += nk[k];
+        scale[k] = 1.0; /* mclust restarts VEE each M-step */
+    }
+    double objective_old = INFINITY, change = INFINITY;
+    int64_t n_iter = 0;
+    while (change >= tol && n_iter < max_iter) {
+        n_iter++;
+        for (ptrdiff_t k = 0; k < K; k++)
+            inverse_scale[k] = 1.0 / scale[k];
+        for (ptrdiff_t i = 0; i < dd; i++) {
+            double sum = 0.0;
+            for (ptrdiff_t k = 0; k < K; k++)
+                sum += inverse_scale[k] * scatter[k * dd + i];
+            pooled[i] = sum;
+        }
+        if (symmetric_eigen(d, pooled, shape, orientation, work) != 0) {
+            free(buffer);
+            return MSTEP_FALLBACK;
+        }
+        const double mean = geometric_mean(shape, d);
+        for (ptrdiff_t j = 0; j < d; j++)
+            shape[j] /= mean;
+        /* inverse = D diag(1 / shape) D^T, by the columns of D over the shape */
+        double *scaled_axes = work;
+        for (ptrdiff_t i = 0; i < d; i++)
+            for (ptrdiff_t l = 0; l < d; l++)
+                scaled_axes[i * d + l] = orientation[i * d + l] / shape[l];
+        for (ptrdiff_t i = 0; i < d; i++)
+            for (ptrdiff_t j = 0; j < d; j++) {
+                double sum = 0.0;
+                for (ptrdiff_t l = 0; l < d; l++)
+                    sum += scaled_axes[i * d + l] * orientation[j * d + l];
+                inverse[i * d + j] = sum;
+            }
+        double objective = 0.0;
+        for (ptrdiff_t k = 0; k < K; k++) {
+            double trace = 0.0; /* tr(W_k inverse) */
+            for (ptrdiff_t i = 0; i < d; i++)
+                for (ptrdiff_t j = 0; j < d; j++)
+                    trace += scatter[k * dd + i * d + j] * inverse[j * d + i];
+            scale[k] = trace / ((double)d * nk[k]);
+            objective += nk[k] * log(scale[k]);
+        }
+        objective = (double)d * (objective + total);
+        change = objective_change(objective, objective_old);
+        objective_old = objective;
+        if (!isfinite(objective))
+            break;
+    }
+    free(buffer);
+    return n_iter;
+}
+
+/* ---------------------------------------- EVE, VVE: common orientation */
+
+/* rotated_k = W_k D for each component (a row of W_k times D at a time: contiguous rows) */
+static void rotate(ptrdiff_t K, ptrdiff_t d, const double *scatter, const double *orientation, double *rotated)
+{
+    for (ptrdiff_t row = 0; row < K * d; row++) {
+        const double *w = scatter + row * d;
+        double *out = rotated + row * d;
+        for (ptrdiff_t j = 0; j < d; j++)
+            out[j] = w[0] * orientation[j];
+        for (ptrdiff_t l = 1; l < d; l++)
+            for (ptrdiff_t j = 0; j < d; j++)
+                out[j] += w[l] * orientation[l * d + j];
+    }
+}
+
+/* parsimonious._orientation_step: two MM updates of the common orientation D
+ * (in place), and rotated = W_k D for the new D.  'right' holds the right
+ * singular vectors of each update's last polar factor (2 d * d doubles, the
+ * start of the next), 'gradient' d * d doubles, 'work' d * d + 2 d. */
+static int orientation_step(ptrdiff_t K, ptrdiff_t d, const double *scatter, double *orientation, double *rotated,
+                            const double *inverse_shapes, const double *largest, double *right, double *gradient,
+                            double *work)
+{
+    /* -G = -sum_k (W_k - w_k I) D B_k: column j is D_:j sum_k w_k B_k,jj less sum_k [W_k D]_:j B_k,jj */
+    for (ptrdiff_t j = 0; j < d; j++) {
+        double weight = 0.0;
+        for (ptrdiff_t k = 0; k < K; k++)
+            weight += largest[k] * inverse_shapes[k * d + j];
+        for (ptrdiff_t i = 0; i < d; i++) {
+            double sum = 0.0;
+            for (ptrdiff_t k = 0; k < K; k++)
+                sum += rotated[(k * d + i) * d + j] * inverse_shapes[k * d + j];
+            gradient[i * d + j] = orientation[i * d + j] * weight - sum;
+        }
+    }
+    if (polar_factor(d, gradient, right, orientation, work) != 0)
+        return MSTEP_FALLBACK;
+    /* -G = sum_k W_k D (b_k I - B_k), b_k the largest entry of B_k */
+    rotate(K, d, scatter, orientation, rotated);
+    memset(gradient, 0, sizeof(double) * (size_t)(d * d));
+    for (ptrdiff_t k = 0; k < K; k++) {
+        double bound = inverse_shapes[k * d];
+        for (ptrdiff_t j = 1; j < d; j++)
+            bound = inverse_shapes[k * d + j] > bound ? inverse_shapes[k * d + j] : bound;
+        for (ptrdiff_t i = 0; i < d; i++)
+            for (ptrdiff_t j = 0; j < d; j++)
+                gradient[i * d + j] += rotated[(k * d + i) * d + j] * (bound - inverse_shapes[k * d + j]);
+    }
+    if (polar_factor(d, gradient, right + d * d, orientation, work) != 0)
+        return MSTEP_FALLBACK;
+    rotate(K, d, scatter, orientation, rotated);
+    return 0;
+}
+
+/* Common orientation D and the variances along it: parsimonious._common_orientation.
+ * 'orientation' (d, d) holds the start and receives the result; 'inverse_shapes'
+ * (K, d) are the start's B_k, or NULL to start from the identity (passed in
+ * 'orientation') with a first iteration that only evaluates f.  out receives
+ * the (K, d) variances diag(D^T W_k D). */
+SKGMM_EXPORT int64_t skgmm_mstep_common_orientation(ptrdiff_t n_components, ptrdiff_t n_features,
+                                                    const double *SKGMM_RESTRICT nk,
+                                                    const double *SKGMM_RESTRICT scatter,
+                                                    double *SKGMM_RESTRICT orientation,
+                                                    const double *SKGMM_RESTRICT inverse_shapes_start, double tol,
+                                                    int64_t max_iter, int weigh_volumes,
+                                                    double *SKGMM_RESTRICT axis_scatter)
+{
+    const ptrdiff_t K = n_components, d = n_features, dd = d * d;
+    if (!all_finite(nk, K) || !all_finite(scatter, K * dd) || !all_finite(orientation, dd) ||
+        (inverse_shapes_start != NULL && !all_finite(inverse_shapes_start, K * d)))
+        return MSTEP_FALLBACK;
+    double *buffer = malloc(sizeof(double) * (size_t)(K * dd + K * d + K + 5 * dd + 3 * d));
+    if (buffer == NULL)
+        return MSTEP_NO_MEMORY;
+    double *rotated = buffer, *inverse_shapes = rotated + K * dd, *largest = inverse_shapes + K * d;
+    double *gradient = largest + K, *eigen_work = gradient + dd, *values = eigen_work + dd, *work = values + d;
+    double *right = work + dd + 2 * d;
+    set_identity(d, right);
+    set_identity(d, right + dd);
+    int status = 0;
+    /* w_k, the largest eigenvalue of each W_k, bounds it in the first MM update */
+    for (ptrdiff_t k = 0; k < K && status == 0; k++) {
+        status = symmetric_eigen(d, scatter + k * dd, values, NULL, eigen_work);
+        largest[k] = values[0];
+    }
+    int64_t first = 1, n_iter = 0;
+    if (inverse_shapes_start == NULL) {
+        memcpy(rotated, scatter, sizeof(double) * (size_t)(K * dd));
+    } else {
+        memcpy(inverse_shapes, inverse_shapes_start, sizeof(double) * (size_t)(K * d));
+        first = 0;
+        rotate(K, d, scatter, orientation, rotated);
+    }
+    double objective_old = INFINITY, change = INFINITY;
+    while (status == 0 && change >= tol && n_iter < max_iter) {
+        n_iter++;
+        if (n_iter > first) {
+            status = orientation_step(K, d, scatter, orientation, rotated, inverse_shapes, largest, right, gradient,
+                                      work);
+            if (status != 0)
+                break;
+        }
+        for (ptrdiff_t k = 0; k < K; k++)
+            for (ptrdiff_t i = 0; i < d; i++) {
+                double sum = 0.0;
+                for (ptrdiff_t j = 0; j < d; j++)
+                    sum += rotated[(k * d + j) * d + i] * orientation[j * d + i];
+                axis_scatter[k * d + i] = sum;
+            }
+        double objective = 0.0;
+        for (ptrdiff_t k = 0; k < K; k++) {
+            const double *variances = axis_scatter + k * d;
+            double *inverse = inverse_shapes + k * d;
+            if (weigh_volumes) {
+                double logs = 0.0;
+                for (ptrdiff_t i = 0; i < d; i++) {
+                    inverse[i] = nk[k] / variances[i];
+                    logs += log(variances[i] / nk[k]);
+                }
+                objective += nk[k] * logs;
+            } else {
+                /* (a component without volume makes f NaN, which stops the loop) */
+                const double mean = geometric_mean(variances, d);
+                for (ptrdiff_t i = 0; i < d; i++) {
+                    inverse[i] = mean / variances[i];
+                    objective += variances[i] * inverse[i];
+                }
+            }
+        }
+        change = objective_change(objective, objective_old);
+        objective_old = objective;
+        if (!isfinite(objective))
+            break;
+    }
+    free(buffer);
+    return status != 0 ? status : n_iter;
+}
