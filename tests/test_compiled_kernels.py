@@ -289,10 +289,35 @@ def _ulps(got, expected):
 
 #: Inputs of every range: where the results are subnormal, overflow or round to 0, the floors
 #: of the E-step (float64 and float32), the edges of the range reductions, specials.
-_EXP_SPECIAL = [-np.inf, np.inf, np.nan, 0.0, -0.0, 1e-300, -1e-300, 709.78, 709.7827128933840, 709.7827128933841,
-                709.79, 710.0, 800.0, 1e300, -708.39, -708.4, -745.13, -745.14, -745.2, -746.0, -1e300,
-                float(np.log(np.finfo(np.float64).tiny)) + 20, float(np.log(np.finfo(np.float32).tiny)) + 20,
-                0.5 * np.log(2), -0.5 * np.log(2), 1.0, -1.0]
+_EXP_SPECIAL = [
+    -np.inf,
+    np.inf,
+    np.nan,
+    0.0,
+    -0.0,
+    1e-300,
+    -1e-300,
+    709.78,
+    709.7827128933840,
+    709.7827128933841,
+    709.79,
+    710.0,
+    800.0,
+    1e300,
+    -708.39,
+    -708.4,
+    -745.13,
+    -745.14,
+    -745.2,
+    -746.0,
+    -1e300,
+    float(np.log(np.finfo(np.float64).tiny)) + 20,
+    float(np.log(np.finfo(np.float32).tiny)) + 20,
+    0.5 * np.log(2),
+    -0.5 * np.log(2),
+    1.0,
+    -1.0,
+]
 
 
 def test_fused_exp_matches_numpy(simd_level):
@@ -320,7 +345,9 @@ def test_fused_exp_matches_numpy(simd_level):
     assert np.all(np.abs(got[subnormal] - expected[subnormal]) <= np.finfo(np.float64).smallest_subnormal)
     special = ~normal & ~subnormal
     assert_allclose(got[special], expected[special], rtol=0, atol=0)  # inf, NaN
-    assert np.array_equal(_elementwise("skgmm_fused_exp", _EXP_SPECIAL[:4]), [0.0, np.inf, np.nan, 1.0], equal_nan=True)
+    assert np.array_equal(
+        _elementwise("skgmm_fused_exp", _EXP_SPECIAL[:4]), [0.0, np.inf, np.nan, 1.0], equal_nan=True
+    )
 
 
 def test_fused_log_matches_numpy(simd_level):
@@ -402,14 +429,18 @@ def _fused_both(X, weights, origin, means, fk, constant, mode, resp=None):
     parameters = np.concatenate((origin, means.ravel(), fk.precision.ravel(), constant))
     floor = fused.exp_floor(X.dtype)
     got_resp = np.empty((len(X), len(constant)), X.dtype) if mode == fused.LOG_PROB else resp
-    got = kernels.fused_rows(X, weights, parameters, len(constant), diagonal, fk.scatter_kind == "diag", mode, floor, got_resp)
+    got = kernels.fused_rows(
+        X, weights, parameters, len(constant), diagonal, fk.scatter_kind == "diag", mode, floor, got_resp
+    )
     expected_resp = np.empty((len(X), len(constant))) if mode == fused.LOG_PROB else resp
     weights64 = None if weights is None else weights.astype(np.float64)
     expected = fused._numpy_rows(X, weights64, origin, means, fk, constant, mode, floor, expected_resp)
     return got, expected, got_resp, expected_resp
 
 
-@pytest.mark.parametrize("case", _FUSED_CASES, ids=lambda c: "n{}-d{}-K{}{}{}".format(*c[:3], "-dp" * c[3], "-ds" * c[4]))
+@pytest.mark.parametrize(
+    "case", _FUSED_CASES, ids=lambda c: "n{}-d{}-K{}{}{}".format(*c[:3], "-dp" * c[3], "-ds" * c[4])
+)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_fused_rows_match_numpy_twin(case, dtype, weighted, simd_level):
@@ -434,7 +465,9 @@ def test_fused_rows_match_numpy_twin(case, dtype, weighted, simd_level):
     assert_allclose(got[1:], expected[1:], rtol=1e-11, atol=1e-13 * np.abs(expected[1:]).max())
 
 
-@pytest.mark.parametrize("case", [(150, 4, 5, False, False), (99, 16, 3, True, True), (40, 10, 2, False, False)])
+@pytest.mark.parametrize(
+    "case", [(150, 4, 5, False, False), (99, 16, 3, True, True), (40, 10, 2, False, False)]
+)
 def test_fused_rows_impossible_nan_and_infinite_rows(case, simd_level):
     """Rows no component can produce (log-likelihood -inf, responsibilities 1/K), NaN rows, an infinite
     log-density: as the engine's log-sum-exp (the numpy twin) has them."""

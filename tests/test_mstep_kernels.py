@@ -22,12 +22,13 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from skgmm.covariance import _mstep_kernels
+from skgmm.covariance import _mstep_kernels, parsimonious
 from skgmm.covariance import kernels as _compiled
-from skgmm.covariance import parsimonious
 from skgmm.covariance.parsimonious import ITERATIVE_MODELS, estimate_mclust_covariances
 
-pytestmark = pytest.mark.skipif(_mstep_kernels.LIBRARY is None, reason="the C kernels were not built (no compiler)")
+pytestmark = pytest.mark.skipif(
+    _mstep_kernels.LIBRARY is None, reason="the C kernels were not built (no compiler)"
+)
 
 WELL_RTOL = 1e-10
 ILL_RTOL = 1e-8
@@ -170,7 +171,9 @@ def test_common_orientation_is_the_references_up_to_axis_signs():
     """The polar factors are unique but for the sign of a null axis: the orientations agree up to column signs."""
     nk, scatter = _scatter_stack(np.random.RandomState(3), 5, 4, 10.0)
     reference = parsimonious._common_orientation.reference
-    orientation, axis_scatter, n_iter = _mstep_kernels.common_orientation(nk, scatter, None, 1e-8, 1000, False)
+    orientation, axis_scatter, n_iter = _mstep_kernels.common_orientation(
+        nk, scatter, None, 1e-8, 1000, False
+    )
     with np.errstate(all="ignore"):
         expected, expected_axis_scatter, expected_n_iter = reference(nk, scatter, None, 1e-8, 1000, False)
     assert n_iter == expected_n_iter
@@ -194,7 +197,9 @@ def test_switched_off_compiled_kernels_run_numpy(monkeypatch, compiled_kernels):
 
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mclust"
-ITERATIVE_FIXTURES = sorted(path for path in FIXTURES.glob("*.json") if path.stem.split("_")[1] in ITERATIVE_MODELS)
+ITERATIVE_FIXTURES = sorted(
+    path for path in FIXTURES.glob("*.json") if path.stem.split("_")[1] in ITERATIVE_MODELS
+)
 
 
 @pytest.mark.parametrize("path", ITERATIVE_FIXTURES, ids=[path.stem for path in ITERATIVE_FIXTURES])

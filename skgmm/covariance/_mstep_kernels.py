@@ -125,7 +125,14 @@ def m_step_vee(nk, scatter, previous, tol, max_iter):
     n_components, nk, scatter = _inputs(nk, scatter, (n_features, n_features))
     out = np.empty(n_components + n_features + n_features * n_features)
     n_iter = _run(
-        _VEE, n_components, n_features, _address(nk), _address(scatter), float(tol), int(max_iter), _address(out)
+        _VEE,
+        n_components,
+        n_features,
+        _address(nk),
+        _address(scatter),
+        float(tol),
+        int(max_iter),
+        _address(out),
     )
     if n_iter is None:
         return None

@@ -150,6 +150,16 @@ class CovarianceModel(ABC):
     def estimate_covariances(self, stats: SufficientStats, nk, reg_covar) -> FloatArray:
         """Covariances (float64) about the new means from centred statistics."""
 
+    def warm_estimate_covariances(self, stats: SufficientStats, nk, reg_covar, previous) -> tuple:
+        """``(covariances, state)`` of an iterative M-step continuing from ``previous`` (``warm_m_step``).
+
+        ``previous`` is the :class:`~skgmm.engine.mstep.MixtureParams` of the
+        E-step; ``state`` is what the next M-step continues from (its
+        ``m_step_state``).  By default the covariances alone, warmed by the
+        previous ones.
+        """
+        return self.estimate_covariances(stats, nk, reg_covar, previous=previous.covariances), None
+
     @abstractmethod
     def compute_precisions_cholesky(self, covariances) -> FloatArray:
         """Cholesky factors of the precisions; raises ValueError if not definite."""

@@ -41,7 +41,7 @@ from skgmm.covariance.parsimonious import (
     UNIVARIATE_MODELS,
     MclustCovariances,
     check_model,
-    estimate_mclust_covariances,
+    mclust_m_step,
     n_covariance_parameters,
 )
 
@@ -160,13 +160,28 @@ class ParsimoniousCovariance(FullCovariance):
         return scatter_about_means(stats, nk)  # as FullCovariance computes it
 
     def estimate_covariances(self, stats, nk, reg_covar, previous=None):
-        scatter = self.m_step_scatter(stats, nk)
-        model = self.mclust_model(scatter.shape[-1])
-        start = None if previous is None else decompose(model, previous)
-        estimate = estimate_mclust_covariances(
-            model, nk, scatter, reg_covar=reg_covar, previous=start, vve_orientation=self.vve_orientation
-        )
-        return estimate.covariances  # symmetric
+        return self._estimate(
+            stats, nk, reg_covar, None if previous is None else (None, previous)
+        ).covariances
+
+    def warm_estimate_covariances(self, stats, nk, reg_covar, previous):
+        estimate = self._estimate(stats, nk, reg_covar, (previous.m_step_state, previous.covariances))
+        return estimate.covariances, estimate
+
+    def _estimate(self, stats, nk, reg_covar, previous):
+        """The M-step's :class:`MclustCovariances`; ``previous`` is ``(state, covariances)`` or None.
+
+        The previous M-step's own decomposition (``state``) is continued from
+        when it is there, as mclust's ``me`` does; covariances from elsewhere
+        (a start, a re-seed) are decomposed first.
+        """
+        scatter = self.m_step_scatter(stats, nk)  # a new array, which the M-step may overwrite
+        model = self.mclust_model(stats.resp_x_sum.shape[1])
+        start = None
+        if previous is not None:
+            state, covariances = previous
+            start = state if isinstance(state, MclustCovariances) else decompose(model, covariances)
+        return mclust_m_step(model, nk, scatter, reg_covar, start, vve_orientation=self.vve_orientation)
 
 
 #: The kernels of the diagonal models' E-step and sums.
@@ -199,11 +214,10 @@ class DiagonalParsimoniousCovariance(ParsimoniousCovariance):
         super().__init__(mclust_name, vve_orientation)
 
     def prepare(self, means_c, precisions_cholesky, dtype):
-        diagonals = np.diagonal(precisions_cholesky, axis1=1, axis2=2)
-        # (The factors' diagonals are positive: anything else nonzero is off the diagonal.)
-        if np.count_nonzero(precisions_cholesky) > np.count_nonzero(diagonals):
+        # The factors' diagonals are positive (K d entries): anything else nonzero is off the diagonal.
+        if np.count_nonzero(precisions_cholesky) > means_c.size:
             return super().prepare(means_c, precisions_cholesky, dtype)
-        return _DIAGONAL_KERNELS.prepare(means_c, diagonals, dtype)
+        return _DIAGONAL_KERNELS.prepare(means_c, np.diagonal(precisions_cholesky, axis1=1, axis2=2), dtype)
 
     def block_log_densities(self, kernel, X_block, origin, log_weights, work):
         if _whitened(kernel):
@@ -229,10 +243,11 @@ class DiagonalParsimoniousCovariance(ParsimoniousCovariance):
     def compute_precisions_cholesky(self, covariances):
         dense = np.asarray(covariances, np.float64)  # as FullCovariance computes them
         diagonals = np.diagonal(dense, axis1=1, axis2=2)
+        # Positive finite diagonals and no more nonzero entries than they have: diagonal matrices.
         if not (
-            np.count_nonzero(dense) == np.count_nonzero(diagonals)
-            and np.minimum.reduce(diagonals, axis=None) > 0
+            np.minimum.reduce(diagonals, axis=None) > 0
             and math.isfinite(np.add.reduce(diagonals, axis=None))
+            and np.count_nonzero(dense) == diagonals.size
         ):  # outside the family, or failing: the Cholesky factors (and their error message)
             return super().compute_precisions_cholesky(covariances)
         # What a Cholesky factor and its triangular inverse give a positive
@@ -242,8 +257,5 @@ class DiagonalParsimoniousCovariance(ParsimoniousCovariance):
         return prec_chol
 
     def m_step_scatter(self, stats, nk):
-        # A diagonal stack: the M-steps of these models read nothing else.
-        n_components, n_features = stats.scatter.shape
-        scatter = np.zeros((n_components, n_features, n_features))
-        add_to_diagonals(scatter, diagonal_scatter_about_means(stats, nk))
-        return scatter
+        # The diagonals (K, d) alone: the M-steps of these models read nothing else.
+        return diagonal_scatter_about_means(stats, nk)

@@ -31,6 +31,7 @@ The inner loops run in C where it is built (:mod:`skgmm.covariance._mstep_kernel
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from typing import NamedTuple
@@ -41,19 +42,21 @@ from scipy.linalg import lapack
 from skgmm._typing import FloatArray
 from skgmm.covariance import _mstep_kernels as _compiled
 from skgmm.covariance.base import add_to_diagonals, filled, identity_stack, symmetric_eigh
+from skgmm.covariance.mclust_names import (  # noqa: F401 (re-exported: the models' names and counts)
+    MULTIVARIATE_MODELS,
+    UNIVARIATE_MODELS,
+    check_model,
+    n_covariance_parameters,
+    n_parameters,
+)
 
-#: mclust's models for two or more features, in the order of its documentation.
-MULTIVARIATE_MODELS = (
-    "EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE",
-    "VEE", "EVE", "VVE", "EEV", "VEV", "EVV", "VVV",
-)  # fmt: skip
-#: mclust's models for one feature: equal and variable variances.
-UNIVARIATE_MODELS = ("E", "V")
 #: Models whose M-step iterates; their inner loops stop on ``tol`` and ``max_iter``.
 ITERATIVE_MODELS = ("VEI", "VEE", "EVE", "VVE", "VEV")
 #: mclust's default inner tolerance, ``emControl()$tol[2]``.
 INNER_TOL = math.sqrt(np.finfo(np.float64).eps)
 _EPS = float(np.finfo(np.float64).eps)
+#: mclust's default inner iteration limit, ``emControl()$itmax[2]``.
+_MAX_INNER = int(np.iinfo(np.int32).max)
 
 
 class MclustCovariances(NamedTuple):
@@ -125,7 +128,8 @@ def _relative_change(new, old) -> float:
 
 
 def _diagonals(scatter: FloatArray) -> FloatArray:
-    return np.diagonal(scatter, axis1=-2, axis2=-1)
+    """The diagonals (K, d) of scatter matrices (K, d, d); the diagonal models may be given them alone."""
+    return scatter if scatter.ndim == 2 else np.diagonal(scatter, axis1=-2, axis2=-1)
 
 
 # Each model maps (nk, scatter, previous, tol, max_iter) to (scale, shape, orientation, n_iter),
@@ -358,16 +362,6 @@ _M_STEPS: dict[str, Callable] = {
 _VVE_LIKELIHOOD = _vve(weigh_volumes=True)
 
 
-def check_model(model: str, n_features: int) -> None:
-    """Raise ValueError unless ``model`` is an mclust model name valid for ``n_features``."""
-    valid = UNIVARIATE_MODELS if n_features == 1 else MULTIVARIATE_MODELS
-    if model not in valid:
-        raise ValueError(
-            f"Unknown covariance model {model!r} for {n_features} feature(s); valid models are "
-            f"{', '.join(valid)}."
-        )
-
-
 def estimate_mclust_covariances(
     model: str,
     nk: FloatArray,
@@ -376,7 +370,7 @@ def estimate_mclust_covariances(
     reg_covar: float = 1e-6,
     previous: MclustCovariances | None = None,
     tol: float = INNER_TOL,
-    max_iter: int = np.iinfo(np.int32).max,
+    max_iter: int = _MAX_INNER,
     vve_orientation: str = "mclust",
 ) -> MclustCovariances:
     """Maximise the expected complete log-likelihood over one covariance model.
@@ -441,16 +435,41 @@ def estimate_mclust_covariances(
     check_model(model, n_features)
     if vve_orientation not in ("mclust", "likelihood"):
         raise ValueError(f"vve_orientation must be 'mclust' or 'likelihood', got {vve_orientation!r}.")
+    return mclust_m_step(
+        model,
+        nk,
+        scatter.copy() if reg_covar else scatter,
+        reg_covar,
+        previous,
+        tol,
+        max_iter,
+        vve_orientation,
+    )
+
+
+def mclust_m_step(
+    model, nk, scatter, reg_covar, previous=None, tol=INNER_TOL, max_iter=_MAX_INNER, vve_orientation="mclust"
+):
+    """:func:`estimate_mclust_covariances` without its checks, for the strategies' M-steps.
+
+    ``nk`` and ``scatter`` are float64 arrays the call may overwrite (the
+    regularisation is added in place); the diagonal models (EII, EEI, VEI,
+    EVI, 'E', 'V') may be given the diagonals (K, d) of the scatter matrices
+    alone, which is all they read.
+    """
+    n_components, n_features = scatter.shape[:2]
     if reg_covar:
-        scatter = scatter.copy()
-        add_to_diagonals(scatter, reg_covar * nk[:, None])
+        if scatter.ndim == 2:
+            scatter += reg_covar * nk[:, None]
+        else:
+            add_to_diagonals(scatter, reg_covar * nk[:, None])
     m_step = _VVE_LIKELIHOOD if model == "VVE" and vve_orientation == "likelihood" else _M_STEPS[model]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         scale, shape, orientation, n_iter = m_step(nk, scatter, previous, tol, max_iter)
         scale = filled(scale, (n_components,))
         shape = filled(shape, (n_components, n_features))
         if orientation is None:  # the diagonal models: Sigma_k = diag(lambda_k A_k)
-            orientation = identity_stack(n_components, n_features)
+            orientation = _identities(n_components, n_features)
             covariances = np.zeros((n_components, n_features, n_features))
             add_to_diagonals(covariances, scale[:, None] * shape)
         else:
@@ -461,6 +480,14 @@ def estimate_mclust_covariances(
             covariances *= 0.5
     _check_nonsingular(model, covariances, scale, shape)
     return MclustCovariances(covariances, scale, shape, orientation, n_iter)
+
+
+@functools.lru_cache(maxsize=64)
+def _identities(n_components: int, n_features: int) -> FloatArray:
+    """The diagonal models' orientations: a read-only stack of identities, made once per shape."""
+    identities = identity_stack(n_components, n_features)
+    identities.flags.writeable = False
+    return identities
 
 
 def _check_nonsingular(model, covariances, scale, shape):
@@ -490,24 +517,3 @@ def _check_nonsingular(model, covariances, scale, shape):
             f"{failed.tolist()} is singular (a component with too few points, or collinear "
             "ones). Try fewer components, a larger reg_covar, or another model."
         )
-
-
-def n_covariance_parameters(model: str, n_components: int, n_features: int) -> int:
-    """Free parameters of the covariances alone, as mclust counts them."""
-    check_model(model, n_features)
-    k, d = n_components, n_features
-    rotations = d * (d - 1) // 2
-    counts = {
-        "E": 1, "V": k,
-        "EII": 1, "VII": k, "EEI": d, "VEI": k + d - 1, "EVI": 1 + k * (d - 1), "VVI": k * d,
-        "EEE": d + rotations, "VEE": k + d - 1 + rotations, "EVE": 1 + k * (d - 1) + rotations,
-        "VVE": k * d + rotations, "EEV": d + k * rotations, "VEV": k + d - 1 + k * rotations,
-        "EVV": 1 + k * (d - 1) + k * rotations, "VVV": k * (d + rotations),
-    }  # fmt: skip
-    return counts[model]
-
-
-def n_parameters(model: str, n_components: int, n_features: int) -> int:
-    """Free parameters of the mixture (weights, means, covariances): mclust's ``nMclustParams``."""
-    means_and_weights = n_components * n_features + n_components - 1
-    return means_and_weights + n_covariance_parameters(model, n_components, n_features)

@@ -28,6 +28,11 @@ class MixtureParams(NamedTuple):
     means: FloatArray
     covariances: FloatArray | None
     precisions_cholesky: FloatArray
+    #: What an iterative M-step ended with (mclust's volumes, shapes and
+    #: orientations), which the next one continues from, as mclust's ``me``
+    #: does; None when the parameters did not come from an M-step of their
+    #: strategy (a start, a re-seed, a user's), which then decomposes them.
+    m_step_state: object = None
 
 
 class PassKernel(NamedTuple):
@@ -99,14 +104,19 @@ def estimate_parameters(
     # Empty components keep a tiny positive mass, as in scikit-learn, whose
     # 10 eps is a margin for rows of weight 1: here it is 10 eps of a row's
     # weight, so that scaling every weight by c scales nk by c exactly.
+    return _estimate(stats, model, reg_covar, dtype, weight_total, previous)[:3]
+
+
+def _estimate(stats, model, reg_covar, dtype, weight_total=None, previous=None):
+    """:func:`estimate_parameters` and the M-step's state (see :attr:`MixtureParams.m_step_state`)."""
     nk = stats.resp_sum + 10 * _eps(dtype) * stats.row_weight
     weights = nk / (np.add.reduce(nk) if weight_total is None else weight_total)
     means = stats.shift + stats.resp_x_sum / nk[:, None]
     if previous is not None and model.warm_m_step and previous.covariances is not None:
-        covariances = model.estimate_covariances(stats, nk, reg_covar, previous=previous.covariances)
+        covariances, state = model.warm_estimate_covariances(stats, nk, reg_covar, previous)
     else:
-        covariances = model.estimate_covariances(stats, nk, reg_covar)
-    return weights, means, covariances
+        covariances, state = model.estimate_covariances(stats, nk, reg_covar), None
+    return weights, means, covariances, state
 
 
 def m_step(
@@ -126,7 +136,7 @@ def m_step(
         If a covariance is not positive definite (collapsed component with
         ``reg_covar`` too small); the message says what to change.
     """
-    weights, means, covariances = estimate_parameters(stats, model, reg_covar, dtype, previous=previous)
+    weights, means, covariances, state = _estimate(stats, model, reg_covar, dtype, previous=previous)
     # The estimates are new arrays: float64 ones are kept as they are.
     covariances = covariances.astype(dtype, copy=False)
     return MixtureParams(
@@ -134,6 +144,7 @@ def m_step(
         means=means.astype(dtype, copy=False),
         covariances=covariances,
         precisions_cholesky=model.compute_precisions_cholesky(covariances).astype(dtype, copy=False),
+        m_step_state=state,
     )
 
 

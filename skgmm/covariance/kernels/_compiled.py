@@ -18,7 +18,17 @@ from typing import NamedTuple
 
 import numpy as np
 
-from skgmm._ckernels import FLAG, POINTER, SIZE, address, as_input, check_output, declare, load_library, simd_level
+from skgmm._ckernels import (
+    FLAG,
+    POINTER,
+    SIZE,
+    address,
+    as_input,
+    check_output,
+    declare,
+    load_library,
+    simd_level,
+)
 
 _library = load_library("_full")
 if _library is None:

@@ -52,13 +52,11 @@ def fused_kernel(scatter_kind, precision, log_det, n_features, diagonal):
     ``diagonal`` their diagonals (K, d); ``log_det`` the log-determinants of
     the factors (K,).
     """
-    if compiled_kernels() is None or not (diagonal or n_features <= FUSED_MAX_FEATURES):
+    if not (diagonal or n_features <= FUSED_MAX_FEATURES) or compiled_kernels() is None:
         return None
-    return FusedKernel(
-        precision=np.ascontiguousarray(precision, dtype=np.float64),
-        log_det=np.asarray(log_det, np.float64) - 0.5 * n_features * _LOG_2PI,
-        scatter_kind=scatter_kind,
-    )
+    if not (precision.dtype == np.float64 and precision.flags.c_contiguous):
+        precision = np.ascontiguousarray(precision, dtype=np.float64)
+    return FusedKernel(precision, log_det - 0.5 * n_features * _LOG_2PI, scatter_kind)
 
 
 def precision_factors(covariances):
