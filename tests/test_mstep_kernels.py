@@ -102,7 +102,9 @@ def test_compiled_m_step_matches_numpy(model, vve_orientation, condition, rtol, 
     for seed, n_components, n_features in _cases():
         rng = np.random.RandomState(seed)
         nk, scatter = _scatter_stack(rng, n_components, n_features, condition)
-        first = paths(lambda: estimate_mclust_covariances(model, nk, scatter, **options))
+        first = paths(
+            lambda nk=nk, scatter=scatter: estimate_mclust_covariances(model, nk, scatter, **options)
+        )
         _assert_same(*first, rtol)
         # the next M-step, continuing from the previous one (as in mclust's me)
         next_nk = nk * rng.uniform(0.9, 1.1, n_components)
@@ -110,7 +112,9 @@ def test_compiled_m_step_matches_numpy(model, vve_orientation, condition, rtol, 
         next_scatter = (next_scatter + next_scatter.transpose(0, 2, 1)) / 2
         reference = first[1]
         second = paths(
-            lambda: estimate_mclust_covariances(model, next_nk, next_scatter, previous=reference, **options)
+            lambda nk=next_nk, scatter=next_scatter, reference=reference: estimate_mclust_covariances(
+                model, nk, scatter, previous=reference, **options
+            )
         )
         _assert_same(*second, rtol)
 
