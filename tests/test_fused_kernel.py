@@ -5,9 +5,11 @@ import pytest
 from numpy.testing import assert_allclose
 from scipy.special import logsumexp
 
+from skgmm.covariance import get_covariance_model
 from skgmm.covariance.kernels import fused
+from skgmm.engine.blocks import _statistics
 from skgmm.engine.logsumexp import exp_floor
-from skgmm.engine.mstep import prepare_pass
+from skgmm.engine.mstep import estimate_parameters, prepare_pass
 
 from .test_compiled_kernels import compiled, simd_level  # noqa: F401 (fixtures used by name)
 from .test_covariance import _data, _random_params
@@ -179,3 +181,23 @@ def test_strategy_statistics_match_without_the_fused_kernel(covariance_type, mon
     assert_allclose(ll, ll_ref, rtol=1e-12)
     for got, expected in zip(stats, stats_ref):
         assert_allclose(got, expected, rtol=1e-10, atol=1e-10 * np.abs(expected).max())
+
+
+@pytest.mark.usefixtures("compiled")
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "VEV"])
+def test_m_step_covariances_match_numpy(covariance_type, monkeypatch):
+    """The compiled centring of the scatter (and 'full'/'tied' covariances) is numpy's to rounding."""
+    X = _data(n_samples=300, n_features=5, seed=8)
+    model, params = _random_params(covariance_type, 5, seed=6)
+    pk = prepare_pass(model, params, X.dtype)
+    ll, raw = model.em_block_sums(pk.kernel, X, pk.origin, pk.log_weights, None, {})
+    stats = _statistics(pk, raw, ll, float(len(X)), len(X))
+    compiled_estimate = estimate_parameters(stats, get_covariance_model(covariance_type), 1e-6, X.dtype)
+    monkeypatch.setattr(fused, "centred_scatter", lambda *args, **kwargs: None)
+    for module in ("full", "tied"):
+        monkeypatch.setattr(f"skgmm.covariance.{module}.centred_scatter", lambda *args, **kwargs: None)
+    reference = estimate_parameters(stats, get_covariance_model(covariance_type), 1e-6, X.dtype)
+    for got, expected in zip(compiled_estimate, reference):
+        assert_allclose(got, expected, rtol=1e-12, atol=1e-14 * np.abs(expected).max())
+    covariances = compiled_estimate[2]
+    assert np.array_equal(covariances, np.swapaxes(covariances, -1, -2))  # symmetric to the last bit

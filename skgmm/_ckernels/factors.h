@@ -61,3 +61,50 @@ SKGMM_EXPORT ptrdiff_t skgmm_precision_factors(const double *covariances, ptrdif
 {
     return skgmm_precision_factors_body(covariances, n_components, d, factors);
 }
+
+/* Scatter matrices about the new means, from sums centred on the old ones, optionally made covariances.
+ *
+ * With a = resp_x_sum[k] (the sums of r (x - shift_k)) and n = resp_sum[k], moving
+ * the centre onto the new mean shift_k + a / nk changes the scatter by
+ * -a a^T (2 nk - n) / nk^2 (skgmm.covariance.base.shift_correction).  `scatter` holds
+ * K matrices, or one (tied: the sum over components, corrected by every
+ * component's term).  The result is symmetrised, then divided by `divisor[m]`
+ * (one per output matrix; NULL: not divided) and `reg` added to its diagonal.
+ */
+static void skgmm_centred_scatter_body(const double *SKGMM_RESTRICT resp_sum, const double *SKGMM_RESTRICT resp_x_sum,
+                                       const double *SKGMM_RESTRICT scatter, const double *SKGMM_RESTRICT nk,
+                                       ptrdiff_t n_components, ptrdiff_t d, int tied,
+                                       const double *SKGMM_RESTRICT divisor, double reg, double *SKGMM_RESTRICT out)
+{
+    const ptrdiff_t n_out = tied ? 1 : n_components;
+    for (ptrdiff_t e = 0; e < n_out * d * d; e++)
+        out[e] = scatter[e];
+    for (ptrdiff_t k = 0; k < n_components; k++) {
+        const double factor = (2 * nk[k] - resp_sum[k]) / (nk[k] * nk[k]);
+        const double *a = resp_x_sum + k * d;
+        double *S = out + (tied ? 0 : k * d * d);
+        for (ptrdiff_t i = 0; i < d; i++)
+            for (ptrdiff_t j = 0; j < d; j++)
+                S[i * d + j] -= a[i] * a[j] * factor;
+    }
+    for (ptrdiff_t m = 0; m < n_out; m++) {
+        double *S = out + m * d * d;
+        for (ptrdiff_t i = 0; i < d; i++)
+            for (ptrdiff_t j = 0; j < i; j++) {
+                const double mean = 0.5 * (S[i * d + j] + S[j * d + i]);
+                S[i * d + j] = S[j * d + i] = mean;
+            }
+        if (divisor != NULL)
+            for (ptrdiff_t e = 0; e < d * d; e++)
+                S[e] /= divisor[m];
+        for (ptrdiff_t i = 0; i < d; i++)
+            S[i * d + i] += reg;
+    }
+}
+
+SKGMM_EXPORT void skgmm_centred_scatter(const double *resp_sum, const double *resp_x_sum, const double *scatter,
+                                        const double *nk, ptrdiff_t n_components, ptrdiff_t d, int tied,
+                                        const double *divisor, double reg, double *out)
+{
+    skgmm_centred_scatter_body(resp_sum, resp_x_sum, scatter, nk, n_components, d, tied, divisor, reg, out);
+}

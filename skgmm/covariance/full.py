@@ -24,7 +24,7 @@ from skgmm.covariance.kernels.full import (
     whitening_bounds,
     whitening_slices,
 )
-from skgmm.covariance.kernels.fused import fused_kernel
+from skgmm.covariance.kernels.fused import centred_scatter, fused_kernel
 
 
 class FullCovariance(CovarianceModel):
@@ -91,6 +91,9 @@ class FullCovariance(CovarianceModel):
         return resp_sum, resp_x_sum, scatter
 
     def estimate_covariances(self, stats, nk, reg_covar):
+        small = centred_scatter(stats, nk, nk, reg_covar)  # all of it in one compiled call
+        if small is not None:
+            return small
         covariances = scatter_about_means(stats, nk)
         covariances /= nk[:, None, None]
         add_to_diagonals(covariances, reg_covar)

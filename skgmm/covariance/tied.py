@@ -15,7 +15,7 @@ from skgmm.covariance.base import (
     upper_cholesky_of_precisions,
     work_buffers,
 )
-from skgmm.covariance.kernels.fused import fused_kernel
+from skgmm.covariance.kernels.fused import centred_scatter, fused_kernel
 
 
 class TiedCovariance(CovarianceModel):
@@ -112,6 +112,11 @@ class TiedCovariance(CovarianceModel):
         return nk, x_sum - nk[:, None] * means_c, scatter
 
     def estimate_covariances(self, stats, nk, reg_covar):
+        small = centred_scatter(
+            stats, nk, np.add.reduce(nk, keepdims=True), reg_covar
+        )  # in one compiled call
+        if small is not None:
+            return small
         a, factor = shift_correction(stats, nk)
         covariance = (stats.scatter - (a.T * factor) @ a) / nk.sum()
         covariance = 0.5 * (covariance + covariance.T)

@@ -265,3 +265,52 @@ def precision_factors(covariances):
     if failed == -2:
         raise MemoryError("the precision factors could not allocate their scratch memory")
     return factors, (None if failed < 0 else int(failed))
+
+
+_CENTRED_SCATTER = declare(
+    _library,
+    "skgmm_centred_scatter",
+    None,
+    POINTER,  # resp_sum
+    POINTER,  # resp_x_sum
+    POINTER,  # scatter
+    POINTER,  # nk
+    SIZE,
+    SIZE,
+    FLAG,  # tied
+    POINTER,  # divisor or NULL
+    ctypes.c_double,  # reg
+    POINTER,  # out
+)
+
+
+def centred_scatter(resp_sum, resp_x_sum, scatter, nk, divisor=None, reg=0.0):
+    """Scatter matrices about the new means ``shift + resp_x_sum / nk``, symmetrised, from centred sums.
+
+    ``scatter`` is (K, d, d), or (d, d) for the sum over components ('tied');
+    the result is divided by ``divisor`` (one value per matrix) when given,
+    then ``reg`` is added to its diagonal.  All float64.
+    """
+    n_components, n_features = resp_x_sum.shape
+    tied = scatter.ndim == 2
+    shape = (n_features, n_features) if tied else (n_components, n_features, n_features)
+    resp_sum = as_input(resp_sum, _FLOAT64, (n_components,), "resp_sum")
+    resp_x_sum = as_input(resp_x_sum, _FLOAT64, (n_components, n_features), "resp_x_sum")
+    scatter = as_input(scatter, _FLOAT64, shape, "scatter")
+    nk = as_input(nk, _FLOAT64, (n_components,), "nk")
+    if divisor is not None:
+        divisor = as_input(divisor, _FLOAT64, (1 if tied else n_components,), "divisor")
+    out = np.empty(shape)
+    _CENTRED_SCATTER(
+        address(resp_sum),
+        address(resp_x_sum),
+        address(scatter),
+        address(nk),
+        n_components,
+        n_features,
+        int(tied),
+        None if divisor is None else address(divisor),
+        reg,
+        address(out),
+    )
+    return out

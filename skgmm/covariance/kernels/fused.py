@@ -73,6 +73,15 @@ def precision_factors(covariances):
     return kernels.precision_factors(covariances)
 
 
+def centred_scatter(stats, nk, divisor=None, reg=0.0):
+    """:func:`~skgmm.covariance.kernels._compiled.centred_scatter` of 'full' or 'tied' statistics,
+    or None where the fused kernels do not run (no compiled kernels, many features)."""
+    kernels = compiled_kernels()
+    if kernels is None or stats.resp_x_sum.shape[1] > FUSED_MAX_FEATURES:
+        return None
+    return kernels.centred_scatter(stats.resp_sum, stats.resp_x_sum, stats.scatter, nk, divisor, reg)
+
+
 def _run(fused: FusedKernel, means_c, X_block, origin, log_weights, weights, mode, resp=None):
     """The kernel's output ``[log-likelihood, resp_sum, x_sum, scatter]``; ``resp`` as ``fused_rows``'s."""
     constant = fused.log_det if log_weights is None else fused.log_det + log_weights
