@@ -433,7 +433,7 @@ class GaussianMixtureEM(ClusterMixin, DensityMixin, InformationCriteriaMixin, Ba
         params = MixtureParams(self.weights_, self.means_, self.covariances_, self.precisions_cholesky_)
         if dtype is None:
             return params
-        return MixtureParams(*(np.asarray(p, dtype=dtype) for p in params))
+        return MixtureParams(*(np.asarray(p, dtype=dtype) for p in params[:4]))  # the four arrays
 
     def _set_run_attributes(self, model, run):
         """The fitted attributes of an EM run (:class:`~skgmm.engine.loop.EMRun`), but ``labels_``."""

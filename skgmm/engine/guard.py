@@ -141,6 +141,8 @@ class EmptyComponentGuard:
         eps, eps64 = np.finfo(self.dtype).eps, np.finfo(np.float64).eps
         tolerance = 100 * (eps * self.reg_covar + eps64 * (means - origin) ** 2)
         collapsed = np.all(variances - self.reg_covar <= tolerance, axis=1)
+        if not collapsed.any():  # the usual case, without setdiff1d's tens of microseconds
+            return np.array([], dtype=int)
         return np.setdiff1d(np.flatnonzero(collapsed), empty)
 
     def warn_if_empty(self, params: MixtureParams) -> None:
