@@ -191,13 +191,15 @@ def test_switched_off_compiled_kernels_run_numpy(monkeypatch, compiled_kernels):
         raise AssertionError("the C loop ran")
 
     monkeypatch.setattr(_mstep_kernels, "_run", refuse)
+    monkeypatch.setattr(_mstep_kernels, "_MCLUST", refuse)
     monkeypatch.setitem(_compiled._state, "kernels", None)
     nk, scatter = _scatter_stack(np.random.RandomState(4), 3, 3, 10.0)
-    for model in ITERATIVE_MODELS:
+    for model in parsimonious.MULTIVARIATE_MODELS:
         estimate_mclust_covariances(model, nk, scatter)
     monkeypatch.setitem(_compiled._state, "kernels", compiled_kernels)
-    with pytest.raises(AssertionError, match="the C loop ran"):
-        estimate_mclust_covariances("VEE", nk, scatter)
+    for model in ("VEE", "EII"):
+        with pytest.raises(AssertionError, match="the C loop ran"):
+            estimate_mclust_covariances(model, nk, scatter)
 
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mclust"

@@ -634,3 +634,7 @@ SKGMM_EXPORT int64_t skgmm_mstep_common_orientation(ptrdiff_t n_components, ptrd
     free(buffer);
     return status != 0 ? status : n_iter;
 }
+
+/* ------------------------------------------------ the whole M-step, any model */
+
+#include "mstep_model.h"

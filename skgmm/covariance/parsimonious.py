@@ -42,6 +42,7 @@ from scipy.linalg import lapack
 from skgmm._typing import FloatArray
 from skgmm.covariance import _mstep_kernels as _compiled
 from skgmm.covariance.base import add_to_diagonals, filled, identity_stack, symmetric_eigh
+from skgmm.covariance.kernels import compiled_kernels
 from skgmm.covariance.mclust_names import (  # noqa: F401 (re-exported: the models' names and counts)
     MULTIVARIATE_MODELS,
     UNIVARIATE_MODELS,
@@ -457,13 +458,23 @@ def mclust_m_step(
     EVI, 'E', 'V') may be given the diagonals (K, d) of the scatter matrices
     alone, which is all they read.
     """
+    weigh_volumes = model == "VVE" and vve_orientation == "likelihood"
+    if _compiled.LIBRARY is not None and compiled_kernels() is not None:
+        estimate = _compiled.mclust_m_step(model, nk, scatter, reg_covar, previous, tol, max_iter, weigh_volumes)
+        if estimate is not None:  # else a case left to numpy, from the start (scatter is unchanged)
+            covariances, scale, shape, orientation, n_iter, singular = estimate
+            if singular:
+                _check_nonsingular(model, covariances, scale, shape)
+            if orientation is None:
+                orientation = _identities(*shape.shape)
+            return MclustCovariances(covariances, scale, shape, orientation, n_iter)
     n_components, n_features = scatter.shape[:2]
     if reg_covar:
         if scatter.ndim == 2:
             scatter += reg_covar * nk[:, None]
         else:
             add_to_diagonals(scatter, reg_covar * nk[:, None])
-    m_step = _VVE_LIKELIHOOD if model == "VVE" and vve_orientation == "likelihood" else _M_STEPS[model]
+    m_step = _VVE_LIKELIHOOD if weigh_volumes else _M_STEPS[model]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         scale, shape, orientation, n_iter = m_step(nk, scatter, previous, tol, max_iter)
         scale = filled(scale, (n_components,))
