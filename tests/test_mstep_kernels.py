@@ -255,27 +255,24 @@ def test_whole_m_step_matches_numpy(model, vve_orientation, condition, rtol, pat
         rng = np.random.RandomState(seed)
         nk, scatter = _scatter_stack(rng, n_components, n_features, condition)
         first = paths(
-            lambda nk=nk, scatter=scatter: estimate_mclust_covariances(name, nk, scatter, **options)
+            lambda name=name, nk=nk, scatter=scatter: estimate_mclust_covariances(
+                name, nk, scatter, **options
+            )
         )
         _assert_same(*first, rtol)
         if condition < 1e4 and n_features > 1:
             _assert_orientations_agree(*first, name, rtol)
+        # the next M-step, each path continuing from its own previous one (as in EM)
         next_nk = nk * rng.uniform(0.9, 1.1, n_components)
         next_scatter = scatter * (1.0 + 0.01 * rng.normal(size=scatter.shape))
         next_scatter = (next_scatter + next_scatter.transpose(0, 2, 1)) / 2
-        with_c = _mstep_kernels_on(
-            paths, lambda previous: estimate_mclust_covariances(
-                name, next_nk, next_scatter, previous=previous, **options
-            ), first
+        previous = iter(first)
+        second = paths(
+            lambda name=name, nk=next_nk, scatter=next_scatter, previous=previous: (
+                estimate_mclust_covariances(name, nk, scatter, previous=next(previous), **options)
+            )
         )
-        _assert_same(*with_c, rtol)
-
-
-def _mstep_kernels_on(paths, function, previous):
-    """``function(previous)`` with the C (continuing from the C's previous) and without (from numpy's)."""
-    with_c_previous, numpy_previous = previous
-    calls = iter((with_c_previous, numpy_previous))
-    return paths(lambda: function(next(calls)))
+        _assert_same(*second, rtol)
 
 
 @pytest.mark.parametrize("model", parsimonious.MULTIVARIATE_MODELS + parsimonious.UNIVARIATE_MODELS)
@@ -299,7 +296,9 @@ def test_whole_m_step_reads_diagonals(model, paths):
     start = parsimonious.mclust_m_step(model, nk, scatter.copy(), 1e-6)
     with_c, numpy = paths(lambda: parsimonious.mclust_m_step(model, nk, diagonals.copy(), 1e-6, start))
     _assert_same(with_c, numpy, WELL_RTOL)
-    assert_allclose(with_c.covariances, parsimonious.mclust_m_step(model, nk, scatter.copy(), 1e-6, start).covariances)
+    assert_allclose(
+        with_c.covariances, parsimonious.mclust_m_step(model, nk, scatter.copy(), 1e-6, start).covariances
+    )
 
 
 def test_whole_m_step_takes_any_layout(paths):

@@ -1,4 +1,5 @@
-/* skgmm's iterative mclust M-steps: the inner loops of VEI, VEV, VEE, EVE and VVE, in float64.
+/* skgmm's mclust M-steps: the inner loops of VEI, VEV, VEE, EVE and VVE, in float64, and
+ * (mstep_model.h, included at the end) the whole M-step of every model in one call.
  *
  * The same loops as skgmm/covariance/parsimonious.py (its numpy code is the
  * reference and the fallback): the same start, updates, stopping rule and

@@ -246,9 +246,14 @@ static int64_t model_estimate(int model, int weigh_volumes, ptrdiff_t K, ptrdiff
     return n_iter;
 }
 
-/* The M-step of mclust model 'model' (the enum above; weigh_volumes: VVE's
- * likelihood orientation) from the weights nk (K) and the scatter (K x d x d,
- * or its diagonals K x d with diagonal_input, for the diagonal models), with
+/* Flags of skgmm_mstep_mclust's options, beside the model's code (the low byte;
+ * one integer: each argument of a ctypes call costs about 0.1 us). */
+#define MSTEP_WEIGH_VOLUMES 0x100 /* VVE's likelihood orientation */
+#define MSTEP_DIAGONAL_INPUT 0x200 /* the scatter is given as its diagonals (K x d) */
+
+/* The M-step of mclust model 'options & 0xff' (the enum above) from the
+ * weights nk (K) and the scatter (K x d x d, or its diagonals K x d with
+ * MSTEP_DIAGONAL_INPUT, for the diagonal models), with
  * reg_covar * nk_k added to the diagonals of (a copy of) the scatter.
  * prev_scale (K), prev_shape (K x d) and prev_orientation (K x d x d) are the
  * previous M-step's decomposition, or NULL: VEI and VEV read the first row of
@@ -263,14 +268,16 @@ static int64_t model_estimate(int model, int weigh_volumes, ptrdiff_t K, ptrdiff
  * components).  Returns the inner iteration count (0 for the closed forms),
  * MSTEP_NO_MEMORY, or MSTEP_FALLBACK for a case left to numpy (out is then
  * unspecified). */
-SKGMM_EXPORT int64_t skgmm_mstep_mclust(int model, int weigh_volumes, ptrdiff_t n_components, ptrdiff_t n_features,
-                                        int diagonal_input, const double *SKGMM_RESTRICT nk,
+SKGMM_EXPORT int64_t skgmm_mstep_mclust(int64_t options, ptrdiff_t n_components, ptrdiff_t n_features,
+                                        const double *SKGMM_RESTRICT nk,
                                         const double *SKGMM_RESTRICT scatter, double reg_covar,
                                         const double *prev_scale, const double *prev_shape,
                                         const double *prev_orientation, double tol, int64_t max_iter,
                                         double *SKGMM_RESTRICT out)
 {
     const ptrdiff_t K = n_components, d = n_features, dd = d * d;
+    const int model = (int)(options & 0xff), weigh_volumes = (options & MSTEP_WEIGH_VOLUMES) != 0;
+    const int diagonal_input = (options & MSTEP_DIAGONAL_INPUT) != 0;
     if (model < 0 || model >= MODEL_COUNT || (diagonal_input && !IS_DIAGONAL(model)) || K < 1 || d < 1)
         return MSTEP_FALLBACK;
     const int diagonal = IS_DIAGONAL(model);
