@@ -69,7 +69,7 @@ setup(
         kernel_library("full", ["common.h", "export.h", "full_impl.h", "fused_impl.h", "fused_core.h", "factors.h"]),
         kernel_library("kmeans", ["common.h", "export.h", "kmeans_impl.h"]),
         kernel_library("hc", ["export.h"]),
-        kernel_library("mstep", ["export.h"]),
+        kernel_library("mstep", ["export.h", "mstep_model.h"]),
     ],
     cmdclass={"build_ext": BuildKernels},
 )

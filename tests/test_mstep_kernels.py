@@ -191,13 +191,15 @@ def test_switched_off_compiled_kernels_run_numpy(monkeypatch, compiled_kernels):
         raise AssertionError("the C loop ran")
 
     monkeypatch.setattr(_mstep_kernels, "_run", refuse)
+    monkeypatch.setattr(_mstep_kernels, "_MCLUST", refuse)
     monkeypatch.setitem(_compiled._state, "kernels", None)
     nk, scatter = _scatter_stack(np.random.RandomState(4), 3, 3, 10.0)
-    for model in ITERATIVE_MODELS:
+    for model in parsimonious.MULTIVARIATE_MODELS:
         estimate_mclust_covariances(model, nk, scatter)
     monkeypatch.setitem(_compiled._state, "kernels", compiled_kernels)
-    with pytest.raises(AssertionError, match="the C loop ran"):
-        estimate_mclust_covariances("VEE", nk, scatter)
+    for model in ("VEE", "EII"):
+        with pytest.raises(AssertionError, match="the C loop ran"):
+            estimate_mclust_covariances(model, nk, scatter)
 
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mclust"
@@ -218,3 +220,147 @@ def test_em_on_mclust_fixtures_same_with_and_without_c(path, paths):
     assert with_c["inner"] == numpy["inner"]
     assert_allclose(with_c["path"], numpy["path"], rtol=1e-12)
     assert_allclose(with_c["estimate"].covariances, numpy["estimate"].covariances, rtol=1e-9, atol=1e-12)
+
+
+# ------------------------------------------------ the whole M-step in one C call (every model)
+
+ALL_VARIANTS = [(model, "mclust") for model in parsimonious.MULTIVARIATE_MODELS] + [("VVE", "likelihood")]
+
+
+def _all_cases():
+    """(seed, K, d): every K in 1..9 and every d in 1..8 among them."""
+    return [(seed, 1 + seed % 9, 1 + seed % 8) for seed in range(18)]
+
+
+def _models_for(model, n_features):
+    return ("E" if model[0] == "E" else "V") if n_features == 1 else model
+
+
+def _assert_orientations_agree(with_c, numpy, model, rtol):
+    """The orientations, up to the signs of their columns (the eigenvectors' and null axes')."""
+    if model in ("EII", "VII", "EEI", "VEI", "EVI", "VVI", "E", "V"):
+        assert_array_equal(with_c.orientation, numpy.orientation)  # the identities
+        return
+    assert_allclose(np.abs(with_c.orientation), np.abs(numpy.orientation), rtol=0, atol=rtol * 100)
+
+
+@pytest.mark.parametrize("condition, rtol", [(10.0, WELL_RTOL), (1e8, ILL_RTOL)], ids=["well", "ill"])
+@pytest.mark.parametrize("model, vve_orientation", ALL_VARIANTS)
+def test_whole_m_step_matches_numpy(model, vve_orientation, condition, rtol, paths):
+    """Every model, K = 1..9, d = 1..8, cold and then from each path's own previous M-step (as in EM)."""
+    max_iter = ILL_MAX_ITER if condition > 1e4 else np.iinfo(np.int32).max
+    options = dict(reg_covar=1e-6, max_iter=max_iter, vve_orientation=vve_orientation)
+    for seed, n_components, n_features in _all_cases():
+        name = _models_for(model, n_features)
+        rng = np.random.RandomState(seed)
+        nk, scatter = _scatter_stack(rng, n_components, n_features, condition)
+        first = paths(
+            lambda name=name, nk=nk, scatter=scatter: estimate_mclust_covariances(
+                name, nk, scatter, **options
+            )
+        )
+        _assert_same(*first, rtol)
+        if condition < 1e4 and n_features > 1:
+            _assert_orientations_agree(*first, name, rtol)
+        # the next M-step, each path continuing from its own previous one (as in EM)
+        next_nk = nk * rng.uniform(0.9, 1.1, n_components)
+        next_scatter = scatter * (1.0 + 0.01 * rng.normal(size=scatter.shape))
+        next_scatter = (next_scatter + next_scatter.transpose(0, 2, 1)) / 2
+        previous = iter(first)
+        second = paths(
+            lambda name=name, nk=next_nk, scatter=next_scatter, previous=previous: (
+                estimate_mclust_covariances(name, nk, scatter, previous=next(previous), **options)
+            )
+        )
+        _assert_same(*second, rtol)
+
+
+@pytest.mark.parametrize("model", parsimonious.MULTIVARIATE_MODELS + parsimonious.UNIVARIATE_MODELS)
+def test_whole_m_step_runs_in_c(model, compiled_kernels):
+    """The usual case is not left to numpy, and the caller's scatter is left as it was."""
+    n_features = 1 if model in ("E", "V") else 4
+    nk, scatter = _scatter_stack(np.random.RandomState(6), 5, n_features, 10.0)
+    kept = scatter.copy()
+    estimate = _mstep_kernels.mclust_m_step(model, nk, scatter, 1e-6, None, 1e-8, 1000, False)
+    assert estimate is not None
+    assert not estimate[-1]  # not singular
+    assert_array_equal(scatter, kept)
+
+
+@pytest.mark.parametrize("model", ["EII", "VII", "EEI", "VEI", "EVI", "VVI", "E", "V"])
+def test_whole_m_step_reads_diagonals(model, paths):
+    """The diagonal models given the scatter's diagonals (K, d) alone: the same as from the matrices."""
+    n_features = 1 if model in ("E", "V") else 5
+    nk, scatter = _scatter_stack(np.random.RandomState(7), 4, n_features, 10.0)
+    diagonals = np.diagonal(scatter, axis1=1, axis2=2).copy()
+    start = parsimonious.mclust_m_step(model, nk, scatter.copy(), 1e-6)
+    with_c, numpy = paths(lambda: parsimonious.mclust_m_step(model, nk, diagonals.copy(), 1e-6, start))
+    _assert_same(with_c, numpy, WELL_RTOL)
+    assert_allclose(
+        with_c.covariances, parsimonious.mclust_m_step(model, nk, scatter.copy(), 1e-6, start).covariances
+    )
+
+
+def test_whole_m_step_takes_any_layout(paths):
+    """Arrays C cannot read as they are (Fortran order, another float type) go to numpy, with the same result."""
+    nk, scatter = _scatter_stack(np.random.RandomState(8), 3, 4, 10.0)
+    fortran = np.asfortranarray(scatter)
+    assert _mstep_kernels.mclust_m_step("EEV", nk, fortran, 0.0, None, 1e-8, 10, False) is None
+    with_c, numpy = paths(lambda: estimate_mclust_covariances("EEV", nk, fortran))
+    _assert_same(with_c, numpy, WELL_RTOL)
+    with_c, numpy = paths(lambda: estimate_mclust_covariances("VVE", nk.astype(np.float32), scatter))
+    _assert_same(with_c, numpy, WELL_RTOL)
+
+
+def _singular_stacks():
+    cases = _failing_stacks()
+    nk, scatter = _scatter_stack(np.random.RandomState(9), 4, 3, 10.0)
+    zero_weight = nk.copy()
+    zero_weight[2] = 0.0
+    cases["zero weight"] = (zero_weight, scatter)
+    collinear = scatter.copy()
+    collinear[3] = np.outer([1.0, 0.0, 0.0], [1.0, 0.0, 0.0]) * 5.0  # one axis: diagonal and full alike
+    cases["one axis"] = (nk, collinear)
+    negative = scatter.copy()
+    negative[1] *= -1.0
+    cases["negative"] = (nk, negative)
+    return cases
+
+
+@pytest.mark.parametrize("case", list(_singular_stacks()))
+@pytest.mark.parametrize("model", parsimonious.MULTIVARIATE_MODELS)
+def test_whole_m_step_fails_as_numpy(model, case, paths):
+    """Singular, empty, negative or non-finite: the same error naming the same components, or the same estimate."""
+    nk, scatter = _singular_stacks()[case]
+    with_c, numpy = paths(lambda: estimate_mclust_covariances(model, nk, scatter, reg_covar=0.0))
+    if isinstance(numpy, str):
+        assert with_c == numpy
+    elif case == "rank one component" and model in ("EEV", "VEV"):
+        _assert_same_but_null_space(with_c, numpy, component=0)
+    else:
+        _assert_same(with_c, numpy, WELL_RTOL)
+
+
+def _assert_same_but_null_space(with_c, numpy, component):
+    """A common shape laid along a W_k's null space (eigenvalue 0, d - 1 times), whose basis is any.
+
+    Its axes there are LAPACK's choice in numpy and Jacobi's in C: the
+    component's covariance has the same eigenvalues and the same axis along
+    W_k's range; everything else is equal.
+    """
+    others = np.arange(len(numpy.scale)) != component
+    assert with_c.n_iter == numpy.n_iter
+    assert_allclose(with_c.scale, numpy.scale, rtol=WELL_RTOL)
+    assert_allclose(with_c.shape, numpy.shape, rtol=WELL_RTOL)
+    assert_allclose(with_c.covariances[others], numpy.covariances[others], rtol=WELL_RTOL)
+    values_c, axes_c = np.linalg.eigh(with_c.covariances[component])
+    values, axes = np.linalg.eigh(numpy.covariances[component])
+    assert_allclose(values_c, values, rtol=WELL_RTOL)
+    assert_allclose(np.abs(axes_c[:, -1]), np.abs(axes[:, -1]), atol=1e-12)
+
+
+@pytest.mark.parametrize("model", ["E", "V"])
+def test_whole_m_step_univariate_fails_as_numpy(model, paths):
+    nk, scatter = np.array([3.0, 0.0, 4.0]), np.array([[[2.0]], [[0.0]], [[5.0]]])
+    with_c, numpy = paths(lambda: estimate_mclust_covariances(model, nk, scatter, reg_covar=0.0))
+    assert with_c == numpy if isinstance(numpy, str) else _assert_same(with_c, numpy, WELL_RTOL) is None

@@ -2,7 +2,7 @@
 
 The sources are ``full.c`` (the 'full' covariance kernels), ``kmeans.c``
 (the k-means start's loops), ``hc.c`` (the hierarchical start's merge
-loop) and ``mstep.c`` (the inner loops of mclust's iterative M-steps),
+loop) and ``mstep.c`` (mclust's M-steps: the iterative models' inner loops and the whole M-step),
 beside this file; ``setup.py`` builds them into ``_full``, ``_kmeans``,
 ``_hc`` and ``_mstep`` with the platform's extension suffix.  They are
 plain libraries, not Python modules: :func:`load_library` finds the file

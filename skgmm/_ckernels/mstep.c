@@ -1,4 +1,5 @@
-/* skgmm's iterative mclust M-steps: the inner loops of VEI, VEV, VEE, EVE and VVE, in float64.
+/* skgmm's mclust M-steps: the inner loops of VEI, VEV, VEE, EVE and VVE, in float64, and
+ * (mstep_model.h, included at the end) the whole M-step of every model in one call.
  *
  * The same loops as skgmm/covariance/parsimonious.py (its numpy code is the
  * reference and the fallback): the same start, updates, stopping rule and
@@ -111,7 +112,8 @@ SKGMM_INLINE void jacobi_rotation(double app, double aqq, double off, double *c,
 /* Eigenvalues (decreasing) and eigenvectors (columns of 'vectors', unless
  * it is NULL) of the symmetric d x d matrix whose lower triangle is 'matrix'
  * (as syevd reads it).  'work' holds d * d doubles.  Returns 0, or
- * MSTEP_FALLBACK when a sweep limit is reached (it is not, on finite input).
+ * MSTEP_FALLBACK for a non-finite matrix or when a sweep limit is reached
+ * (it is not, on finite input).
  *
  * Cyclic Jacobi: each rotation zeroes one off-diagonal term; a term is
  * left once it is below eps times the diagonal terms' geometric mean (which
@@ -121,6 +123,11 @@ SKGMM_INLINE void jacobi_rotation(double app, double aqq, double off, double *c,
 static int symmetric_eigen(ptrdiff_t d, const double *matrix, double *values, double *vectors, double *work)
 {
     double *a = work, norm = 0.0;
+    /* (numpy's eigh raises on a non-finite matrix: the caller's fallback does the same) */
+    for (ptrdiff_t i = 0; i < d; i++)
+        for (ptrdiff_t j = 0; j <= i; j++)
+            if (!isfinite(matrix[i * d + j]))
+                return MSTEP_FALLBACK;
     const int exponent = scale_exponent(matrix, d * d);
     const double down = ldexp(1.0, -exponent), up = ldexp(1.0, exponent);
     for (ptrdiff_t i = 0; i < d; i++)
@@ -163,21 +170,26 @@ static int symmetric_eigen(ptrdiff_t d, const double *matrix, double *values, do
         return MSTEP_FALLBACK;
     for (ptrdiff_t i = 0; i < d; i++)
         values[i] = a[i * d + i] * up;
-    /* decreasing order, the columns with their values (selection sort: d is small) */
-    for (ptrdiff_t i = 0; i < d - 1; i++) {
-        ptrdiff_t best = i;
-        for (ptrdiff_t j = i + 1; j < d; j++)
-            if (values[j] > values[best])
-                best = j;
-        if (best == i)
-            continue;
-        const double swap = values[i];
-        values[i] = values[best];
-        values[best] = swap;
-        for (ptrdiff_t k = 0; vectors != NULL && k < d; k++) {
-            const double v = vectors[k * d + i];
-            vectors[k * d + i] = vectors[k * d + best];
-            vectors[k * d + best] = v;
+    /* Decreasing order, the columns with their values: numpy's order, the
+     * reverse of syevd's increasing one, which keeps equal eigenvalues in the
+     * order of their axes when no rotation mixed them (a diagonal matrix, as
+     * the scatter of an empty or one-point component is): equal values in the
+     * reverse order of their axes, as numpy then has them.  The eigenvectors
+     * of equal eigenvalues are not unique; this keeps the covariances of the
+     * models with a common shape (EEV, VEV) numpy's on such components.
+     * (Insertion sort, each value moved before the values equal to it: d is small.) */
+    for (ptrdiff_t i = 1; i < d; i++) {
+        ptrdiff_t j = i;
+        while (j > 0 && values[j - 1] <= values[j]) {
+            const double swap = values[j - 1];
+            values[j - 1] = values[j];
+            values[j] = swap;
+            for (ptrdiff_t k = 0; vectors != NULL && k < d; k++) {
+                const double v = vectors[k * d + j - 1];
+                vectors[k * d + j - 1] = vectors[k * d + j];
+                vectors[k * d + j] = v;
+            }
+            j--;
         }
     }
     return 0;
@@ -634,3 +646,7 @@ SKGMM_EXPORT int64_t skgmm_mstep_common_orientation(ptrdiff_t n_components, ptrd
     free(buffer);
     return status != 0 ? status : n_iter;
 }
+
+/* ------------------------------------------------ the whole M-step, any model */
+
+#include "mstep_model.h"

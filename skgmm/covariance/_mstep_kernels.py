@@ -1,4 +1,11 @@
-"""The inner loops of mclust's iterative M-steps, in C (``skgmm/_ckernels/mstep.c``).
+"""mclust's M-steps in C (``skgmm/_ckernels/mstep.c``): the iterative models' inner loops, and the whole M-step.
+
+:func:`mclust_m_step` runs ``parsimonious.mclust_m_step`` for any model in
+one call (``mstep_model.h``): at mclust's usual sizes the numpy M-step's
+dozen array operations (a batched eigh, the covariances' rebuild, the
+non-singularity reductions) cost tens of microseconds per EM iteration
+against about one of arithmetic.  The loop wrappers below are the numpy
+code's fallback for a case the whole-step call leaves to it.
 
 :mod:`skgmm.covariance.parsimonious` writes each loop in numpy, which stays
 the reference; :func:`compiled_loop` puts one of these in its place.  Each
@@ -27,7 +34,7 @@ import functools
 
 import numpy as np
 
-from skgmm._ckernels import POINTER, SIZE, as_input, declare, load_library
+from skgmm._ckernels import POINTER, SIZE, address, as_input, declare, load_library
 from skgmm.covariance.kernels import compiled_kernels
 
 #: The C library, or None where it was not built.
@@ -166,3 +173,96 @@ def common_orientation(nk, scatter, previous, tol, max_iter, weigh_volumes):
         float(tol), int(max_iter), bool(weigh_volumes), _address(axis_scatter),
     )  # fmt: skip
     return None if n_iter is None else (orientation, axis_scatter, n_iter)
+
+
+# ---------------------------------------------------------------- the whole M-step
+
+_MCLUST = _declare(
+    "skgmm_mstep_mclust",
+    _COUNT, SIZE, SIZE, POINTER, POINTER, _DOUBLE,
+    POINTER, POINTER, POINTER, _DOUBLE, _COUNT, POINTER,
+)  # fmt: skip
+#: The C code of each model (mstep_model.h: parsimonious.MULTIVARIATE_MODELS' order; 'E', 'V' are EII, VII).
+MODEL_CODES = {
+    name: code
+    for code, name in enumerate(
+        ("EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE", "VEE", "EVE", "VVE", "EEV", "VEV", "EVV", "VVV")
+    )
+} | {"E": 0, "V": 1}
+_DIAGONAL_CODES = frozenset(range(6))
+_SHAPE_START, _ORIENTATION_START = frozenset((3, 11)), frozenset((8, 9))
+_FLOAT64 = np.dtype(np.float64)
+# The options' flags beside the model's code (mstep_model.h).
+_WEIGH_VOLUMES, _DIAGONAL_INPUT = 0x100, 0x200
+
+
+def _is_input(array, shape) -> bool:
+    """Whether C may read ``array`` as a C-ordered float64 array of ``shape`` (no copy, no conversion)."""
+    return (
+        type(array) is np.ndarray
+        and array.dtype == _FLOAT64
+        and array.shape == shape
+        and array.flags.c_contiguous
+        and array.flags.aligned
+    )
+
+
+def mclust_m_step(model, nk, scatter, reg_covar, previous, tol, max_iter, weigh_volumes):
+    """``parsimonious.mclust_m_step`` in one C call, or None for a case left to numpy.
+
+    Returns ``(covariances, scale, shape, orientation, n_iter, singular)``;
+    orientation is None for the diagonal models (the caller's identities),
+    and ``singular`` says that ``parsimonious._check_nonsingular``'s first
+    test failed, so that the caller looks for the failing components (and
+    raises, or not, as numpy would).  ``scatter`` is not modified: the
+    regularisation is added to a copy in C, so numpy can start from it again.
+    The arrays must be C-ordered float64 of the shapes ``mclust_m_step``
+    documents, else (and for a previous decomposition of other shapes) None:
+    this checks what memory safety needs and nothing more.
+    """
+    code = MODEL_CODES.get(model)
+    if code is None or type(scatter) is not np.ndarray:
+        return None
+    n_components, n_features = scatter.shape[:2]
+    diagonal = code in _DIAGONAL_CODES
+    diagonal_input = scatter.ndim == 2
+    if diagonal_input and not diagonal:
+        return None
+    if not (
+        _is_input(nk, (n_components,))
+        and _is_input(
+            scatter, (n_components, n_features) if diagonal_input else (n_components, n_features, n_features)
+        )
+    ):
+        return None
+    prev_scale = prev_shape = prev_orientation = None
+    if previous is not None and (code in _SHAPE_START or code in _ORIENTATION_START):
+        matrices = (n_components, n_features, n_features)
+        if not _is_input(previous.shape, (n_components, n_features)):
+            return None
+        prev_shape = address(previous.shape)
+        if code in _ORIENTATION_START:
+            if not _is_input(previous.orientation, matrices) or (
+                weigh_volumes and not _is_input(previous.scale, (n_components,))
+            ):
+                return None
+            prev_orientation = address(previous.orientation)
+            prev_scale = address(previous.scale) if weigh_volumes else None
+    matrix_size = n_components * n_features * n_features
+    shape_end = matrix_size + n_components * (1 + n_features)
+    # [covariances, scale, shape, singular, orientation]: one allocation
+    out = np.empty(shape_end + 1 + (0 if diagonal else matrix_size))
+    n_iter = _MCLUST(
+        code | (_WEIGH_VOLUMES if weigh_volumes else 0) | (_DIAGONAL_INPUT if diagonal_input else 0),
+        n_components, n_features, address(nk), address(scatter),
+        float(reg_covar), prev_scale, prev_shape, prev_orientation, float(tol), int(max_iter), address(out),
+    )  # fmt: skip
+    if n_iter < 0:
+        if n_iter == _NO_MEMORY:
+            raise MemoryError("no memory for an M-step")
+        return None
+    covariances = out[:matrix_size].reshape(n_components, n_features, n_features)
+    scale = out[matrix_size : matrix_size + n_components]
+    shape = out[matrix_size + n_components : shape_end].reshape(n_components, n_features)
+    orientation = None if diagonal else out[shape_end + 1 :].reshape(n_components, n_features, n_features)
+    return covariances, scale, shape, orientation, n_iter, out[shape_end] != 0.0

@@ -26,7 +26,11 @@ except VEE's, which starts afresh.  Pass the previous result as ``previous``
 to do the same.  mclust's VVE chooses its common orientation by EVE's
 criterion, which ignores the volumes and so does not maximise VVE's
 likelihood; ``vve_orientation`` selects that or the likelihood's own update.
-The inner loops run in C where it is built (:mod:`skgmm.covariance._mstep_kernels`).
+Where the C library is built and the compiled kernels are on,
+:func:`mclust_m_step` is one C call for every model (the regularisation, the
+model's closed form or inner loop, the covariances and the non-singularity
+test: :func:`skgmm.covariance._mstep_kernels.mclust_m_step`); the numpy code
+here is the reference, and runs the cases the C leaves to it.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from scipy.linalg import lapack
 from skgmm._typing import FloatArray
 from skgmm.covariance import _mstep_kernels as _compiled
 from skgmm.covariance.base import add_to_diagonals, filled, identity_stack, symmetric_eigh
+from skgmm.covariance.kernels import compiled_kernels
 from skgmm.covariance.mclust_names import (  # noqa: F401 (re-exported: the models' names and counts)
     MULTIVARIATE_MODELS,
     UNIVARIATE_MODELS,
@@ -455,15 +460,29 @@ def mclust_m_step(
     ``nk`` and ``scatter`` are float64 arrays the call may overwrite (the
     regularisation is added in place); the diagonal models (EII, EEI, VEI,
     EVI, 'E', 'V') may be given the diagonals (K, d) of the scatter matrices
-    alone, which is all they read.
+    alone, which is all they read.  The C path leaves them unchanged; a case
+    it leaves to numpy (non-finite input, a factorisation it cannot reproduce)
+    runs the numpy code from the start.
     """
+    weigh_volumes = model == "VVE" and vve_orientation == "likelihood"
+    if _compiled.LIBRARY is not None and compiled_kernels() is not None:
+        estimate = _compiled.mclust_m_step(
+            model, nk, scatter, reg_covar, previous, tol, max_iter, weigh_volumes
+        )
+        if estimate is not None:  # else a case left to numpy, from the start (scatter is unchanged)
+            covariances, scale, shape, orientation, n_iter, singular = estimate
+            if singular:
+                _check_nonsingular(model, covariances, scale, shape)
+            if orientation is None:
+                orientation = _identities(*shape.shape)
+            return MclustCovariances(covariances, scale, shape, orientation, n_iter)
     n_components, n_features = scatter.shape[:2]
     if reg_covar:
         if scatter.ndim == 2:
             scatter += reg_covar * nk[:, None]
         else:
             add_to_diagonals(scatter, reg_covar * nk[:, None])
-    m_step = _VVE_LIKELIHOOD if model == "VVE" and vve_orientation == "likelihood" else _M_STEPS[model]
+    m_step = _VVE_LIKELIHOOD if weigh_volumes else _M_STEPS[model]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         scale, shape, orientation, n_iter = m_step(nk, scatter, previous, tol, max_iter)
         scale = filled(scale, (n_components,))
