@@ -83,6 +83,8 @@ def em_stats(pk: PassKernel, X, sample_weight, blocks, work: dict) -> Sufficient
 
 def em_pass(runner: BlockRunner, X, sample_weight, pk: PassKernel) -> SufficientStats:
     """One EM iteration's fused pass: log-likelihood and statistics of all rows."""
+    if len(runner.slices) == 1:  # one block, in the calling thread (small data: every call counts)
+        return em_stats(pk, X, sample_weight, runner.slices, runner.work_for(runner.slices))
     return _merged(runner.map(lambda blocks: em_stats(pk, X, sample_weight, blocks, runner.work_for(blocks))))
 
 
