@@ -28,9 +28,9 @@ def fit_candidates(X, sample_weight, init_data, n_components, covariance_types, 
     start's responsibilities are drawn once, on ``init_data`` (X and its
     weights, with missing values filled), and shared by all the covariance
     types; each candidate keeps its best start.  The candidates run on the
-    engine directly (one source per covariance type, no re-validation) and
-    come back as fitted :class:`~skgmm.GaussianMixtureEM` whose parameters
-    reproduce their fit.
+    engine directly (one source for all of them on complete data, one per
+    covariance type with missing values; no re-validation) and come back as
+    fitted :class:`~skgmm.GaussianMixtureEM` whose parameters reproduce their fit.
     """
     X_init, weight_init = init_data
     init_params, partition, seeds = starts_spec
@@ -65,7 +65,7 @@ def fit_candidates(X, sample_weight, init_data, n_components, covariance_types, 
         return [fit(covariance_type) for covariance_type in covariance_types]
     # Complete rows: one source (and one look at the features' scales) for every candidate.
     with array_source(X, sample_weight, None, n_components, n_required=n_components) as source:
-        shared = (source, source.feature_moments())
+        shared = _shared_source(source, em_settings.reg_covar)
         start_stats = {}
         return [
             fit(covariance_type, shared=shared, start_stats=start_stats)
@@ -81,21 +81,21 @@ def _fit_candidate(
 
     Sound runs rank before singular ones (:func:`~skgmm._singular.singular_reason`),
     then by log-likelihood: a start whose component collapsed onto a subspace
-    must not win by its spuriously high likelihood.  ``shared`` is ``(source,
-    its feature_moments())`` of complete data, opened once for all the
+    must not win by its spuriously high likelihood.  ``shared`` is the
+    :func:`_shared_source` of complete data, opened once for all the
     candidates; ``start_stats`` the statistics of their starts (see :func:`_start`).
     """
     model = get_covariance_model(covariance_type)
     start_stats = {} if start_stats is None else start_stats
     if shared is None:
         with array_source(X, sample_weight, model, n_components, n_required=n_components) as source:
-            shared = (source, source.feature_moments())
+            shared = _shared_source(source, em_settings.reg_covar)
             return _fit_candidate(
                 X, sample_weight, n_components, covariance_type, starts=starts, em_settings=em_settings,
                 settings=settings, features=features, n_total=n_total, shared=shared,
                 start_stats=start_stats,
             )  # fmt: skip
-    source, (_, variance, spread) = shared
+    source, variance, (scale_error, scale_warnings) = shared
     best = dict(
         n_components=n_components,
         covariance_type=covariance_type,
@@ -106,11 +106,15 @@ def _fit_candidate(
     )
     reg_covar = em_settings.reg_covar
     rows = source.init_source(0)
+    if scale_error:
+        best["error"] = scale_error
+        return best
     for method, seed, resp in starts:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
+            for warning in scale_warnings:  # the data's, as each start would have seen them
+                warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
             try:
-                check_feature_scale(variance, spread, source.n_samples, source.dtype, reg_covar)
                 params = _start(rows, model, resp, n_components, reg_covar, source.dtype, start_stats)
                 guard = EmptyComponentGuard(source, model, reg_covar, variance)
                 run = fit_best(source, model, lambda init, p=params: p, em_settings, 1, FitMonitor(), guard)
@@ -131,6 +135,23 @@ def _fit_candidate(
     best["estimator"] = estimator
     best.update(information_criteria(log_prob_norm, log_resp, estimator._n_parameters(), sample_weight))
     return best
+
+
+def _shared_source(source, reg_covar):
+    """``(source, feature variances, (error, warnings))``: what every candidate on ``source`` shares.
+
+    The data-scale check (:func:`~skgmm.engine.degenerate.check_feature_scale`)
+    depends on the data and ``reg_covar`` alone: its error message ('' when
+    none) and its warnings are found once.
+    """
+    _, variance, spread = source.feature_moments()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            check_feature_scale(variance, spread, source.n_samples, source.dtype, reg_covar)
+        except ValueError as error:
+            return source, variance, (str(error), [])
+    return source, variance, ("", caught)
 
 
 def _fitted(run, method, seed, model, n_components, covariance_type, settings, X, features):

@@ -413,10 +413,12 @@ def _fused_problem(n_rows, n_features, n_components, diagonal_precision, diagona
     if diagonal_precision:
         precision = rng.uniform(0.3, 2.0, size=(K, d)) * spread
     else:
-        precision = np.triu(rng.normal(scale=0.3, size=(K, d, d))) + np.eye(d) * spread[:, :, None]
+        precision = np.triu(rng.normal(scale=0.3, size=(K, d, d)), k=1)
+        # positive diagonals, as Cholesky factors have (the kernel takes their logs)
+        precision += np.eye(d) * (spread[:, :, None] + rng.uniform(-0.3, 0.3, size=(K, 1, d)))
     constant = rng.normal(size=K)
     kind = "diag" if diagonal_scatter else "full"
-    fk = fused.FusedKernel(precision=precision, log_det=constant, scatter_kind=kind)
+    fk = fused.FusedKernel(precision=precision, scatter_kind=kind)
     weights = rng.uniform(0, 3, n_rows)
     return X, weights, origin, means, fk, constant
 

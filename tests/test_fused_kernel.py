@@ -41,7 +41,7 @@ def _inputs(n_rows, n_features, n_components, diagonal, seed=0, dtype=np.float64
 def _both(X, weights, origin, means, precision, constant, diagonal_scatter, mode, resp=None):
     """The C kernel's output and the numpy twin's, for the same inputs."""
     kind = "diag" if diagonal_scatter else "full"
-    spec = fused.FusedKernel(precision, np.zeros(len(constant)), kind)
+    spec = fused.FusedKernel(precision, kind)
     floor = exp_floor(X.dtype)
     parameters = np.concatenate((origin, means.ravel(), precision.ravel(), constant))
     c_resp = None if resp is None else resp.copy()

@@ -18,6 +18,8 @@
 #define TILE 4
 /* Bytes of each row of whitened that weighted_scatter's tiles take at a time. */
 #define CHUNK_BYTES 2048
+/* log(2 pi), in the fused kernel's constants. */
+#define SKGMM_LOG_2PI 1.8378770664093454836
 
 SKGMM_EXPORT int skgmm_full_tile(void) { return TILE; }
 SKGMM_DEFINE_LEVEL_FUNCTIONS(skgmm_full)

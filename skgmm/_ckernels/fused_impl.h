@@ -12,8 +12,9 @@
  * whose dozens of numpy calls cost more than the arithmetic.
  *
  * `parameters` holds, in float64, the origin subtracted from every row (d),
- * the means centred on it (K, d), the precisions and the constants
- * log det L_k + log w_k - d/2 log(2 pi) (K).  Precisions are upper-triangular
+ * the means centred on it (K, d), the precisions and the log-weights (K); the
+ * kernel adds log det L_k - d/2 log(2 pi) to the log-weights itself (the
+ * log-determinants are sums of logs of the factors' diagonals).  Precisions are upper-triangular
  * Cholesky factors L_k (K, d, d), y = (x - mu_k) L_k, or (diagonal_precision)
  * their diagonals (K, d).
  * The scatter is stored in full (K, d, d) or (diagonal_scatter) its diagonals (K, d).
@@ -102,13 +103,14 @@ SKGMM_INLINE int NAME(fused_rows_body)(const REAL *SKGMM_RESTRICT X, ptrdiff_t n
     const ptrdiff_t stack_size = (ptrdiff_t)(sizeof stack / sizeof *stack);
     /* as many rows as the scratch holds, a multiple of 8; at least 64 so that the per-chunk
      * reductions stay a small part (then the scratch is allocated) */
-    ptrdiff_t B = (stack_size / per_row) & ~(ptrdiff_t)7;
+    /* (and the K constants after them) */
+    ptrdiff_t B = ((stack_size > K ? stack_size - K : 0) / per_row) & ~(ptrdiff_t)7;
     B = B < 64 ? 64 : B > 512 ? 512 : B;
     if (n_rows < B)
         B = n_rows > 0 ? n_rows : 1;
     double *scratch = stack;
-    if (per_row * B > stack_size) {
-        scratch = (double *)malloc(sizeof(double) * (size_t)(per_row * B));
+    if (per_row * B + K > stack_size) {
+        scratch = (double *)malloc(sizeof(double) * (size_t)(per_row * B + K));
         if (scratch == NULL)
             return 3;
     }
@@ -116,11 +118,21 @@ SKGMM_INLINE int NAME(fused_rows_body)(const REAL *SKGMM_RESTRICT X, ptrdiff_t n
     double *SKGMM_RESTRICT lp = xc + d * B;
     double *SKGMM_RESTRICT row_weights = lp + K * B;
     double *SKGMM_RESTRICT work = row_weights + B;
+    double *SKGMM_RESTRICT constant = scratch + per_row * B;
+    /* constant_k = log w_k + log det L_k - d/2 log(2 pi): the log-determinants from the factors' diagonals */
+    const double *precision = origin + d + K * d;
+    const double *log_weights = precision + (diagonal_precision ? K * d : K * d * d);
+    for (ptrdiff_t k = 0; k < K; k++) {
+        double log_det = 0;
+        for (ptrdiff_t i = 0; i < d; i++)
+            log_det += log(diagonal_precision ? precision[k * d + i] : precision[(k * d + i) * d + i]);
+        constant[k] = log_weights[k] + log_det - 0.5 * (double)d * SKGMM_LOG_2PI;
+    }
     const struct fused_problem problem = {
         .d = d, .K = K, .B = B,
         .means = origin + d,
-        .precision = origin + d + K * d,
-        .constant = origin + d + K * d + (diagonal_precision ? K * d : K * d * d),
+        .precision = precision,
+        .constant = constant,
         .diagonal_precision = diagonal_precision, .diagonal_scatter = diagonal_scatter, .mode = mode,
         .exp_floor = exp_floor,
     };

@@ -45,13 +45,13 @@ class DiagCovariance(CovarianceModel):
 
     def prepare(self, means_c, precisions_cholesky, dtype):
         n_components, n_features = means_c.shape
-        log_det = self._log_det(precisions_cholesky, n_features)
         factors = np.asarray(precisions_cholesky, np.float64).reshape(n_components, -1)
         if factors.shape[1] != n_features:  # 'spherical': one factor per component
             factors = np.repeat(factors, n_features, axis=1)
-        fused = fused_kernel("diag", factors, log_det, n_features, diagonal=True)
+        fused = fused_kernel("diag", factors, n_features, diagonal=True)
         if fused is not None:
             return Kernel(means_c=means_c, arrays={}, fused=fused)
+        log_det = self._log_det(precisions_cholesky, n_features)
         precisions = self._precisions_per_feature(precisions_cholesky, n_features)  # (K, d) or (K, 1)
         means64 = np.asarray(means_c, np.float64)
         # log densities = [x^2, x, 1] @ coef.T, coef = [-p/2, p mu, c], filled in place

@@ -42,10 +42,10 @@ class FullCovariance(CovarianceModel):
     def prepare(self, means_c, precisions_cholesky, dtype):
         prec_chol = np.asarray(precisions_cholesky, dtype=np.float64)
         n_components, n_features = means_c.shape
-        log_det = np.add.reduce(np.log(prec_chol.diagonal(axis1=1, axis2=2)), axis=1)
-        fused = fused_kernel(self.scatter_kind, prec_chol, log_det, n_features, diagonal=False)
+        fused = fused_kernel(self.scatter_kind, prec_chol, n_features, diagonal=False)
         if fused is not None:
             return Kernel(means_c=means_c, arrays={}, fused=fused)
+        log_det = np.add.reduce(np.log(prec_chol.diagonal(axis1=1, axis2=2)), axis=1)
         # [-mu_k L_k; L_k]^T, so that [1, x - o] @ its transpose = (x - mu_k) L_k
         whiten_aug = np.empty((n_components, n_features + 1, n_features))
         np.matmul(np.asarray(means_c, np.float64)[:, None, :], prec_chol, out=whiten_aug[:, :1])

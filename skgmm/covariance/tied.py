@@ -45,7 +45,6 @@ class TiedCovariance(CovarianceModel):
         fused = fused_kernel(
             "tied",
             np.broadcast_to(prec_chol, (n_components, n_features, n_features)),
-            np.full(n_components, log_det),
             n_features,
             diagonal=False,
         )

@@ -194,8 +194,9 @@ def fused_rows(
     parameters : ndarray, float64  # IN
         The origin subtracted from every row (d), the means centred on it
         (K d: the sums are centred on them), the upper-triangular precision
-        factors (K d d) or their diagonals (K d), and the constants
-        ``log det L_k + log w_k - d/2 log(2 pi)`` (K), one after the other.
+        factors (K d d) or their diagonals (K d), and the log-weights
+        ``log w_k`` (K), one after the other; the kernel adds ``log det L_k -
+        d/2 log(2 pi)`` to them (from the factors' diagonals).
     n_components : int
     diagonal_precision, diagonal_scatter : bool
         The precisions are diagonals; sum only the diagonals of the scatter.

@@ -40,23 +40,22 @@ EM, GIVEN, LOG_PROB = 0, 1, 2
 class FusedKernel(NamedTuple):
     """What the fused kernel needs of a pass's parameters (float64)."""
 
-    precision: FloatArray  # (K, d, d) upper-triangular factors, or their diagonals (K, d)
-    log_det: FloatArray  # (K,): log det of the factors less d/2 log(2 pi)
+    precision: FloatArray  # (K, d, d) upper-triangular factors, or their diagonals (K, d); the
+    # kernel takes the log-determinants from their diagonals
     scatter_kind: str  # 'full', 'diag' or 'tied'
 
 
-def fused_kernel(scatter_kind, precision, log_det, n_features, diagonal):
+def fused_kernel(scatter_kind, precision, n_features, diagonal):
     """A :class:`FusedKernel`, or None where the fused kernel does not run.
 
     ``precision`` is the (K, d, d) upper-triangular factors, or with
-    ``diagonal`` their diagonals (K, d); ``log_det`` the log-determinants of
-    the factors (K,).
+    ``diagonal`` their diagonals (K, d).
     """
     if not (diagonal or n_features <= FUSED_MAX_FEATURES) or compiled_kernels() is None:
         return None
     if not (precision.dtype == np.float64 and precision.flags.c_contiguous):
         precision = np.ascontiguousarray(precision, dtype=np.float64)
-    return FusedKernel(precision, log_det - 0.5 * n_features * _LOG_2PI, scatter_kind)
+    return FusedKernel(precision, scatter_kind)
 
 
 def precision_factors(covariances):
@@ -84,8 +83,8 @@ def centred_scatter(stats, nk, divisor=None, reg=0.0):
 
 def _run(fused: FusedKernel, means_c, X_block, origin, log_weights, weights, mode, resp=None):
     """The kernel's output ``[log-likelihood, resp_sum, x_sum, scatter]``; ``resp`` as ``fused_rows``'s."""
-    constant = fused.log_det if log_weights is None else fused.log_det + log_weights
-    n_components = len(constant)
+    n_components = means_c.shape[0]
+    constant = np.zeros(n_components) if log_weights is None else log_weights
     diagonal = fused.precision.ndim == 2
     parameters = np.concatenate(
         (origin, means_c.ravel(), fused.precision.ravel(), constant), dtype=np.float64
@@ -105,6 +104,8 @@ def _numpy_rows(X, weights, origin, means, fused, constant, mode, floor, resp):
     """What ``fused_rows`` computes, in numpy (float64)."""
     n_components, n_features = means.shape
     precision, diagonal_scatter = fused.precision, fused.scatter_kind == "diag"
+    diagonals = precision if precision.ndim == 2 else np.diagonal(precision, axis1=1, axis2=2)
+    constant = np.asarray(constant, np.float64) + np.log(diagonals).sum(axis=1) - 0.5 * n_features * _LOG_2PI
     diff = (np.asarray(X, np.float64) - np.asarray(origin, np.float64))[:, None, :] - means  # (n, K, d)
     if mode != GIVEN:
         if precision.ndim == 2:
