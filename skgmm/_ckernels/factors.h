@@ -7,8 +7,8 @@
  * than the E-step).  Only the lower triangle of S is read.
  *
  * Returns -1, or the first component whose covariance is not positive
- * definite to working precision (a pivot <= 0 or not finite); its factor and
- * those after it are then not written.
+ * definite to working precision (a pivot <= 0 or not finite, or a factor
+ * that is not finite); the factors after it are then not written.
  */
 static ptrdiff_t skgmm_precision_factors_body(const double *SKGMM_RESTRICT covariances, ptrdiff_t n_components,
                                               ptrdiff_t d, double *SKGMM_RESTRICT factors)
@@ -48,9 +48,16 @@ static ptrdiff_t skgmm_precision_factors_body(const double *SKGMM_RESTRICT covar
         }
         /* U = (C^-1)^T: upper triangular, zeros below the diagonal */
         double *U = factors + k * d * d;
+        double total = 0;
         for (ptrdiff_t i = 0; i < d; i++)
-            for (ptrdiff_t j = 0; j < d; j++)
+            for (ptrdiff_t j = 0; j < d; j++) {
                 U[i * d + j] = j >= i ? inverse[j * d + i] : 0.0;
+                total += U[i * d + j];
+            }
+        if (!isfinite(total)) { /* a factor too large for floating point (a nearly singular covariance) */
+            free(chol);
+            return k;
+        }
     }
     free(chol);
     return -1;

@@ -31,7 +31,8 @@ def _accumulate(pk: PassKernel, X, sample_weight, blocks, block_sums) -> Suffici
         weight_sum = float(
             len(X) if sample_weight is None else np.add.reduce(sample_weight, dtype=np.float64)
         )
-        raw = [np.asarray(a, np.float64) for a in raw]
+        if pk.kernel.fused is None:  # (the fused kernel's sums are float64 already)
+            raw = [np.asarray(a, np.float64) for a in raw]
         return _statistics(pk, raw, log_likelihood, weight_sum, len(X))
     log_likelihood, weight_sum, n_rows = 0.0, 0.0, 0
     totals = None

@@ -54,6 +54,7 @@ class EmptyComponentGuard:
         self.data_variance = data_variance
         self.dtype = source.dtype
         self.reseeded: set[int] = set()
+        self._empty_mass = EMPTY_MASS * float(np.finfo(self.dtype).eps)  # what recover() tests every iteration
 
     def start_run(self):
         """Forget the re-seeds of the previous initialisation."""
@@ -74,7 +75,7 @@ class EmptyComponentGuard:
             The components re-seeded now.
         """
         dtype = self.dtype
-        if float(np.minimum.reduce(params.weights)) * self.source.n_rows >= EMPTY_MASS * np.finfo(dtype).eps:
+        if float(np.minimum.reduce(params.weights)) * self.source.n_rows >= self._empty_mass:
             return params, []  # the usual case, tested once as empty_components would
         empty = [
             k for k in empty_components(params.weights, self.source.n_rows, dtype) if k not in self.reseeded
