@@ -101,7 +101,16 @@ def _run(fused: FusedKernel, means_c, X_block, origin, log_weights, weights, mod
 
 
 def _numpy_rows(X, weights, origin, means, fused, constant, mode, floor, resp):
-    """What ``fused_rows`` computes, in numpy (float64)."""
+    """What ``fused_rows`` computes, in numpy (float64).
+
+    As quietly as the C: non-finite parameters give infinities and NaNs
+    (``inf * 0`` in an impossible row), which the callers' checks report.
+    """
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        return _numpy_rows_quiet(X, weights, origin, means, fused, constant, mode, floor, resp)
+
+
+def _numpy_rows_quiet(X, weights, origin, means, fused, constant, mode, floor, resp):
     n_components, n_features = means.shape
     precision, diagonal_scatter = fused.precision, fused.scatter_kind == "diag"
     diagonals = precision if precision.ndim == 2 else np.diagonal(precision, axis1=1, axis2=2)
