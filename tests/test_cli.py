@@ -467,3 +467,20 @@ def test_tiny_data_choose_a_sound_model_and_show_only_its_warnings(tmp_path, cap
     assert "Passed over, with a lower BIC but singular" in out
     # the warnings of the singular fits passed over are not the chosen model's
     assert "DegenerateDataWarning" not in err
+
+
+def test_output_into_a_closed_pipe_stops_quietly(tmp_path, blobs):
+    """``skgmm predict ... | head``: the reader leaves early; no error line, status 0, as Unix tools do."""
+    data = _write_csv(tmp_path / "d.csv", np.tile(blobs, (200, 1)), ["u", "v"])
+    model_path = tmp_path / "m.joblib"
+    assert main(["fit", str(data), "-k", "2", "-c", "full", "--out", str(model_path), "--quiet"]) == 0
+    process = subprocess.Popen(
+        [sys.executable, "-m", "skgmm", "predict", str(model_path), str(data)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout.readline().strip() == b"label"
+    process.stdout.close()  # the reader goes away after one line
+    stderr = process.stderr.read()
+    assert process.wait(timeout=60) == 0
+    assert stderr == b""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
@@ -48,6 +49,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print("\nskgmm: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (``skgmm predict ... | head``): stop quietly, as Unix tools do.
+        # Python would report the failed flush of stdout at exit: point it at devnull.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:
         if args.debug:
             raise

@@ -54,7 +54,9 @@ class EmptyComponentGuard:
         self.data_variance = data_variance
         self.dtype = source.dtype
         self.reseeded: set[int] = set()
-        self._empty_mass = EMPTY_MASS * float(np.finfo(self.dtype).eps)  # what recover() tests every iteration
+        self._empty_mass = EMPTY_MASS * float(
+            np.finfo(self.dtype).eps
+        )  # what recover() tests every iteration
 
     def start_run(self):
         """Forget the re-seeds of the previous initialisation."""
