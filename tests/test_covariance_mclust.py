@@ -3,7 +3,7 @@
 The fixtures (``tests/fixtures/mclust``, see ``tests/test_mclust_models.py``)
 hold mclust's EM from stored responsibilities ``z``.  mclust's ``me()`` starts
 with an M-step from ``z``; here that first M-step is done by
-:func:`~skgmm.covariance.parsimonious.estimate_mclust_covariances` and given to
+:func:`~skgmm.covariance.mclust_mstep.estimate_mclust_covariances` and given to
 the estimator as ``weights_init``, ``means_init`` and ``precisions_init``.
 
 The stopping rules differ (skgmm: absolute change of the mean log-likelihood
@@ -34,11 +34,11 @@ from skgmm.covariance.mclust import (
     ParsimoniousCovariance,
     decompose,
 )
+from skgmm.covariance.mclust_mstep import estimate_mclust_covariances
 from skgmm.covariance.parsimonious import (
     ITERATIVE_MODELS,
     MULTIVARIATE_MODELS,
     UNIVARIATE_MODELS,
-    estimate_mclust_covariances,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mclust"

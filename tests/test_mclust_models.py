@@ -20,12 +20,12 @@ from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 from sklearn.datasets import load_iris
 
+from skgmm.covariance.mclust_mstep import estimate_mclust_covariances
 from skgmm.covariance.parsimonious import (
     ITERATIVE_MODELS,
     MULTIVARIATE_MODELS,
     UNIVARIATE_MODELS,
     MclustCovariances,
-    estimate_mclust_covariances,
     n_parameters,
 )
 

@@ -22,9 +22,10 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from skgmm.covariance import _mstep_kernels, parsimonious
+from skgmm.covariance import _mstep_kernels, mclust_mstep, parsimonious
 from skgmm.covariance import kernels as _compiled
-from skgmm.covariance.parsimonious import ITERATIVE_MODELS, estimate_mclust_covariances
+from skgmm.covariance.mclust_mstep import estimate_mclust_covariances
+from skgmm.covariance.parsimonious import ITERATIVE_MODELS
 
 pytestmark = pytest.mark.skipif(
     _mstep_kernels.LIBRARY is None, reason="the C kernels were not built (no compiler)"
@@ -299,11 +300,11 @@ def test_whole_m_step_reads_diagonals(model, paths):
     n_features = 1 if model in ("E", "V") else 5
     nk, scatter = _scatter_stack(np.random.RandomState(7), 4, n_features, 10.0)
     diagonals = np.diagonal(scatter, axis1=1, axis2=2).copy()
-    start = parsimonious.mclust_m_step(model, nk, scatter.copy(), 1e-6)
-    with_c, numpy = paths(lambda: parsimonious.mclust_m_step(model, nk, diagonals.copy(), 1e-6, start))
+    start = mclust_mstep.mclust_m_step(model, nk, scatter.copy(), 1e-6)
+    with_c, numpy = paths(lambda: mclust_mstep.mclust_m_step(model, nk, diagonals.copy(), 1e-6, start))
     _assert_same(with_c, numpy, WELL_RTOL)
     assert_allclose(
-        with_c.covariances, parsimonious.mclust_m_step(model, nk, scatter.copy(), 1e-6, start).covariances
+        with_c.covariances, mclust_mstep.mclust_m_step(model, nk, scatter.copy(), 1e-6, start).covariances
     )
 
 

@@ -1,4 +1,4 @@
-/* The whole mclust M-step in one call: parsimonious.mclust_m_step for every model, included by mstep.c.
+/* The whole mclust M-step in one call: mclust_mstep.mclust_m_step for every model, included by mstep.c.
  *
  * Per EM iteration the numpy M-step is a dozen calls on (K, d) and (K, d, d)
  * arrays (a batched eigh, the covariances' rebuild, the non-singularity

@@ -1,6 +1,6 @@
 """mclust's M-steps in C (``skgmm/_ckernels/mstep.c``): the iterative models' inner loops, and the whole M-step.
 
-:func:`mclust_m_step` runs ``parsimonious.mclust_m_step`` for any model in
+:func:`mclust_m_step` runs ``mclust_mstep.mclust_m_step`` for any model in
 one call (``mstep_model.h``): at mclust's usual sizes the numpy M-step's
 dozen array operations (a batched eigh, the covariances' rebuild, the
 non-singularity reductions) cost tens of microseconds per EM iteration
@@ -208,11 +208,11 @@ def _is_input(array, shape) -> bool:
 
 
 def mclust_m_step(model, nk, scatter, reg_covar, previous, tol, max_iter, weigh_volumes):
-    """``parsimonious.mclust_m_step`` in one C call, or None for a case left to numpy.
+    """``mclust_mstep.mclust_m_step`` in one C call, or None for a case left to numpy.
 
     Returns ``(covariances, scale, shape, orientation, n_iter, singular)``;
     orientation is None for the diagonal models (the caller's identities),
-    and ``singular`` says that ``parsimonious._check_nonsingular``'s first
+    and ``singular`` says that ``mclust_mstep._check_nonsingular``'s first
     test failed, so that the caller looks for the failing components (and
     raises, or not, as numpy would).  ``scatter`` is not modified: the
     regularisation is added to a copy in C, so numpy can start from it again.

@@ -7,7 +7,7 @@ and are registered as aliases of their strategies (``'VII'`` is
 :class:`ParsimoniousCovariance` strategies: their covariances are a
 (n_components, n_features, n_features) stack like ``'full'``'s, so they share
 its E-step kernels, its precision maps and its ``'full'`` scatter; only the
-M-step (:func:`skgmm.covariance.parsimonious.estimate_mclust_covariances`) and
+M-step (:func:`skgmm.covariance.mclust_mstep.estimate_mclust_covariances`) and
 the parameter count differ.
 
 The M-steps of VEI, VEV, EVE and VVE iterate.  Each starts from the
@@ -35,13 +35,13 @@ from skgmm.covariance.base import (
 )
 from skgmm.covariance.diagonal import DiagCovariance
 from skgmm.covariance.full import FullCovariance
+from skgmm.covariance.mclust_mstep import mclust_m_step
 from skgmm.covariance.parsimonious import (
     ITERATIVE_MODELS,
     MULTIVARIATE_MODELS,
     UNIVARIATE_MODELS,
     MclustCovariances,
     check_model,
-    mclust_m_step,
     n_covariance_parameters,
 )
 
@@ -130,7 +130,7 @@ class ParsimoniousCovariance(FullCovariance):
         (``'E'`` or ``'V'``); ``'E'`` and ``'V'`` need one feature.
     vve_orientation : {'mclust', 'likelihood'}, default='mclust'
         How VVE's common orientation is chosen (see
-        :func:`~skgmm.covariance.parsimonious.estimate_mclust_covariances`).
+        :func:`~skgmm.covariance.mclust_mstep.estimate_mclust_covariances`).
     """
 
     scatter_kind = "full"
