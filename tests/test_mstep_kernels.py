@@ -290,8 +290,13 @@ def test_whole_m_step_runs_in_c(model, compiled_kernels):
     kept = scatter.copy()
     estimate = _mstep_kernels.mclust_m_step(model, nk, scatter, 1e-6, None, 1e-8, 1000, False)
     assert estimate is not None
-    assert not estimate[-1]  # not singular
+    covariances, singular, factors = estimate[0], estimate[5], estimate[6]
+    assert not singular
     assert_array_equal(scatter, kept)
+    # with the precision factors of the covariances, as the strategies' own maps give them
+    expected = np.linalg.inv(np.linalg.cholesky(covariances)).transpose(0, 2, 1)
+    assert_allclose(factors, expected, rtol=1e-12, atol=1e-12 * np.abs(expected).max())
+    assert np.array_equal(factors, np.triu(factors))
 
 
 @pytest.mark.parametrize("model", ["EII", "VII", "EEI", "VEI", "EVI", "VVI", "E", "V"])

@@ -1,4 +1,5 @@
-/* Precision factors of small covariance stacks: included once by full.c.
+/* Precision factors of small covariance stacks: included by full.c (which exports them) and mstep.c
+ * (with SKGMM_FACTORS_BODIES_ONLY: the bodies alone, for the mclust M-step's own factors).
  *
  * For each (d, d) covariance S_k: the lower Cholesky factor C (S = C C^T),
  * then the upper-triangular precision factor U = C^-T (precision = U U^T),
@@ -10,7 +11,7 @@
  * definite to working precision (a pivot <= 0 or not finite, or a factor
  * that is not finite); the factors after it are then not written.
  */
-static ptrdiff_t skgmm_precision_factors_body(const double *SKGMM_RESTRICT covariances, ptrdiff_t n_components,
+static inline ptrdiff_t skgmm_precision_factors_body(const double *SKGMM_RESTRICT covariances, ptrdiff_t n_components,
                                               ptrdiff_t d, double *SKGMM_RESTRICT factors)
 {
     double *chol = (double *)malloc(sizeof(double) * (size_t)(2 * d * d));
@@ -63,11 +64,14 @@ static ptrdiff_t skgmm_precision_factors_body(const double *SKGMM_RESTRICT covar
     return -1;
 }
 
+#ifndef SKGMM_FACTORS_BODIES_ONLY
 SKGMM_EXPORT ptrdiff_t skgmm_precision_factors(const double *covariances, ptrdiff_t n_components, ptrdiff_t d,
                                                double *factors)
 {
     return skgmm_precision_factors_body(covariances, n_components, d, factors);
 }
+#endif
+
 
 /* Scatter matrices about the new means, from sums centred on the old ones, optionally made covariances.
  *
@@ -78,7 +82,7 @@ SKGMM_EXPORT ptrdiff_t skgmm_precision_factors(const double *covariances, ptrdif
  * component's term).  The result is symmetrised, then divided by `divisor[m]`
  * (one per output matrix; NULL: not divided) and `reg` added to its diagonal.
  */
-static void skgmm_centred_scatter_body(const double *SKGMM_RESTRICT resp_sum, const double *SKGMM_RESTRICT resp_x_sum,
+static inline void skgmm_centred_scatter_body(const double *SKGMM_RESTRICT resp_sum, const double *SKGMM_RESTRICT resp_x_sum,
                                        const double *SKGMM_RESTRICT scatter, const double *SKGMM_RESTRICT nk,
                                        ptrdiff_t n_components, ptrdiff_t d, int tied,
                                        const double *SKGMM_RESTRICT divisor, double reg, double *SKGMM_RESTRICT out)
@@ -109,9 +113,12 @@ static void skgmm_centred_scatter_body(const double *SKGMM_RESTRICT resp_sum, co
     }
 }
 
+#ifndef SKGMM_FACTORS_BODIES_ONLY
 SKGMM_EXPORT void skgmm_centred_scatter(const double *resp_sum, const double *resp_x_sum, const double *scatter,
                                         const double *nk, ptrdiff_t n_components, ptrdiff_t d, int tied,
                                         const double *divisor, double reg, double *out)
 {
     skgmm_centred_scatter_body(resp_sum, resp_x_sum, scatter, nk, n_components, d, tied, divisor, reg, out);
 }
+#endif
+

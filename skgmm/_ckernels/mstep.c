@@ -46,6 +46,8 @@
 #define MAX_SWEEPS 60
 
 #include "mstep_linalg.h"
+#define SKGMM_FACTORS_BODIES_ONLY
+#include "factors.h"
 
 /* ------------------------------------------------- VEI, VEV: common shape */
 

@@ -261,7 +261,9 @@ static int64_t model_estimate(int model, int weigh_volumes, ptrdiff_t K, ptrdiff
  * the first matrix of prev_orientation.
  *
  * out = [covariances (K x d x d), scale (K), shape (K x d), singular (1),
- * orientation (K x d x d; not written for the diagonal models)].  'singular'
+ * factored (1), orientation (K x d x d; absent for the diagonal models),
+ * precision factors (K x d x d: the upper-triangular C^-T of each covariance,
+ * as factors.h computes them; written when 'factored' is 1.0)].  'singular'
  * is 0.0 when _check_nonsingular's first test passes: every covariance entry
  * finite, every scale in (0, inf), every shape's smallest entry above 10 d eps
  * times its largest; 1.0 otherwise (the caller then names the failing
@@ -323,7 +325,10 @@ SKGMM_EXPORT int64_t skgmm_mstep_mclust(int64_t options, ptrdiff_t n_components,
         return MSTEP_FALLBACK;
     }
     double *covariances = out, *scale = out + K * dd, *shape = scale + K, *singular = shape + K * d;
-    double *orientation = diagonal ? NULL : singular + 1;
+    double *factored = singular + 1;
+    double *orientation = diagonal ? NULL : factored + 1;
+    double *factors = factored + 1 + (diagonal ? 0 : K * dd);
+    *factored = 0.0;
     const int64_t n_iter = model_estimate(model, weigh_volumes, K, d, nk, w, prev_scale, prev_shape,
                                           prev_orientation, tol, max_iter, scale, shape, orientation, work);
     free(buffer);
@@ -363,5 +368,12 @@ SKGMM_EXPORT int64_t skgmm_mstep_mclust(int64_t options, ptrdiff_t n_components,
         fails = !(scale[k] > 0.0 && scale[k] < INFINITY && low > ratio * high);
     }
     *singular = fails ? 1.0 : 0.0;
+    /* the precision factors the EM loop needs next, while the covariances are at hand */
+    if (!fails) {
+        const ptrdiff_t failed = skgmm_precision_factors_body(covariances, K, d, factors);
+        if (failed == -2)
+            return MSTEP_NO_MEMORY;
+        *factored = failed == -1 ? 1.0 : 0.0;
+    }
     return n_iter;
 }

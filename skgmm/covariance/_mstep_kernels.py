@@ -210,8 +210,10 @@ def _is_input(array, shape) -> bool:
 def mclust_m_step(model, nk, scatter, reg_covar, previous, tol, max_iter, weigh_volumes):
     """``mclust_mstep.mclust_m_step`` in one C call, or None for a case left to numpy.
 
-    Returns ``(covariances, scale, shape, orientation, n_iter, singular)``;
-    orientation is None for the diagonal models (the caller's identities),
+    Returns ``(covariances, scale, shape, orientation, n_iter, singular,
+    precisions_cholesky)``; orientation is None for the diagonal models (the
+    caller's identities), ``precisions_cholesky`` the covariances' upper
+    Cholesky factors of the precisions when the estimate is sound (else None),
     and ``singular`` says that ``mclust_mstep._check_nonsingular``'s first
     test failed, so that the caller looks for the failing components (and
     raises, or not, as numpy would).  ``scatter`` is not modified: the
@@ -250,8 +252,9 @@ def mclust_m_step(model, nk, scatter, reg_covar, previous, tol, max_iter, weigh_
             prev_scale = address(previous.scale) if weigh_volumes else None
     matrix_size = n_components * n_features * n_features
     shape_end = matrix_size + n_components * (1 + n_features)
-    # [covariances, scale, shape, singular, orientation]: one allocation
-    out = np.empty(shape_end + 1 + (0 if diagonal else matrix_size))
+    # [covariances, scale, shape, singular, factored, orientation, factors]: one allocation
+    orientation_end = shape_end + 2 + (0 if diagonal else matrix_size)
+    out = np.empty(orientation_end + matrix_size)
     n_iter = _MCLUST(
         code | (_WEIGH_VOLUMES if weigh_volumes else 0) | (_DIAGONAL_INPUT if diagonal_input else 0),
         n_components, n_features, address(nk), address(scatter),
@@ -264,5 +267,7 @@ def mclust_m_step(model, nk, scatter, reg_covar, previous, tol, max_iter, weigh_
     covariances = out[:matrix_size].reshape(n_components, n_features, n_features)
     scale = out[matrix_size : matrix_size + n_components]
     shape = out[matrix_size + n_components : shape_end].reshape(n_components, n_features)
-    orientation = None if diagonal else out[shape_end + 1 :].reshape(n_components, n_features, n_features)
-    return covariances, scale, shape, orientation, n_iter, out[shape_end] != 0.0
+    matrices = (n_components, n_features, n_features)
+    orientation = None if diagonal else out[shape_end + 2 : orientation_end].reshape(matrices)
+    factors = out[orientation_end:].reshape(matrices) if out[shape_end + 1] == 1.0 else None
+    return covariances, scale, shape, orientation, n_iter, out[shape_end] != 0.0, factors

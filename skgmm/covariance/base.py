@@ -150,6 +150,26 @@ class CovarianceModel(ABC):
     def estimate_covariances(self, stats: SufficientStats, nk, reg_covar) -> FloatArray:
         """Covariances (float64) about the new means from centred statistics."""
 
+    def estimate_covariances_and_state(self, stats: SufficientStats, nk, reg_covar, previous=None) -> tuple:
+        """``(covariances, state)`` of the M-step; ``previous`` the E-step's parameters (or None).
+
+        The M-step the EM loop runs (:func:`~skgmm.engine.mstep.m_step`): the
+        iterative ones (``warm_m_step``) continue from ``previous``
+        (:meth:`warm_estimate_covariances`); ``state`` is what the strategy
+        keeps of its M-step (the parameters' ``m_step_state``), None by default.
+        """
+        if previous is not None and self.warm_m_step and previous.covariances is not None:
+            return self.warm_estimate_covariances(stats, nk, reg_covar, previous)
+        return self.estimate_covariances(stats, nk, reg_covar), None
+
+    def precisions_cholesky_of(self, covariances, state):
+        """The precision factors of the covariances an M-step returned with ``state``.
+
+        By default :meth:`compute_precisions_cholesky`; a strategy whose M-step
+        computed them already hands them over.
+        """
+        return self.compute_precisions_cholesky(covariances)
+
     def warm_estimate_covariances(self, stats: SufficientStats, nk, reg_covar, previous) -> tuple:
         """``(covariances, state)`` of an iterative M-step continuing from ``previous`` (``warm_m_step``).
 

@@ -168,6 +168,19 @@ class ParsimoniousCovariance(FullCovariance):
         estimate = self._estimate(stats, nk, reg_covar, (previous.m_step_state, previous.covariances))
         return estimate.covariances, estimate
 
+    def estimate_covariances_and_state(self, stats, nk, reg_covar, previous=None):
+        if previous is not None and self.warm_m_step and previous.covariances is not None:
+            return self.warm_estimate_covariances(stats, nk, reg_covar, previous)
+        estimate = self._estimate(stats, nk, reg_covar, None)
+        return estimate.covariances, estimate  # the state holds the precision factors (below)
+
+    def precisions_cholesky_of(self, covariances, state):
+        factors = getattr(state, "precisions_cholesky", None)
+        if factors is None or covariances.dtype != np.float64:
+            # float32 covariances were rounded after the M-step: factor what is stored
+            return self.compute_precisions_cholesky(covariances)
+        return factors  # the compiled M-step's, of these very covariances
+
     def _estimate(self, stats, nk, reg_covar, previous):
         """The M-step's :class:`MclustCovariances`; ``previous`` is ``(state, covariances)`` or None.
 

@@ -132,12 +132,12 @@ def mclust_m_step(
             model, nk, scatter, reg_covar, previous, tol, max_iter, weigh_volumes
         )
         if estimate is not None:  # else a case left to numpy, from the start (scatter is unchanged)
-            covariances, scale, shape, orientation, n_iter, singular = estimate
+            covariances, scale, shape, orientation, n_iter, singular, factors = estimate
             if singular:
                 _check_nonsingular(model, covariances, scale, shape)
             if orientation is None:
                 orientation = _identities(*shape.shape)
-            return MclustCovariances(covariances, scale, shape, orientation, n_iter)
+            return MclustCovariances(covariances, scale, shape, orientation, n_iter, factors)
     n_components, n_features = scatter.shape[:2]
     if reg_covar:
         if scatter.ndim == 2:

@@ -80,6 +80,9 @@ class MclustCovariances(NamedTuple):
         Orthogonal matrices whose columns are the principal axes.
     n_iter : int
         Inner iterations, counted as mclust counts them (0 for closed forms).
+    precisions_cholesky : ndarray of shape (n_components, n_features, n_features) or None
+        The upper-triangular Cholesky factors of the precisions, when the
+        compiled M-step computed them with the covariances (None otherwise).
     """
 
     covariances: FloatArray
@@ -87,6 +90,7 @@ class MclustCovariances(NamedTuple):
     shape: FloatArray
     orientation: FloatArray
     n_iter: int
+    precisions_cholesky: FloatArray | None = None
 
 
 # The M-steps run inside the errstate context of mclust_mstep.mclust_m_step

@@ -112,10 +112,7 @@ def _estimate(stats, model, reg_covar, dtype, weight_total=None, previous=None):
     nk = stats.resp_sum + 10 * _eps(dtype) * stats.row_weight
     weights = nk / (np.add.reduce(nk) if weight_total is None else weight_total)
     means = stats.shift + stats.resp_x_sum / nk[:, None]
-    if previous is not None and model.warm_m_step and previous.covariances is not None:
-        covariances, state = model.warm_estimate_covariances(stats, nk, reg_covar, previous)
-    else:
-        covariances, state = model.estimate_covariances(stats, nk, reg_covar), None
+    covariances, state = model.estimate_covariances_and_state(stats, nk, reg_covar, previous)
     return weights, means, covariances, state
 
 
@@ -143,7 +140,7 @@ def m_step(
         weights=weights.astype(dtype, copy=False),
         means=means.astype(dtype, copy=False),
         covariances=covariances,
-        precisions_cholesky=model.compute_precisions_cholesky(covariances).astype(dtype, copy=False),
+        precisions_cholesky=model.precisions_cholesky_of(covariances, state).astype(dtype, copy=False),
         m_step_state=state,
     )
 
