@@ -109,13 +109,13 @@ def _fit_candidate(
     if scale_error:
         best["error"] = scale_error
         return best
-    for method, seed, resp in starts:
+    for index, (method, seed, resp) in enumerate(starts):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             for warning in scale_warnings:  # the data's, as each start would have seen them
                 warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
             try:
-                params = _start(rows, model, resp, n_components, reg_covar, source.dtype, start_stats)
+                params = _start(rows, model, resp, n_components, reg_covar, source.dtype, start_stats, index)
                 guard = EmptyComponentGuard(source, model, reg_covar, variance)
                 run = fit_best(source, model, lambda init, p=params: p, em_settings, 1, FitMonitor(), guard)
             except (ValueError, np.linalg.LinAlgError) as error:
@@ -171,7 +171,7 @@ def _fitted(run, method, seed, model, n_components, covariance_type, settings, X
     return estimator
 
 
-def _start(rows, model, resp, n_components, reg_covar, dtype, start_stats):
+def _start(rows, model, resp, n_components, reg_covar, dtype, start_stats, index):
     """The initial parameters of responsibilities ``resp`` on ``rows``, as the estimator's start.
 
     The same as :func:`~skgmm.engine.loop.start_parameters` computes from
@@ -179,15 +179,12 @@ def _start(rows, model, resp, n_components, reg_covar, dtype, start_stats):
     refit of the candidate retraces it.  The statistics of a start are the
     same for every strategy of one ``scatter_kind`` (their kernels of given
     responsibilities sum the same values): ``start_stats`` keeps them by
-    start and kind, for the other candidates.
+    start (``index``) and kind, for the other candidates.
     """
-    key = (id(resp), model.scatter_kind)
+    key = (index, model.scatter_kind)
     if key not in start_stats:
-        start_stats[key] = (
-            resp,
-            rows.resp_stats(model, resp, n_components),
-        )  # resp kept: its id stays unique
-    stats = start_stats[key][1]
+        start_stats[key] = rows.resp_stats(model, resp, n_components)
+    stats = start_stats[key]
     weights, means, covariances = estimate_parameters(
         stats, model, reg_covar, rows.dtype, weight_total=stats.weight_sum
     )

@@ -154,12 +154,12 @@ class CovarianceModel(ABC):
         """``(covariances, state)`` of the M-step; ``previous`` the E-step's parameters (or None).
 
         The M-step the EM loop runs (:func:`~skgmm.engine.mstep.m_step`): the
-        iterative ones (``warm_m_step``) continue from ``previous``
-        (:meth:`warm_estimate_covariances`); ``state`` is what the strategy
-        keeps of its M-step (the parameters' ``m_step_state``), None by default.
+        iterative ones (``warm_m_step``) continue from the covariances of
+        ``previous``; ``state`` is what the strategy keeps of its M-step for the
+        next one (the parameters' ``m_step_state``), None by default.
         """
         if previous is not None and self.warm_m_step and previous.covariances is not None:
-            return self.warm_estimate_covariances(stats, nk, reg_covar, previous)
+            return self.estimate_covariances(stats, nk, reg_covar, previous=previous.covariances), None
         return self.estimate_covariances(stats, nk, reg_covar), None
 
     def precisions_cholesky_of(self, covariances, state):
@@ -169,16 +169,6 @@ class CovarianceModel(ABC):
         computed them already hands them over.
         """
         return self.compute_precisions_cholesky(covariances)
-
-    def warm_estimate_covariances(self, stats: SufficientStats, nk, reg_covar, previous) -> tuple:
-        """``(covariances, state)`` of an iterative M-step continuing from ``previous`` (``warm_m_step``).
-
-        ``previous`` is the :class:`~skgmm.engine.mstep.MixtureParams` of the
-        E-step; ``state`` is what the next M-step continues from (its
-        ``m_step_state``).  By default the covariances alone, warmed by the
-        previous ones.
-        """
-        return self.estimate_covariances(stats, nk, reg_covar, previous=previous.covariances), None
 
     @abstractmethod
     def compute_precisions_cholesky(self, covariances) -> FloatArray:

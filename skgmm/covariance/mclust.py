@@ -164,15 +164,13 @@ class ParsimoniousCovariance(FullCovariance):
             stats, nk, reg_covar, None if previous is None else (None, previous)
         ).covariances
 
-    def warm_estimate_covariances(self, stats, nk, reg_covar, previous):
-        estimate = self._estimate(stats, nk, reg_covar, (previous.m_step_state, previous.covariances))
-        return estimate.covariances, estimate
-
     def estimate_covariances_and_state(self, stats, nk, reg_covar, previous=None):
-        if previous is not None and self.warm_m_step and previous.covariances is not None:
-            return self.warm_estimate_covariances(stats, nk, reg_covar, previous)
-        estimate = self._estimate(stats, nk, reg_covar, None)
-        return estimate.covariances, estimate  # the state holds the precision factors (below)
+        warm = previous is not None and self.warm_m_step and previous.covariances is not None
+        estimate = self._estimate(
+            stats, nk, reg_covar, (previous.m_step_state, previous.covariances) if warm else None
+        )
+        # the state: the decomposition the next M-step continues from, and the precision factors (below)
+        return estimate.covariances, estimate
 
     def precisions_cholesky_of(self, covariances, state):
         factors = getattr(state, "precisions_cholesky", None)
