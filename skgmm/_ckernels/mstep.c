@@ -164,13 +164,7 @@ SKGMM_EXPORT int64_t skgmm_mstep_vee(ptrdiff_t n_components, ptrdiff_t n_feature
         for (ptrdiff_t i = 0; i < d; i++)
             for (ptrdiff_t l = 0; l < d; l++)
                 scaled_axes[i * d + l] = orientation[i * d + l] / shape[l];
-        for (ptrdiff_t i = 0; i < d; i++)
-            for (ptrdiff_t j = 0; j < d; j++) {
-                double sum = 0.0;
-                for (ptrdiff_t l = 0; l < d; l++)
-                    sum += scaled_axes[i * d + l] * orientation[j * d + l];
-                inverse[i * d + j] = sum;
-            }
+        multiply(d, scaled_axes, orientation, 1, inverse);
         double objective = 0.0;
         for (ptrdiff_t k = 0; k < K; k++) {
             double trace = 0.0; /* tr(W_k inverse) */

@@ -24,6 +24,18 @@ static void set_identity(ptrdiff_t d, double *matrix)
         matrix[i * d + i] = 1.0;
 }
 
+/* out = a b (transposed_b: a b^T) of d x d matrices, each entry summed over l in order. */
+static void multiply(ptrdiff_t d, const double *a, const double *b, int transposed_b, double *out)
+{
+    for (ptrdiff_t i = 0; i < d; i++)
+        for (ptrdiff_t j = 0; j < d; j++) {
+            double sum = 0.0;
+            for (ptrdiff_t l = 0; l < d; l++)
+                sum += a[i * d + l] * (transposed_b ? b[j * d + l] : b[l * d + j]);
+            out[i * d + j] = sum;
+        }
+}
+
 /* exp(mean(log(values))): numpy's _geometric_mean, by logarithms against over- and underflow */
 static double geometric_mean(const double *values, ptrdiff_t count)
 {
@@ -260,13 +272,7 @@ static int polar_factor(ptrdiff_t d, const double *matrix, double *right, double
      * last matrix had the same zero column; else start V afresh. */
     if (null_column >= 0 && !is_axis(d, v, null_column))
         set_identity(d, v);
-    for (ptrdiff_t i = 0; i < d; i++)
-        for (ptrdiff_t j = 0; j < d; j++) {
-            double sum = 0.0;
-            for (ptrdiff_t l = 0; l < d; l++)
-                sum += matrix[i * d + l] * v[l * d + j];
-            g[i * d + j] = sum;
-        }
+    multiply(d, matrix, v, 0, g);
     /* (the factor of a positive multiple is the same) */
     const double down = ldexp(1.0, -scale_exponent(g, d * d));
     for (ptrdiff_t i = 0; i < d * d; i++)
@@ -319,13 +325,7 @@ static int polar_factor(ptrdiff_t d, const double *matrix, double *right, double
     }
     if (null_column >= 0)
         complete_basis(d, g, null_column, residual);
-    for (ptrdiff_t i = 0; i < d; i++)
-        for (ptrdiff_t l = 0; l < d; l++) {
-            double sum = 0.0;
-            for (ptrdiff_t j = 0; j < d; j++)
-                sum += g[i * d + j] * v[l * d + j];
-            polar[i * d + l] = sum;
-        }
+    multiply(d, g, v, 1, polar); /* U V^T */
     return 0;
 }
 

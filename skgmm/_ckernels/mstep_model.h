@@ -46,6 +46,22 @@ static int eigen_stack(ptrdiff_t K, ptrdiff_t d, const double *matrices, double 
     return 0;
 }
 
+/* VEI's and VEV's fixed point from the shape 'start' (d) on the variances along the axes (K x d):
+ * the volumes into 'scale' (K) and the common shape into every row of 'shape' (K x d); 'result'
+ * holds K + d.  Returns the loop's iteration count (or its negative status). */
+static int64_t common_shape_into(ptrdiff_t K, ptrdiff_t d, const double *nk, const double *axis_scatter,
+                                 const double *start, double tol, int64_t max_iter, double *result, double *scale,
+                                 double *shape)
+{
+    const int64_t n_iter = skgmm_mstep_common_shape(K, d, nk, axis_scatter, start, tol, max_iter, result);
+    if (n_iter < 0)
+        return n_iter;
+    memcpy(scale, result, sizeof(double) * (size_t)K);
+    for (ptrdiff_t k = 0; k < K; k++)
+        memcpy(shape + k * d, result + K, sizeof(double) * (size_t)d);
+    return n_iter;
+}
+
 /* Column sums (d) of a K x d array, in 'sums'. */
 static void column_sums(ptrdiff_t K, ptrdiff_t d, const double *values, double *sums)
 {
@@ -95,23 +111,17 @@ static int64_t model_estimate(int model, int weigh_volumes, ptrdiff_t K, ptrdiff
     }
     case MODEL_EEI:
     case MODEL_VEI: {
-        if (model == MODEL_EEI) {
-            column_sums(K, d, w, shape);
-            const double volume = volume_and_shape(d, shape) / nk_total;
-            for (ptrdiff_t k = 0; k < K; k++)
-                scale[k] = volume;
-        } else {
+        if (model == MODEL_VEI) {
             double *start = work;
             for (ptrdiff_t j = 0; j < d; j++)
                 start[j] = prev_shape == NULL ? 1.0 : prev_shape[j];
-            /* out = [scale (K), shape (d)]: the shape lands in the first row */
-            double *result = work + d;
-            n_iter = skgmm_mstep_common_shape(K, d, nk, w, start, tol, max_iter, result);
-            if (n_iter < 0)
-                return n_iter;
-            memcpy(scale, result, sizeof(double) * (size_t)K);
-            memcpy(shape, result + K, sizeof(double) * (size_t)d);
+            n_iter = common_shape_into(K, d, nk, w, start, tol, max_iter, work + d, scale, shape);
+            break;
         }
+        column_sums(K, d, w, shape);
+        const double volume = volume_and_shape(d, shape) / nk_total;
+        for (ptrdiff_t k = 0; k < K; k++)
+            scale[k] = volume;
         for (ptrdiff_t k = 1; k < K; k++)
             memcpy(shape + k * d, shape, sizeof(double) * (size_t)d);
         break;
@@ -219,15 +229,12 @@ static int64_t model_estimate(int model, int weigh_volumes, ptrdiff_t K, ptrdiff
                     scale[k] = volume;
             }
             if (model == MODEL_VEV) {
-                /* the loop reads the eigenvalues (K x d) and writes [scale (K), shape (d)] */
-                n_iter = skgmm_mstep_common_shape(K, d, nk, shape, common, tol, max_iter, result);
-                if (n_iter < 0)
-                    return n_iter;
-                memcpy(scale, result, sizeof(double) * (size_t)K);
-                memcpy(common, result + K, sizeof(double) * (size_t)d);
+                /* the loop reads the eigenvalues (K x d) in 'shape', then overwrites it */
+                n_iter = common_shape_into(K, d, nk, shape, common, tol, max_iter, result, scale, shape);
+            } else {
+                for (ptrdiff_t k = 0; k < K; k++)
+                    memcpy(shape + k * d, common, sizeof(double) * (size_t)d);
             }
-            for (ptrdiff_t k = 0; k < K; k++)
-                memcpy(shape + k * d, common, sizeof(double) * (size_t)d);
         } else {
             double volumes = 0.0;
             for (ptrdiff_t k = 0; k < K; k++) {
