@@ -45,13 +45,18 @@ class FusedKernel(NamedTuple):
     scatter_kind: str  # 'full', 'diag' or 'tied'
 
 
+def _kernels_for(n_features, any_width=False):
+    """The compiled kernels where the fused ones run for ``n_features`` (any number with ``any_width``), else None."""
+    return compiled_kernels() if any_width or n_features <= FUSED_MAX_FEATURES else None
+
+
 def fused_kernel(scatter_kind, precision, n_features, diagonal):
     """A :class:`FusedKernel`, or None where the fused kernel does not run.
 
     ``precision`` is the (K, d, d) upper-triangular factors, or with
     ``diagonal`` their diagonals (K, d).
     """
-    if not (diagonal or n_features <= FUSED_MAX_FEATURES) or compiled_kernels() is None:
+    if _kernels_for(n_features, any_width=diagonal) is None:
         return None
     if not (precision.dtype == np.float64 and precision.flags.c_contiguous):
         precision = np.ascontiguousarray(precision, dtype=np.float64)
@@ -61,22 +66,17 @@ def fused_kernel(scatter_kind, precision, n_features, diagonal):
 def precision_factors(covariances):
     """``(factors, failed)`` of :func:`~skgmm.covariance.kernels._compiled.precision_factors`,
     or None where the fused kernels do not run (no compiled kernels, many features, not float64)."""
-    kernels = compiled_kernels()
-    if (
-        kernels is None
-        or covariances.dtype != np.float64
-        or covariances.ndim != 3
-        or covariances.shape[-1] > FUSED_MAX_FEATURES
-    ):
+    if covariances.dtype != np.float64 or covariances.ndim != 3:
         return None
-    return kernels.precision_factors(covariances)
+    kernels = _kernels_for(covariances.shape[-1])
+    return None if kernels is None else kernels.precision_factors(covariances)
 
 
 def centred_scatter(stats, nk, divisor=None, reg=0.0):
     """:func:`~skgmm.covariance.kernels._compiled.centred_scatter` of 'full' or 'tied' statistics,
     or None where the fused kernels do not run (no compiled kernels, many features)."""
-    kernels = compiled_kernels()
-    if kernels is None or stats.resp_x_sum.shape[1] > FUSED_MAX_FEATURES:
+    kernels = _kernels_for(stats.resp_x_sum.shape[1])
+    if kernels is None:
         return None
     return kernels.centred_scatter(stats.resp_sum, stats.resp_x_sum, stats.scatter, nk, divisor, reg)
 
