@@ -65,6 +65,7 @@ from skgmm._kmeans_lloyd import (  # noqa: E402
     _thread_shares,
 )
 from skgmm._kmeans_search import _draws_stand, _search_cumulative  # noqa: E402
+from skgmm._kmeans_small import SMALL_ROWS, seed_small
 from skgmm.covariance import kernels as _compiled
 from skgmm.engine.threads import map_groups, single_threaded_blas, split_evenly
 
@@ -200,6 +201,10 @@ def kmeans_plusplus(
     X = np.asarray(X)
     n_samples = X.shape[0]
     _check_n_clusters(n_samples, n_clusters)
+    if n_local_trials is None:
+        n_local_trials = 2 + int(np.log(n_clusters))
+    if X.dtype == np.float64 and n_samples <= SMALL_ROWS:
+        return seed_small(X, sample_weight, n_clusters, random_state, offset, n_local_trials)
     if runner is None:
         with _Threads(_thread_count(X, None)) as runner:
             return kmeans_plusplus(
@@ -211,8 +216,6 @@ def kmeans_plusplus(
                 n_local_trials=n_local_trials,
                 runner=runner,
             )
-    if n_local_trials is None:
-        n_local_trials = 2 + int(np.log(n_clusters))
     # The potentials are products with these very weights (sklearn's ones).
     unweighted = sample_weight is None
     weight = np.ones(n_samples, X.dtype) if unweighted else np.asarray(sample_weight, X.dtype)

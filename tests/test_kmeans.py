@@ -76,9 +76,13 @@ def _assert_same_as_sklearn(X, weights, n_clusters, seed, **kwargs):
     return ours
 
 
-@pytest.fixture(params=["compiled", "numpy"])
+@pytest.fixture(params=["compiled", "numpy", "small"])
 def path(request, monkeypatch):
-    """Run with the compiled loops (even under SKGMM_COMPILED=0; skipped where they were not built), or numpy's."""
+    """Run with the compiled loops (even under SKGMM_COMPILED=0; skipped where they were not built), or numpy's,
+    the blocked seeding at every size; or ("small") the seeding of small float64 data on one array where it applies."""
+    if request.param == "small":
+        return request.param
+    monkeypatch.setattr(_kmeans, "SMALL_ROWS", 0)
     if request.param == "numpy":
         kernels = None
     else:
@@ -313,3 +317,16 @@ def test_first_potential_on_the_callers_blas_threads_when_a_draw_is_close(monkey
     monkeypatch.setattr(_kmeans, "_draws_stand", never)
     _assert_same_as_sklearn(X, None, 5, 0)
     assert len(checks) == 1
+
+
+@pytest.mark.parametrize("blas_threads", [1, None])
+def test_small_data_seeding_at_its_largest_on_any_blas_threads(blas_threads):
+    """SMALL_ROWS rows, seeded on one array under BLAS limits sklearn does not have: the same seeds."""
+    X = np.random.RandomState(15).normal(size=(_kmeans.SMALL_ROWS, 3))
+    weights = _weights("positive", len(X), X.dtype)
+    _, expected = sklearn_kmeans_plusplus(X, 6, sample_weight=weights, random_state=np.random.RandomState(1))
+    reference = KMeans(6, n_init=1, random_state=np.random.RandomState(2)).fit(X)
+    with threadpool_limits(limits=blas_threads, user_api="blas"):
+        assert_array_equal(_kmeans.kmeans_plusplus(X, weights, 6, np.random.RandomState(1)), expected)
+        ours = _kmeans.kmeans(X, None, 6, np.random.RandomState(2))
+    assert_array_equal(ours.labels, reference.labels_)
