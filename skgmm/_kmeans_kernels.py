@@ -65,6 +65,13 @@ for _dtype, _suffix in ((_F64, "f64"), (_F32, "f32")):
         FLAG,
         POINTER,
     )
+_FEATURE_MOMENTS = {
+    _dtype: declare(
+        _library, f"skgmm_feature_moments_{_suffix}", None,
+        POINTER, SIZE, SIZE, SIZE, SIZE, POINTER, POINTER, POINTER, POINTER, POINTER, POINTER, POINTER,
+    )  # fmt: skip
+    for _dtype, _suffix in ((_F64, "f64"), (_F32, "f32"))
+}
 #: by (type of the rows, type of out)
 _SUBTRACT_ROWS = {
     (rows, out): declare(
@@ -227,12 +234,46 @@ def column_sums(X, offset, square, out):
     )  # fmt: skip
 
 
+def feature_moments(X, sample_weight):
+    """Weight total, mean, centred second moment, minimum and maximum of each feature, in float64.
+
+    What :func:`skgmm.engine.degenerate.feature_variances` sums block by block
+    in numpy, in one pass of blocks of 512 rows (each summed about its own
+    mean, then merged).  Not for data with NaN: a NaN entry makes its
+    feature's mean NaN (and its minimum and maximum skip it).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), float64 or float32  # IN
+        Any layout.
+    sample_weight : ndarray of shape (n_samples,) or None  # IN
+
+    Returns
+    -------
+    total, mean, m2, low, high : ndarray of shape (n_features,), float64
+    """
+    function = _function(_FEATURE_MOMENTS, X.dtype, "feature_moments")
+    X, strides = _strided(X)
+    n_features = X.shape[1]
+    weight = None
+    if sample_weight is not None:
+        weight = as_input(np.asarray(sample_weight, _F64), _F64, X.shape[:1], "sample_weight")
+    out = np.empty((5, n_features))
+    work = np.empty(2 * n_features)
+    function(
+        X.ctypes.data, *X.shape, *strides, None if weight is None else weight.ctypes.data,
+        *(row.ctypes.data for row in out), work.ctypes.data,
+    )  # fmt: skip
+    return tuple(out)
+
+
 def _strided(array):
-    """A 2-d array and its strides in elements (a C-ordered copy where they are not whole elements)."""
+    """A 2-d array and its strides in elements (an aligned, C-ordered copy where they are not whole
+    elements: an unaligned array, such as one read from a buffer at an odd offset)."""
     if array.ndim != 2:
         raise TypeError(f"expected a 2-d array, got shape {array.shape}")
     strides = element_strides(array)
     if strides is None:
-        array = np.ascontiguousarray(array)
+        array = np.require(array, requirements=["C", "A"])
         strides = element_strides(array)
     return array, strides

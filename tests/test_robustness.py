@@ -249,3 +249,17 @@ def test_warnings_name_the_callers_line():
     with pytest.warns(ConvergenceWarning) as record:
         GaussianMixtureEM(2, max_iter=1, random_state=0).fit(np.random.RandomState(0).normal(size=(100, 2)))
     assert {w.filename for w in record} == {__file__}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_unaligned_data_fits_as_aligned_data(dtype):
+    """An array read from a buffer at an odd offset (not aligned to its type) is fitted, not refused."""
+    X = np.random.RandomState(0).normal(size=(3000, 3)).astype(dtype)
+    buffer = np.zeros(X.nbytes + 1, np.uint8)
+    buffer[1:] = np.frombuffer(X.tobytes(), np.uint8)
+    unaligned = np.frombuffer(buffer.data[1:], dtype=dtype).reshape(X.shape)
+    assert not unaligned.flags.aligned
+    a = GaussianMixtureEM(3, random_state=0).fit(unaligned)
+    b = GaussianMixtureEM(3, random_state=0).fit(X)
+    assert a.lower_bound_ == b.lower_bound_
+    assert_array_equal(a.predict(unaligned), b.predict(X))

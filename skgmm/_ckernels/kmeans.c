@@ -6,6 +6,8 @@
  * (common.h) only vectorise elementwise loops, which rounds as the baseline.
  * Exported for float64 (`_f64`) and float32 (`_f32`) data.
  */
+#include <math.h>
+
 #include "common.h"
 
 #if defined(__FAST_MATH__)

@@ -126,3 +126,85 @@ SKGMM_CLONED(void, NAME(column_sums), NAME(column_sums_body),
              (const REAL *X, ptrdiff_t n_samples, ptrdiff_t n_features, ptrdiff_t row_stride,
               ptrdiff_t column_stride, const REAL *offset, int square, REAL *out),
              (X, n_samples, n_features, row_stride, column_stride, offset, square, out))
+
+/* Rows per block of feature_moments: a block of 16 float64 features is 64 KiB, in the second-level cache. */
+#ifndef SKGMM_MOMENT_BLOCK
+#define SKGMM_MOMENT_BLOCK 512
+#endif
+
+/* Per-feature weight total, mean, centred second moment, minimum and maximum of the rows of X
+ * (n_samples, n_features; strides in elements), weighted by w (or NULL: ones), in float64.
+ * Each block of rows is summed about its own mean, then merged as skgmm/engine/degenerate.py's
+ * merge_moments does (Chan, Golub and LeVeque), so no large moments are subtracted.  A block of
+ * total weight 0 adds its minimum and maximum only; a constant feature gets its value and 0 exactly.
+ * work: 2 n_features doubles.  The minimum and
+ * maximum skip NaN: callers check the means for NaN (which any NaN entry gives). */
+SKGMM_INLINE void NAME(feature_moments_body)(const REAL *X, ptrdiff_t n_samples, ptrdiff_t n_features,
+                                             ptrdiff_t row_stride, ptrdiff_t column_stride,
+                                             const double *SKGMM_RESTRICT w, double *SKGMM_RESTRICT total,
+                                             double *SKGMM_RESTRICT mean, double *SKGMM_RESTRICT m2,
+                                             double *SKGMM_RESTRICT low, double *SKGMM_RESTRICT high,
+                                             double *SKGMM_RESTRICT work)
+{
+    const ptrdiff_t d = n_features;
+    double *SKGMM_RESTRICT block_mean = work, *SKGMM_RESTRICT block_m2 = work + d;
+    double so_far = 0;
+    for (ptrdiff_t k = 0; k < d; k++) {
+        mean[k] = 0;
+        m2[k] = 0;
+        low[k] = INFINITY;
+        high[k] = -INFINITY;
+    }
+    for (ptrdiff_t a = 0; a < n_samples; a += SKGMM_MOMENT_BLOCK) {
+        const ptrdiff_t b = n_samples - a < SKGMM_MOMENT_BLOCK ? n_samples : a + SKGMM_MOMENT_BLOCK;
+        double weight = 0;
+        for (ptrdiff_t k = 0; k < d; k++)
+            block_mean[k] = 0;
+        for (ptrdiff_t i = a; i < b; i++) {
+            const REAL *row = X + i * row_stride;
+            const double wi = w == NULL ? 1.0 : w[i];
+            weight += wi;
+            for (ptrdiff_t k = 0; k < d; k++) {
+                const double x = (double)row[k * column_stride];
+                block_mean[k] += wi * x;
+                low[k] = x < low[k] ? x : low[k];
+                high[k] = x > high[k] ? x : high[k];
+            }
+        }
+        if (!(weight > 0))
+            continue;
+        for (ptrdiff_t k = 0; k < d; k++) {
+            block_mean[k] /= weight;
+            block_m2[k] = 0;
+        }
+        for (ptrdiff_t i = a; i < b; i++) {
+            const REAL *row = X + i * row_stride;
+            const double wi = w == NULL ? 1.0 : w[i];
+            for (ptrdiff_t k = 0; k < d; k++) {
+                const double deviation = (double)row[k * column_stride] - block_mean[k];
+                block_m2[k] += wi * deviation * deviation;
+            }
+        }
+        const double merged = so_far + weight, share = weight / merged;
+        for (ptrdiff_t k = 0; k < d; k++) {
+            const double delta = block_mean[k] - mean[k];
+            mean[k] += delta * share;
+            m2[k] += block_m2[k] + delta * delta * so_far * share;
+        }
+        so_far = merged;
+    }
+    for (ptrdiff_t k = 0; k < d; k++) {
+        total[k] = so_far;
+        if (so_far > 0 && low[k] == high[k]) {
+            /* a constant feature: exactly, as the data-scale check needs (a weighted mean may round) */
+            mean[k] = low[k];
+            m2[k] = 0;
+        }
+    }
+}
+
+SKGMM_CLONED(void, NAME(feature_moments), NAME(feature_moments_body),
+             (const REAL *X, ptrdiff_t n_samples, ptrdiff_t n_features, ptrdiff_t row_stride,
+              ptrdiff_t column_stride, const double *w, double *total, double *mean, double *m2, double *low,
+              double *high, double *work),
+             (X, n_samples, n_features, row_stride, column_stride, w, total, mean, m2, low, high, work))

@@ -17,6 +17,7 @@ Two things scikit-learn's ``GaussianMixture`` does silently and we do not:
 
 from __future__ import annotations
 
+import functools
 import warnings
 from typing import NamedTuple
 
@@ -54,7 +55,18 @@ class FeatureMoments(NamedTuple):
 
 def block_moments(block, w=None) -> FeatureMoments:
     """Moments of a block of rows (NaN entries left out), in float64."""
-    return FeatureMoments(*_block_moments(np.asarray(block, dtype=np.float64), w))
+    moments = _compiled_moments(block, w)
+    return moments if moments is not None else FeatureMoments(*_block_moments(np.asarray(block, dtype=np.float64), w))
+
+
+def _compiled_moments(X, w) -> FeatureMoments | None:
+    """The moments of X in one compiled pass, or None: no C kernels, or NaN (missing values) or
+    overflowing squares in X, which the numpy blocks report as such."""
+    kernels = _moment_kernels()
+    if kernels is None or X.dtype not in (np.float64, np.float32) or X.ndim != 2 or not len(X):
+        return None
+    moments = FeatureMoments(*kernels.feature_moments(X, w))
+    return moments if np.all(np.isfinite(moments.mean)) and np.all(np.isfinite(moments.m2)) else None
 
 
 def merge_moments(a: FeatureMoments, b: FeatureMoments) -> FeatureMoments:
@@ -90,6 +102,9 @@ def feature_variances(X, sample_weight=None):
     spread : ndarray of shape (n_features,)
         Largest absolute deviation of an observed value from the mean.
     """
+    moments = _compiled_moments(X, sample_weight)  # (the moments of Dask's blocks, for one block)
+    if moments is not None:
+        return summarise_moments(moments)
     n_features = X.shape[1]
     zeros = np.zeros(n_features)
     moments = FeatureMoments(zeros, zeros, zeros, np.full(n_features, np.inf), np.full(n_features, -np.inf))
@@ -97,8 +112,16 @@ def feature_variances(X, sample_weight=None):
     for start in range(0, len(X), block_rows):
         stop = start + block_rows
         w = None if sample_weight is None else np.asarray(sample_weight[start:stop], dtype=np.float64)
-        moments = merge_moments(moments, block_moments(X[start:stop], w))
+        moments = merge_moments(moments, FeatureMoments(*_block_moments(np.asarray(X[start:stop], np.float64), w)))
     return summarise_moments(moments)
+
+
+@functools.lru_cache(maxsize=1)
+def _moment_kernels():
+    """:mod:`skgmm._kmeans_kernels` (its ``feature_moments``), or None where the C kernels do not run."""
+    from skgmm.covariance.kernels import _load
+
+    return _load("skgmm._kmeans_kernels")
 
 
 def summarise_moments(moments: FeatureMoments):
@@ -108,6 +131,9 @@ def summarise_moments(moments: FeatureMoments):
         # inf - inf in an overflowing feature gives NaN: report it as inf.
         variance = np.where(total > 0, np.where(np.isnan(m2), np.inf, m2 / total), np.nan)
         mean = np.where(total > 0, mean, np.nan)
+        # a constant feature exactly (a weighted mean may round): the check of constant features needs it
+        constant = (total > 0) & (moments.low == moments.high)
+        variance[constant], mean[constant] = 0.0, moments.low[constant]
         spread = np.maximum(moments.high - mean, mean - moments.low)
     return mean, variance, spread
 
