@@ -227,7 +227,9 @@ def test_compiled_kernels_can_be_switched_off(switch, monkeypatch):
     assert _compiled.kernels_description() == f"C ({kernels.SIMD})"
     full = get_covariance_model("full")
     assert full.prepare(params.means, params.precisions_cholesky, np.float64).fused is not None
-    assert full.prepare(wide.means, wide.precisions_cholesky, np.float64).arrays["rows_of"] is not None
+    # 13 features: the fused kernel for float64 rows, the whitening products and their row table for float32
+    assert full.prepare(wide.means, wide.precisions_cholesky, np.float64).fused is not None
+    assert full.prepare(wide.means, wide.precisions_cholesky, np.float32).arrays["rows_of"] is not None
 
 
 def test_unloadable_kernels_fall_back_to_numpy_with_a_warning(tmp_path, monkeypatch):
@@ -249,26 +251,30 @@ def test_library_not_built_is_no_error(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "covariance_type, n_features", [("full", 13), ("full", 4), ("diag", 13), ("tied", 3)]
-)
+    "covariance_type, n_features, dtype",
+    [("full", 13, np.float32), ("full", 13, np.float64), ("full", 4, np.float64), ("diag", 13, np.float64),
+     ("tied", 3, np.float64)],
+)  # fmt: skip
 def test_kernel_prepared_with_compiled_kernels_runs_without_them(
-    covariance_type, n_features, compiled, monkeypatch
+    covariance_type, n_features, dtype, compiled, monkeypatch
 ):
     """A pass kernel made where the C kernels run (a Dask client) also works where they do not.
 
-    Wide 'full' data run the tiled kernels; the others the fused row kernel,
-    whose numpy twin then computes the same sums.
+    Wide float32 'full' data run the tiled kernels; the others the fused row
+    kernel, whose numpy twin then computes the same sums.
     """
-    X = _data(n_samples=120, n_features=n_features, seed=5)
+    X = _data(n_samples=120, n_features=n_features, seed=5).astype(dtype)
     model, params = _random_params(covariance_type, n_features, seed=2)
     pk = prepare_pass(model, params, X.dtype)
-    assert (pk.kernel.fused is None) == (covariance_type == "full" and n_features == 13)
+    assert (pk.kernel.fused is None) == (n_features == 13 and dtype == np.float32)
     expected_ll, expected = model.em_block_sums(pk.kernel, X, pk.origin, pk.log_weights, None, {})
     monkeypatch.setitem(_compiled._state, "kernels", None)
     got_ll, got = model.em_block_sums(pk.kernel, X, pk.origin, pk.log_weights, None, {})
-    assert_allclose(got_ll, expected_ll, rtol=1e-11)
+    # float32: both sum float32 products (the tiles in their order, numpy in its own)
+    rtol = 1e-11 if dtype == np.float64 else 1e-4
+    assert_allclose(got_ll, expected_ll, rtol=rtol)
     for a, b in zip(model.statistics(pk.kernel, got), model.statistics(pk.kernel, expected)):
-        assert_allclose(a, b, rtol=1e-11, atol=1e-11)
+        assert_allclose(a, b, rtol=rtol, atol=rtol * np.abs(b).max())
 
 
 def _elementwise(name, x):

@@ -57,7 +57,9 @@ def _both(X, weights, origin, means, precision, constant, diagonal_scatter, mode
 @pytest.mark.parametrize("diagonal", [False, True])
 @pytest.mark.parametrize("diagonal_scatter", [False, True])
 @pytest.mark.parametrize(
-    "n_rows, n_features, n_components", [(1, 1, 1), (150, 4, 9), (613, 3, 5), (300, 8, 2)]
+    "n_rows, n_features, n_components",
+    # wide data (more than 8 features): the register tiles, with rows and columns past their multiples
+    [(1, 1, 1), (150, 4, 9), (613, 3, 5), (300, 8, 2), (613, 13, 5), (37, 9, 3), (1000, 16, 4), (7, 20, 2)],
 )
 @pytest.mark.usefixtures("simd_level")
 def test_em_mode_matches_numpy(dtype, rtol, diagonal, diagonal_scatter, n_rows, n_features, n_components):
@@ -73,9 +75,10 @@ def test_em_mode_matches_numpy(dtype, rtol, diagonal, diagonal_scatter, n_rows, 
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_features", [5, 14])
 @pytest.mark.usefixtures("simd_level")
-def test_given_and_log_prob_modes_match_numpy(dtype):
-    X, weights, origin, means, precision, constant = _inputs(300, 5, 4, False, dtype=dtype)
+def test_given_and_log_prob_modes_match_numpy(dtype, n_features):
+    X, weights, origin, means, precision, constant = _inputs(300, n_features, 4, False, dtype=dtype)
     resp = np.random.RandomState(1).dirichlet(np.ones(4), size=300).astype(dtype)
     got, expected, _, _ = _both(X, None, origin, means, precision, constant, False, fused.GIVEN, resp)
     assert_allclose(got[1:], expected[1:], rtol=1e-12, atol=1e-12 * np.abs(expected).max())
@@ -134,14 +137,18 @@ def test_wrapper_checks_its_arrays():
 
 @pytest.mark.parametrize(
     "covariance_type, n_features, runs_fused",
-    [("full", 8, True), ("full", 9, False), ("tied", 3, True), ("diag", 40, True), ("spherical", 12, True),
-     ("EEV", 4, True), ("VEI", 6, True), ("EEV", 12, False)],
+    [("full", 8, True), ("full", 9, True), ("tied", 3, True), ("tied", 12, False), ("diag", 40, True),
+     ("spherical", 12, True), ("EEV", 4, True), ("VEI", 6, True), ("EEV", 12, True)],
 )  # fmt: skip
 @pytest.mark.usefixtures("compiled")
 def test_strategies_choose_the_fused_kernel(covariance_type, n_features, runs_fused):
-    """Few features (any number for diagonal precisions) run the fused kernel, with the C kernels only."""
+    """Few features (any number for diagonal precisions, and for float64 rows with a scatter per
+    component) run the fused kernel, with the C kernels only; float32 rows of many features keep the
+    whitening products."""
     model, params = _random_params(covariance_type, n_features)
     assert (prepare_pass(model, params, np.float64).kernel.fused is not None) == runs_fused
+    narrow_or_diagonal = n_features <= fused.FUSED_MAX_FEATURES or covariance_type in ("diag", "spherical")
+    assert (prepare_pass(model, params, np.float32).kernel.fused is not None) == narrow_or_diagonal
 
 
 @pytest.mark.usefixtures("compiled")

@@ -42,6 +42,8 @@
 #define FUSED_UNROLLED 8
 /* Bytes of scratch a chunk takes at most (rows B * (d + K + 5) doubles), so it stays in the first-level cache. */
 #define FUSED_SCRATCH_BYTES 32768
+/* The same for more than 8 features with full precisions or scatter (allocated). */
+#define FUSED_WIDE_SCRATCH_BYTES 131072
 
 #include "vecmath.h"
 
@@ -214,83 +216,7 @@ SKGMM_INLINE void fused_scatter_diagonal(const int D, const int moments, const d
 #undef FUSED_BOTH
 }
 
-/* Full precision factors of more than 8 features: y_j one at a time, through `diff` (d, B) and `y` (B). */
-SKGMM_INLINE void fused_log_density_wide(const double *SKGMM_RESTRICT xc, ptrdiff_t d, ptrdiff_t B, ptrdiff_t n,
-                                         const double *SKGMM_RESTRICT mu, const double *SKGMM_RESTRICT L, double c,
-                                         double *SKGMM_RESTRICT diff, double *SKGMM_RESTRICT y,
-                                         double *SKGMM_RESTRICT q, double *SKGMM_RESTRICT lp,
-                                         double *SKGMM_RESTRICT peak)
-{
-    for (ptrdiff_t i = 0; i < d; i++) {
-        SKGMM_PRAGMA(omp simd)
-        for (ptrdiff_t b = 0; b < n; b++)
-            diff[i * B + b] = xc[i * B + b] - mu[i];
-    }
-    for (ptrdiff_t b = 0; b < n; b++)
-        q[b] = 0;
-    for (ptrdiff_t j = 0; j < d; j++) {
-        SKGMM_PRAGMA(omp simd)
-        for (ptrdiff_t b = 0; b < n; b++)
-            y[b] = diff[b] * L[j];
-        for (ptrdiff_t i = 1; i <= j; i++) {
-            const double lij = L[i * d + j];
-            const double *SKGMM_RESTRICT di = diff + i * B;
-            SKGMM_PRAGMA(omp simd)
-            for (ptrdiff_t b = 0; b < n; b++)
-                y[b] += di[b] * lij;
-        }
-        SKGMM_PRAGMA(omp simd)
-        for (ptrdiff_t b = 0; b < n; b++)
-            q[b] += y[b] * y[b];
-    }
-    SKGMM_PRAGMA(omp simd)
-    for (ptrdiff_t b = 0; b < n; b++) {
-        const double v = c - 0.5 * q[b];
-        lp[b] = v;
-        peak[b] = fused_peak(v, peak[b]);
-    }
-}
-
-/* The full scatter of more than 8 features: r d_i into `rd` (B), then one reduction per entry. */
-SKGMM_INLINE void fused_scatter_wide(const double *SKGMM_RESTRICT xc, ptrdiff_t d, ptrdiff_t B, ptrdiff_t n,
-                                     const double *SKGMM_RESTRICT mu, const double *SKGMM_RESTRICT e,
-                                     const double *SKGMM_RESTRICT scale, double *SKGMM_RESTRICT diff,
-                                     double *SKGMM_RESTRICT rd, double *SKGMM_RESTRICT resp_sum,
-                                     double *SKGMM_RESTRICT x_sum, double *SKGMM_RESTRICT S)
-{
-    double *SKGMM_RESTRICT r = rd + B;
-    double total = 0;
-    SKGMM_PRAGMA(omp simd reduction(+ : total))
-    for (ptrdiff_t b = 0; b < n; b++) {
-        r[b] = e[b] * scale[b];
-        total += r[b];
-    }
-    *resp_sum += total;
-    for (ptrdiff_t i = 0; i < d; i++) {
-        double *SKGMM_RESTRICT di = diff + i * B;
-        double sum = 0;
-        SKGMM_PRAGMA(omp simd reduction(+ : sum))
-        for (ptrdiff_t b = 0; b < n; b++) {
-            di[b] = xc[i * B + b] - mu[i];
-            sum += r[b] * di[b];
-        }
-        x_sum[i] += sum;
-    }
-    for (ptrdiff_t i = 0; i < d; i++) {
-        const double *SKGMM_RESTRICT di = diff + i * B;
-        SKGMM_PRAGMA(omp simd)
-        for (ptrdiff_t b = 0; b < n; b++)
-            rd[b] = r[b] * di[b];
-        for (ptrdiff_t j = i; j < d; j++) {
-            const double *SKGMM_RESTRICT dj = diff + j * B;
-            double sum = 0;
-            SKGMM_PRAGMA(omp simd reduction(+ : sum))
-            for (ptrdiff_t b = 0; b < n; b++)
-                sum += rd[b] * dj[b];
-            S[i * d + j] += sum;
-        }
-    }
-}
+#include "fused_wide.h"
 
 /* A 4 x 4 block of doubles, rows `stride` apart, transposed into 4 vectors (GCC's vector extensions:
  * each copy's own shuffles, or pairs of SSE2 ones). */
@@ -321,7 +247,7 @@ SKGMM_INLINE void skgmm_transpose4(const double *SKGMM_RESTRICT from, ptrdiff_t 
  * xc (d, B): the rows less the origin, feature-major.  w (n): the row weights (1 without).
  * lp (K, B): mode 1, the given weighted responsibilities (read); otherwise written, with the
  * weighted log-densities (mode 2: left there) then the exp terms.  work: 4 B doubles, and with
- * d > 8 and full precisions or scatter (d + 2) B more.  out: the call's output, added to.
+ * d > 8 and full precisions or scatter (2 d + 1) B more.  out: the call's output, added to.
  */
 SKGMM_INLINE void fused_chunk_body(const int level, const struct fused_problem *P, ptrdiff_t n,
                                    const double *SKGMM_RESTRICT xc, const double *SKGMM_RESTRICT w,
@@ -332,7 +258,7 @@ SKGMM_INLINE void fused_chunk_body(const int level, const struct fused_problem *
     double *SKGMM_RESTRICT scale = work + B;
     double *SKGMM_RESTRICT q = work + 2 * B;
     double *SKGMM_RESTRICT shift = work + 3 * B;
-    double *SKGMM_RESTRICT wide = work + 4 * B; /* diff (d, B) and two rows, for d > 8 */
+    double *SKGMM_RESTRICT wide = work + 4 * B; /* diff and r diff (d, B each) and a row, for d > 8 */
     double *SKGMM_RESTRICT resp_sum = out + 1;
     double *SKGMM_RESTRICT x_sum = resp_sum + K;
     double *SKGMM_RESTRICT scatter = x_sum + K * d;
@@ -375,7 +301,7 @@ SKGMM_INLINE void fused_chunk_body(const int level, const struct fused_problem *
     case D_: fused_log_density(D_, xc, B, n, mu, L, c, lpk, peak); break;
                     FUSED_CASES(FUSED_CASE)
 #undef FUSED_CASE
-                default: fused_log_density_wide(xc, d, B, n, mu, L, c, wide, wide + d * B, q, lpk, peak);
+                default: fused_log_density_wide(xc, d, B, n, mu, L, c, wide, q, lpk, peak);
                 }
             }
         }
@@ -451,7 +377,8 @@ SKGMM_INLINE void fused_chunk_body(const int level, const struct fused_problem *
             FUSED_CASES(FUSED_CASE)
 #undef FUSED_CASE
         default:
-            fused_scatter_wide(xc, d, B, n, mu, e, scale, wide, wide + d * B, resp_sum + k, x_sum + k * d, S);
+            fused_scatter_wide(level, xc, d, B, n, mu, e, scale, wide, wide + d * B, wide + 2 * d * B, resp_sum + k,
+                               x_sum + k * d, S);
         }
     }
 }

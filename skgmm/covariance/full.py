@@ -42,7 +42,7 @@ class FullCovariance(CovarianceModel):
     def prepare(self, means_c, precisions_cholesky, dtype):
         prec_chol = np.asarray(precisions_cholesky, dtype=np.float64)
         n_components, n_features = means_c.shape
-        fused = fused_kernel(self.scatter_kind, prec_chol, n_features, diagonal=False)
+        fused = fused_kernel(self.scatter_kind, prec_chol, n_features, diagonal=False, dtype=dtype)
         if fused is not None:
             return Kernel(means_c=means_c, arrays={}, fused=fused)
         log_det = np.add.reduce(np.log(prec_chol.diagonal(axis1=1, axis2=2)), axis=1)
