@@ -195,9 +195,15 @@ def test_fit_sample_weight_column(tmp_path, capsys, blobs):
     assert_allclose(joblib.load(model_path).means_, reference.means_, rtol=1e-10)
 
 
-def test_fit_quiet_prints_nothing(tmp_path, capsys, blobs):
+def test_fit_quiet_prints_only_results(tmp_path, capsys, blobs):
     data = _write_csv(tmp_path / "d.csv", blobs)
+    # no file to write: the result is the model chosen, one line
     status, out, err = _run(capsys, "fit", str(data), "-k", "2", "-c", "full", "--quiet")
+    assert status == 0 and out == "model: 2 components, 'full' covariance\n" and err == ""
+    status, out, err = _run(capsys, "fit", str(data), "-c", "full", "--quiet")
+    assert status == 0 and out.startswith("model: ") and "chosen by BIC" in out and out.count("\n") == 1
+    # the model written: nothing printed
+    status, out, err = _run(capsys, "fit", str(data), "-k", "2", "--quiet", "--out", str(tmp_path / "m.joblib"))
     assert status == 0 and out == "" and err == ""
 
 
@@ -484,3 +490,12 @@ def test_output_into_a_closed_pipe_stops_quietly(tmp_path, blobs):
     stderr = process.stderr.read()
     assert process.wait(timeout=60) == 0
     assert stderr == b""
+
+
+def test_unknown_option_is_reported_with_its_commands_usage(tmp_path, capsys, blobs):
+    data = _write_csv(tmp_path / "d.csv", blobs)
+    status, out, err = _run(capsys, "fit", str(data), "--components", "2")
+    assert status == 2 and out == ""
+    assert err.startswith("usage: skgmm fit ") and "skgmm fit: error: unrecognized arguments: --components 2" in err
+    status, out, err = _run(capsys, "--bogus")
+    assert status == 2 and err.startswith("usage: skgmm [-h]") and "unrecognized arguments: --bogus" in err

@@ -35,7 +35,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     try:
-        args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
+        args, extras = parser.parse_known_args(sys.argv[1:] if argv is None else list(argv))
+        if extras:  # reported with the usage of the command they were given to
+            command = parser.subcommands.get(args.command, parser)
+            command.error(f"unrecognized arguments: {' '.join(extras)}")
     except SystemExit as exc:  # --help, --version and usage errors
         return int(exc.code or 0) if not isinstance(exc.code, str) else 2
     if args.command is None:

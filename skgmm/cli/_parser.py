@@ -173,4 +173,5 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("n_samples", metavar="N", type=_positive_int, help="number of samples")
     sample.add_argument("--random-state", type=int, default=None, help="seed (default: the model's)")
     _add_output_option(sample)
+    parser.subcommands = commands.choices  # their own parsers, for their usage errors (see main)
     return parser

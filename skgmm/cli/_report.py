@@ -30,6 +30,18 @@ def _short(name: str, width: int = 12) -> str:
     return name if len(name) <= width else name[: width - 1] + "…"
 
 
+def chosen_model(result: FitResult) -> str:
+    """The summary's line of the fitted model: components, covariance, and how it was chosen."""
+    k, cov = result.model.n_components, result.model.covariance_type
+    chosen = f"model: {k} component{'s' if k > 1 else ''}, {cov!r} covariance"
+    if result.table is not None and result.n_candidates > 1:
+        covs = ", ".join(result.table)
+        low, high = result.grid.min(), result.grid.max()
+        ks = f"K = {low}" if low == high else f"K = {low}..{high}"
+        chosen += f" (chosen by BIC among {result.n_candidates} candidates: {ks} x {covs})"
+    return chosen
+
+
 def summary(result: FitResult, table: Table, verbose: bool = False) -> str:
     """A readable report of a fit.
 
@@ -58,13 +70,7 @@ def summary(result: FitResult, table: Table, verbose: bool = False) -> str:
     n_missing = int(np.isnan(X).sum())
     if n_missing:
         lines[0] += f", {n_missing} missing values (EM uses each row's observed features)"
-    chosen = f"model: {k} component{'s' if k > 1 else ''}, {cov!r} covariance"
-    if result.table is not None and result.n_candidates > 1:
-        covs = ", ".join(result.table)
-        low, high = result.grid.min(), result.grid.max()
-        ks = f"K = {low}" if low == high else f"K = {low}..{high}"
-        chosen += f" (chosen by BIC among {result.n_candidates} candidates: {ks} x {covs})"
-    lines.append(chosen)
+    lines.append(chosen_model(result))
     log_likelihood = model.score(X, sample_weight=weights)
     total_weight = n_samples if weights is None else float(np.sum(weights))
     lines.append(

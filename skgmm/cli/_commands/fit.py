@@ -12,7 +12,7 @@ from skgmm.cli._fitting import FitResult, fit_table
 from skgmm.cli._models import _save_model, _supports_missing_values
 from skgmm.cli._outputs import _write_labels
 from skgmm.cli._progress import _progress_for
-from skgmm.cli._report import _report_warnings, _say, summary
+from skgmm.cli._report import _report_warnings, _say, chosen_model, summary
 from skgmm.cli._tables import Table, read_table
 
 
@@ -23,6 +23,9 @@ def _fit_and_report(table: Table, args: argparse.Namespace, title: str | None = 
     result = fit_table(table, args, _progress_for(args))
     _report_warnings(args, result)
     _say(args, summary(result, table, verbose=args.verbose))
+    if args.quiet and not (args.out or args.labels or args.plot):
+        # --quiet prints only results: with no file to write, the result is the model chosen
+        print(chosen_model(result))
     if args.out:
         _save_model(result.model, args.out, table.names)
         _say(args, f"model written to {args.out}")
