@@ -2,9 +2,10 @@
 
 Both estimators get the same arguments (``n_components``, ``covariance_type``,
 ``random_state=0``, everything else default: the k-means start, ``tol``,
-``max_iter``) and fit the same data in one process, alternately: one warm-up
-fit of each, then the median wall time of ``--repeats`` fits, each after a
-pause of ``--pause`` seconds (see ``PAUSE_S``).  The table gives
+``max_iter``) and fit the same data in one process: one warm-up fit of each,
+then the median wall time of two rounds of ``--repeats`` fits of each library
+back to back, the libraries' blocks alternating after pauses of ``--pause``
+seconds (see ``ROUNDS``).  The table gives
 the ratio sklearn / skgmm, whether both reached the same model (the
 difference of ``lower_bound_`` and whether ``n_iter_`` is equal), and the
 extra peak memory of one skgmm fit relative to ``X.nbytes`` (tracemalloc, in
@@ -15,7 +16,6 @@ Examples
 python benchmarks/bench_e2e.py                # whole grid, 1M x 16 included (long)
 python benchmarks/bench_e2e.py --skip-large   # without 1,000,000 x 16
 python benchmarks/bench_e2e.py --repeats 3 --configs 1,2
-python benchmarks/bench_e2e.py --pause 0        # back to back
 """
 
 from __future__ import annotations
@@ -56,17 +56,18 @@ def estimators(n_components, covariance_type):
     return GaussianMixture(**common), GaussianMixtureEM(**common)
 
 
-#: Seconds between fits.  After its last call OpenBLAS keeps its threads spinning for a while;
-#: on 2 cores, a fit started at once competes with them.  Measured here at 100k x 16 (median
-#: of 5): back to back, skgmm's fits after scikit-learn's took 115 / 63 / 73 ms ('full',
-#: 'diag', 'tied') against 76 / 47 / 60 ms alone and 82 / 49 / 64 ms after a 0.5 s pause,
-#: while scikit-learn's were the same in all three ways.  Users do not run the two libraries
-#: in turn, so each fit starts after the pause.
-PAUSE_S = 0.5
+#: Rounds of timed fits: each round times ``--repeats`` fits of scikit-learn back to back, then
+#: as many of skgmm, each block after a pause of ``PAUSE_S`` seconds.  Back to back, as a user's
+#: repeated fits run: after its last call OpenBLAS keeps its threads spinning for about 0.1 s,
+#: and on 2 cores a fit started at once competes with them (measured here at 100k x 16, median
+#: of 5: fits alternating one by one took skgmm 115 / 63 / 73 ms ('full', 'diag', 'tied')
+#: against 76 / 47 / 60 ms back to back, scikit-learn's the same either way).  Alternating
+#: rounds spread the machine's drift over both libraries.
+ROUNDS = 2
+PAUSE_S = 0.3
 
 
-def timed_fit(estimator, X, pause=PAUSE_S):
-    time.sleep(pause)
+def timed_fit(estimator, X):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         start = time.perf_counter()
@@ -92,11 +93,12 @@ def extra_peak_memory(estimator, X):
 def run_config(n, d, K, covariance_type, repeats, pause=PAUSE_S):
     X = make_mixture(n, d, K)
     sk, gm = estimators(K, covariance_type)
-    timed_fit(sk, X, 0), timed_fit(gm, X, 0)  # warm-up: imports, caches
+    timed_fit(sk, X), timed_fit(gm, X)  # warm-up: imports, caches
     sk_times, gm_times = [], []
-    for _ in range(repeats):
-        sk_times.append(timed_fit(sk, X, pause))
-        gm_times.append(timed_fit(gm, X, pause))
+    for _ in range(ROUNDS):
+        for estimator, times in ((sk, sk_times), (gm, gm_times)):
+            time.sleep(pause)
+            times.extend(timed_fit(estimator, X) for _ in range(repeats))
     memory = extra_peak_memory(estimators(K, covariance_type)[1], X)
     sk_ms, gm_ms = 1e3 * statistics.median(sk_times), 1e3 * statistics.median(gm_times)
     return {
@@ -118,7 +120,7 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5, help="timed fits of each library (median)")
     parser.add_argument("--skip-large", action="store_true", help=f"leave out the {LARGE_ROWS:,}-row fit")
     parser.add_argument("--configs", help="comma-separated 1-based rows of the grid to run")
-    parser.add_argument("--pause", type=float, default=PAUSE_S, help="seconds before each timed fit")
+    parser.add_argument("--pause", type=float, default=PAUSE_S, help="seconds before each block of fits")
     args = parser.parse_args(argv)
     grid = list(enumerate(GRID, 1))
     if args.configs:
@@ -129,8 +131,9 @@ def main(argv=None):
     print(machine_description())
     print(f"load average before: {load_average()}")
     print(
-        f"median of {args.repeats} default fits after a warm-up, each after a {args.pause:g} s pause, "
-        "wall time; ratio = sklearn / skgmm"
+        f"median of {ROUNDS} x {args.repeats} default fits after a warm-up ({ROUNDS} rounds of "
+        f"{args.repeats} fits of each library back to back, after {args.pause:g} s pauses), wall time; "
+        "ratio = sklearn / skgmm"
     )
     header = (
         f"{'#':>2} {'data':<20} {'type':<5} {'sklearn ms':>11} {'skgmm ms':>10} {'ratio':>6} "
