@@ -67,8 +67,21 @@ for _dtype, _suffix in ((_F64, "f64"), (_F32, "f32")):
     )
 _FEATURE_MOMENTS = {
     _dtype: declare(
-        _library, f"skgmm_feature_moments_{_suffix}", None,
-        POINTER, SIZE, SIZE, SIZE, SIZE, POINTER, POINTER, POINTER, POINTER, POINTER, POINTER, POINTER,
+        _library,
+        f"skgmm_feature_moments_{_suffix}",
+        None,
+        POINTER,
+        SIZE,
+        SIZE,
+        SIZE,
+        SIZE,
+        POINTER,
+        POINTER,
+        POINTER,
+        POINTER,
+        POINTER,
+        POINTER,
+        POINTER,
     )  # fmt: skip
     for _dtype, _suffix in ((_F64, "f64"), (_F32, "f32"))
 }

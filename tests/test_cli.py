@@ -203,7 +203,9 @@ def test_fit_quiet_prints_only_results(tmp_path, capsys, blobs):
     status, out, err = _run(capsys, "fit", str(data), "-c", "full", "--quiet")
     assert status == 0 and out.startswith("model: ") and "chosen by BIC" in out and out.count("\n") == 1
     # the model written: nothing printed
-    status, out, err = _run(capsys, "fit", str(data), "-k", "2", "--quiet", "--out", str(tmp_path / "m.joblib"))
+    status, out, err = _run(
+        capsys, "fit", str(data), "-k", "2", "--quiet", "--out", str(tmp_path / "m.joblib")
+    )
     assert status == 0 and out == "" and err == ""
 
 
@@ -496,6 +498,9 @@ def test_unknown_option_is_reported_with_its_commands_usage(tmp_path, capsys, bl
     data = _write_csv(tmp_path / "d.csv", blobs)
     status, out, err = _run(capsys, "fit", str(data), "--components", "2")
     assert status == 2 and out == ""
-    assert err.startswith("usage: skgmm fit ") and "skgmm fit: error: unrecognized arguments: --components 2" in err
+    assert (
+        err.startswith("usage: skgmm fit ")
+        and "skgmm fit: error: unrecognized arguments: --components 2" in err
+    )
     status, out, err = _run(capsys, "--bogus")
     assert status == 2 and err.startswith("usage: skgmm [-h]") and "unrecognized arguments: --bogus" in err

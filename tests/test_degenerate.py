@@ -27,7 +27,9 @@ def _numpy_moments(X, weights, monkeypatch):
 @pytest.mark.parametrize("n_samples", [1, 511, 5000])
 def test_compiled_moments_are_numpys(compiled, dtype, layout, weights, n_samples, monkeypatch):
     rng = np.random.RandomState(n_samples)
-    X = (rng.normal(size=(n_samples, 5)) * [1.0, 1e-3, 1e3, 1.0, 0.0] + [0.0, 1e4, -5.0, 0.0, 7.0]).astype(dtype)
+    X = (rng.normal(size=(n_samples, 5)) * [1.0, 1e-3, 1e3, 1.0, 0.0] + [0.0, 1e4, -5.0, 0.0, 7.0]).astype(
+        dtype
+    )
     X = np.asarray(X, order=layout)
     w = None
     if weights != "none":
@@ -40,7 +42,9 @@ def test_compiled_moments_are_numpys(compiled, dtype, layout, weights, n_samples
     # both sum in float64, in blocks of different sizes: n eps of each feature's magnitude
     eps = np.finfo(np.float64).eps
     assert_allclose(mean, expected[0], rtol=0, atol=10 * n_samples * eps * scale.max())
-    assert_allclose(variance, expected[1], rtol=10 * n_samples * eps, atol=10 * n_samples * eps * scale.max() ** 2)
+    assert_allclose(
+        variance, expected[1], rtol=10 * n_samples * eps, atol=10 * n_samples * eps * scale.max() ** 2
+    )
     assert_allclose(spread, expected[2], rtol=0, atol=10 * n_samples * eps * scale.max())
     assert_array_equal(variance[4], 0.0)  # a constant feature
 

@@ -169,7 +169,7 @@ def labelled_stats(X, sample_weight, labels, n_components, scatter_kind) -> Suff
     small = n_components < 2**15
     order = np.argsort(labels.astype(np.int16) if small else labels, kind="stable")
     ends = np.cumsum(np.bincount(labels + 1, minlength=n_components + 1))  # label k: ends[k]:ends[k + 1]
-    chunk = min(max(1024, LABELLED_CHUNK_VALUES // max(n_features, 1)), max(np.diff(ends[1:]), default=1))
+    chunk = min(max(1024, LABELLED_CHUNK_VALUES // max(n_features, 1)), max(max(np.diff(ends), default=1), 1))
     extended = np.ones((chunk, n_features + 1))  # [x - s, 1]
     d = n_features
     diagonal = scatter_kind == "diag"

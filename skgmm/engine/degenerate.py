@@ -56,7 +56,11 @@ class FeatureMoments(NamedTuple):
 def block_moments(block, w=None) -> FeatureMoments:
     """Moments of a block of rows (NaN entries left out), in float64."""
     moments = _compiled_moments(block, w)
-    return moments if moments is not None else FeatureMoments(*_block_moments(np.asarray(block, dtype=np.float64), w))
+    return (
+        moments
+        if moments is not None
+        else FeatureMoments(*_block_moments(np.asarray(block, dtype=np.float64), w))
+    )
 
 
 def _compiled_moments(X, w) -> FeatureMoments | None:
@@ -112,7 +116,9 @@ def feature_variances(X, sample_weight=None):
     for start in range(0, len(X), block_rows):
         stop = start + block_rows
         w = None if sample_weight is None else np.asarray(sample_weight[start:stop], dtype=np.float64)
-        moments = merge_moments(moments, FeatureMoments(*_block_moments(np.asarray(X[start:stop], np.float64), w)))
+        moments = merge_moments(
+            moments, FeatureMoments(*_block_moments(np.asarray(X[start:stop], np.float64), w))
+        )
     return summarise_moments(moments)
 
 
