@@ -413,7 +413,7 @@ def _fused_problem(n_rows, n_features, n_components, diagonal_precision, diagona
     rng = np.random.RandomState(seed)
     K, d = n_components, n_features
     X = rng.normal(scale=2.0, size=(n_rows, d)) + 5.0
-    origin = X.mean(axis=0) + 0.1
+    origin = (X.mean(axis=0) if len(X) else np.zeros(d)) + 0.1
     means = rng.normal(scale=2.0, size=(K, d))
     spread = np.where(np.arange(K) % 2, 1.0, 40.0)[:, None]  # half the components far from most rows
     if diagonal_precision:
