@@ -36,8 +36,10 @@ def _load_model(path: str):
         raise CLIError(f"{path}: no such model file")
     try:
         model = joblib.load(path)
-    except Exception as exc:
-        raise CLIError(f"{path}: not a model file written by `skgmm fit --out` (joblib could not read it)") from None
+    except Exception:
+        raise CLIError(
+            f"{path}: not a model file written by `skgmm fit --out` (joblib could not read it)"
+        ) from None
     if not (hasattr(model, "predict_proba") and hasattr(model, "score_samples")):
         raise CLIError(f"{path}: holds a {type(model).__name__}, not a fitted Gaussian mixture")
     return model
