@@ -537,9 +537,4 @@ class _Threads:
 
 def _kernels():
     """The compiled loops (:mod:`skgmm._kmeans_kernels`), or None (not built, or switched off)."""
-    return _load_kernels()
-
-
-@functools.lru_cache(maxsize=1)
-def _load_kernels():
-    return _compiled._load("skgmm._kmeans_kernels")
+    return _compiled.kmeans_kernels()

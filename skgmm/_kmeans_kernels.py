@@ -43,6 +43,7 @@ _F64, _F32 = np.dtype(np.float64), np.dtype(np.float32)
 _ASSIGN_AND_SUM = {}
 _SEED_DISTANCES = {}
 _COLUMN_SUMS = {}
+_FEATURE_MOMENTS = {}
 for _dtype, _suffix in ((_F64, "f64"), (_F32, "f32")):
     _ASSIGN_AND_SUM[_dtype] = declare(
         _library, f"skgmm_assign_and_sum_{_suffix}", FLAG,
@@ -53,38 +54,12 @@ for _dtype, _suffix in ((_F64, "f64"), (_F32, "f32")):
         POINTER, SIZE, SIZE, POINTER, POINTER, POINTER, POINTER, SIZE, FLAG, POINTER, FLAG, POINTER,
     )  # fmt: skip
     _COLUMN_SUMS[_dtype] = declare(
-        _library,
-        f"skgmm_column_sums_{_suffix}",
-        None,
-        POINTER,
-        SIZE,
-        SIZE,
-        SIZE,
-        SIZE,
-        POINTER,
-        FLAG,
-        POINTER,
-    )
-_FEATURE_MOMENTS = {
-    _dtype: declare(
-        _library,
-        f"skgmm_feature_moments_{_suffix}",
-        None,
-        POINTER,
-        SIZE,
-        SIZE,
-        SIZE,
-        SIZE,
-        POINTER,
-        POINTER,
-        POINTER,
-        POINTER,
-        POINTER,
-        POINTER,
-        POINTER,
+        _library, f"skgmm_column_sums_{_suffix}", None, POINTER, SIZE, SIZE, SIZE, SIZE, POINTER, FLAG, POINTER,
     )  # fmt: skip
-    for _dtype, _suffix in ((_F64, "f64"), (_F32, "f32"))
-}
+    _FEATURE_MOMENTS[_dtype] = declare(
+        _library, f"skgmm_feature_moments_{_suffix}", None,
+        POINTER, SIZE, SIZE, SIZE, SIZE, POINTER, POINTER, POINTER, POINTER, POINTER, POINTER, POINTER,
+    )  # fmt: skip
 #: by (type of the rows, type of out)
 _SUBTRACT_ROWS = {
     (rows, out): declare(

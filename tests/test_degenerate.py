@@ -9,15 +9,17 @@ from skgmm.engine import degenerate
 
 @pytest.fixture
 def compiled():
-    kernels = degenerate._moment_kernels()
+    kernels = degenerate.kmeans_kernels()
     if kernels is None:
-        pytest.skip("the C kernels were not built or are switched off")
+        pytest.skip(
+            "compares the compiled pass with numpy's: the C kernels were not built or are switched off"
+        )
     return kernels
 
 
 def _numpy_moments(X, weights, monkeypatch):
     with monkeypatch.context() as patch:
-        patch.setattr(degenerate, "_moment_kernels", lambda: None)
+        patch.setattr(degenerate, "kmeans_kernels", lambda: None)
         return degenerate.feature_variances(X, weights)
 
 

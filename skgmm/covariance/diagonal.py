@@ -48,7 +48,7 @@ class DiagCovariance(CovarianceModel):
         factors = np.asarray(precisions_cholesky, np.float64).reshape(n_components, -1)
         if factors.shape[1] != n_features:  # 'spherical': one factor per component
             factors = np.repeat(factors, n_features, axis=1)
-        fused = fused_kernel("diag", factors, n_features, diagonal=True)
+        fused = fused_kernel("diag", factors, n_features, diagonal=True, dtype=dtype)
         if fused is not None:
             return Kernel(means_c=means_c, arrays={}, fused=fused)
         log_det = self._log_det(precisions_cholesky, n_features)

@@ -47,6 +47,7 @@ class TiedCovariance(CovarianceModel):
             np.broadcast_to(prec_chol, (n_components, n_features, n_features)),
             n_features,
             diagonal=False,
+            dtype=dtype,
         )
         if fused is not None:
             return Kernel(means_c=means_c, arrays={}, fused=fused)

@@ -17,13 +17,13 @@ Two things scikit-learn's ``GaussianMixture`` does silently and we do not:
 
 from __future__ import annotations
 
-import functools
 import warnings
 from typing import NamedTuple
 
 import numpy as np
 
 from skgmm._warnings import warn_user
+from skgmm.covariance.kernels import kmeans_kernels
 
 #: ``reg_covar`` larger than this fraction of a feature's variance dominates it.
 REG_COVAR_DOMINANCE = 0.1
@@ -66,7 +66,7 @@ def block_moments(block, w=None) -> FeatureMoments:
 def _compiled_moments(X, w) -> FeatureMoments | None:
     """The moments of X in one compiled pass, or None: no C kernels, or NaN (missing values) or
     overflowing squares in X, which the numpy blocks report as such."""
-    kernels = _moment_kernels()
+    kernels = kmeans_kernels()
     if kernels is None or X.dtype not in (np.float64, np.float32) or X.ndim != 2 or not len(X):
         return None
     moments = FeatureMoments(*kernels.feature_moments(X, w))
@@ -120,14 +120,6 @@ def feature_variances(X, sample_weight=None):
             moments, FeatureMoments(*_block_moments(np.asarray(X[start:stop], np.float64), w))
         )
     return summarise_moments(moments)
-
-
-@functools.lru_cache(maxsize=1)
-def _moment_kernels():
-    """:mod:`skgmm._kmeans_kernels` (its ``feature_moments``), or None where the C kernels do not run."""
-    from skgmm.covariance.kernels import _load
-
-    return _load("skgmm._kmeans_kernels")
 
 
 def summarise_moments(moments: FeatureMoments):

@@ -33,6 +33,16 @@ def compiled_kernels():
     return _state["kernels"]
 
 
+def kmeans_kernels():
+    """The compiled loops of :mod:`skgmm._kmeans_kernels` (the k-means start's, and the data-scale
+    check's feature moments), or None, as :func:`compiled_kernels` (looked up once per process)."""
+    if "kmeans" not in _state:
+        with _lock:
+            if "kmeans" not in _state:
+                _state["kmeans"] = _load("skgmm._kmeans_kernels")
+    return _state["kmeans"]
+
+
 def kernels_description() -> str:
     """Which 'full' kernels run in this process: ``'C (AVX-512)'``, or numpy and why.
 

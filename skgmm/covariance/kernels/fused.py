@@ -38,7 +38,7 @@ FUSED_MAX_FEATURES = 8
 #: 1.25x at d=32, 1.1x at d=64 (2 cores, AVX-512).  Not 'tied' (one whitening
 #: product for all components: 0.86x at d=16) nor float32 data (its products
 #: are float32, the kernel float64: 1.2x at 100k x 16, K=8, 0.9x at 500k, K=16).
-FUSED_WIDE_FLOAT64_FULL = True
+_ANY_WIDTH_DTYPE = np.dtype(np.float64)
 
 _LOG_2PI = float(np.log(2 * np.pi))
 #: The kernel's modes: E-step and sums, sums of given responsibilities, log-densities only.
@@ -58,14 +58,14 @@ def _kernels_for(n_features, any_width=False):
     return compiled_kernels() if any_width or n_features <= FUSED_MAX_FEATURES else None
 
 
-def fused_kernel(scatter_kind, precision, n_features, diagonal, dtype=None):
+def fused_kernel(scatter_kind, precision, n_features, diagonal, dtype):
     """A :class:`FusedKernel`, or None where the fused kernel does not run.
 
     ``precision`` is the (K, d, d) upper-triangular factors, or with
     ``diagonal`` their diagonals (K, d); ``dtype`` is the rows' type.
     """
-    wide = FUSED_WIDE_FLOAT64_FULL and scatter_kind == "full" and np.dtype(dtype) == np.float64
-    if _kernels_for(n_features, any_width=diagonal or wide) is None:
+    any_width = diagonal or (scatter_kind == "full" and np.dtype(dtype) == _ANY_WIDTH_DTYPE)
+    if _kernels_for(n_features, any_width=any_width) is None:
         return None
     if not (precision.dtype == np.float64 and precision.flags.c_contiguous):
         precision = np.ascontiguousarray(precision, dtype=np.float64)
