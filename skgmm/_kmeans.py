@@ -56,6 +56,8 @@ from typing import NamedTuple
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
+from skgmm import _kmeans_certified as _certified
+
 # The Lloyd iterations live in skgmm/_kmeans_lloyd.py (they read this module's
 # block reader, constants and kernels at call time).
 from skgmm._kmeans_lloyd import (  # noqa: E402
@@ -82,6 +84,10 @@ SEARCH_BLOCK = 65536
 #: measured on 2 cores, threads paid from 100k x 16 (1.2x; 1.6x at 1e6 x 16)
 #: but not at 40k x 16, 60k x 8 or 100k x 2.
 THREADED_MIN_ENTRIES = 2**20
+#: float64 seeds come from direct distances, every decision checked against
+#: scikit-learn's rounding (:mod:`skgmm._kmeans_certified`), where the C
+#: kernels were built; False: always the exact seeding (tests run both).
+CERTIFIED = True
 
 
 class KMeansResult(NamedTuple):
@@ -203,6 +209,16 @@ def kmeans_plusplus(
     _check_n_clusters(n_samples, n_clusters)
     if n_local_trials is None:
         n_local_trials = 2 + int(np.log(n_clusters))
+    kernels = _kernels()
+    if CERTIFIED and kernels is not None and X.dtype == np.float64 and X.shape[1] <= _certified.MAX_FEATURES:
+        state = random_state.get_state()
+        indices = _certified.seed(
+            X, sample_weight, n_clusters, random_state, offset, n_local_trials, kernels,
+            runner or _Threads(_thread_count(X, None)),
+        )  # fmt: skip
+        if indices is not None:
+            return indices
+        random_state.set_state(state)  # a decision too close to call: the exact seeding below
     if X.dtype == np.float64 and n_samples <= SMALL_ROWS:
         return seed_small(X, sample_weight, n_clusters, random_state, offset, n_local_trials)
     if runner is None:

@@ -68,6 +68,18 @@ _SUBTRACT_ROWS = {
     for rows, out, suffix in ((_F64, _F64, "f64"), (_F32, _F32, "f32"), (_F32, _F64, "f32_f64"))
 }
 _LABEL = np.dtype(np.int32)
+_SEED_PASS = declare(
+    _library, "skgmm_seed_pass_f64", None,
+    POINTER, SIZE, SIZE, SIZE, SIZE, POINTER, POINTER, POINTER, POINTER, POINTER, SIZE, FLAG, SIZE, POINTER,
+    POINTER, POINTER,
+)  # fmt: skip
+_SEED_SEARCH = declare(
+    _library, "skgmm_seed_search_f64", None,
+    POINTER, SIZE, SIZE, SIZE, SIZE, POINTER, POINTER, POINTER, POINTER, POINTER, SIZE, POINTER, POINTER, POINTER,
+)  # fmt: skip
+#: Rows formed side by side by the certified seeding's passes, and the most centres of one pass
+#: (SKGMM_SEED_TILE and SKGMM_SEED_MAX_CENTERS of kmeans_seed.h).
+SEED_TILE, SEED_MAX_CENTERS = 8, 32
 
 
 def _function(functions, key, name):
@@ -253,6 +265,118 @@ def feature_moments(X, sample_weight):
         *(row.ctypes.data for row in out), work.ctypes.data,
     )  # fmt: skip
     return tuple(out)
+
+
+def seed_pass(X, offset, weight, closest, update, centers, first, block_rows, block_sums):
+    """One pass of the certified seeding over the float64 rows X (``skgmm/_ckernels/kmeans_seed.h``).
+
+    Distances are ``sum_k ((x_k - offset_k) - c_k) ** 2``, added up over the
+    features in order.  With ``first``, ``closest`` receives each row's
+    distance to ``centers[0]`` and the return value is the sum of ``weight *
+    |x - offset|^2``; otherwise ``closest`` becomes its minimum with the
+    distance to ``update`` (unless None), and ``block_sums[b, j]`` the sum
+    over block ``b`` (``block_rows`` rows each, in row order) of ``weight *
+    min(closest, distance to centers[j])``.  The sums are added up in any
+    order (the caller bounds their rounding).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_rows, n_features), float64  # IN
+        Any layout.
+    offset : ndarray of shape (n_features,), float64  # IN
+    weight : ndarray of shape (n_rows,), float64, or None  # IN
+    closest : ndarray of shape (n_rows,), float64  # IN/OUT
+    update : ndarray of shape (n_features,), float64, or None  # IN
+    centers : ndarray of shape (n_centers, n_features), float64  # IN
+        One centre with ``first``.
+    first : bool
+    block_rows : int
+        A multiple of :data:`SEED_TILE`.
+    block_sums : ndarray of shape (ceil(n_rows / block_rows), n_centers), float64  # OUT
+
+    Returns
+    -------
+    norm_sum : float
+        With ``first``; else 0.
+    """
+    X, strides = _strided(X)
+    n_rows, n_features = X.shape
+    n_centers = len(centers)
+    if (
+        block_rows % SEED_TILE
+        or block_rows <= 0
+        or not 1 <= n_centers <= SEED_MAX_CENTERS
+        or (first and n_centers != 1)
+    ):
+        raise ValueError(
+            "seed_pass needs block_rows a positive multiple of SEED_TILE and 1 to SEED_MAX_CENTERS centres "
+            "(one with first, and no update)"
+        )
+    offset = as_input(offset, _F64, (n_features,), "offset")
+    centers = as_input(centers, _F64, (n_centers, n_features), "centers")
+    if weight is not None:
+        weight = as_input(weight, _F64, (n_rows,), "weight")
+    if update is not None:
+        if first:
+            raise ValueError("seed_pass takes no update with first")
+        update = as_input(update, _F64, (n_features,), "update")
+    check_output(closest, _F64, (n_rows,), "closest")
+    check_output(block_sums, _F64, (-(-n_rows // block_rows), n_centers), "block_sums")
+    norm_sum = np.zeros(1)
+    work = _aligned((n_features + 2 * n_centers + 4) * SEED_TILE)
+    _SEED_PASS(
+        X.ctypes.data, n_rows, n_features, *strides, offset.ctypes.data,
+        None if weight is None else weight.ctypes.data, closest.ctypes.data,
+        None if update is None else update.ctypes.data, centers.ctypes.data, n_centers, bool(first),
+        block_rows, block_sums.ctypes.data, norm_sum.ctypes.data, work.ctypes.data,
+    )  # fmt: skip
+    return float(norm_sum[0])
+
+
+def seed_search(X, offset, weight, closest, update, targets):
+    """The first row where the running sum of ``weight * min(closest, distance to update)`` reaches each target.
+
+    The running sums start at 0 and add the rows in order.
+
+    Parameters
+    ----------
+    X, offset, weight, closest : as in :func:`seed_pass`  # IN
+    update : ndarray of shape (n_features,), float64, or None  # IN
+        None: ``closest`` alone.
+    targets : ndarray of shape (n_targets,), float64  # IN
+
+    Returns
+    -------
+    index : ndarray of shape (n_targets,), int64
+        -1 where the sum over all rows stays below the target.
+    below, above : ndarray of shape (n_targets,), float64
+        The running sums before and after that row.
+    """
+    X, strides = _strided(X)
+    n_rows, n_features = X.shape
+    offset = as_input(offset, _F64, (n_features,), "offset")
+    closest = as_input(closest, _F64, (n_rows,), "closest")
+    if weight is not None:
+        weight = as_input(weight, _F64, (n_rows,), "weight")
+    if update is not None:
+        update = as_input(update, _F64, (n_features,), "update")
+    targets = as_input(targets, _F64, np.shape(targets), "targets")
+    index = np.empty(len(targets), np.int64)
+    below, above = np.empty(len(targets)), np.empty(len(targets))
+    _SEED_SEARCH(
+        X.ctypes.data, n_rows, n_features, *strides, offset.ctypes.data,
+        None if weight is None else weight.ctypes.data, closest.ctypes.data,
+        None if update is None else update.ctypes.data, targets.ctypes.data, len(targets),
+        index.ctypes.data, below.ctypes.data, above.ctypes.data,
+    )  # fmt: skip
+    return index, below, above
+
+
+def _aligned(size):
+    """An uninitialised float64 array of ``size`` entries whose data starts on a 64-byte boundary."""
+    buffer = np.empty(size + 8)
+    skip = (-buffer.ctypes.data % 64) // 8
+    return buffer[skip : skip + size]
 
 
 def _strided(array):

@@ -76,10 +76,16 @@ def _assert_same_as_sklearn(X, weights, n_clusters, seed, **kwargs):
     return ours
 
 
-@pytest.fixture(params=["compiled", "numpy", "small"])
+@pytest.fixture(params=["certified", "compiled", "numpy", "small"])
 def path(request, monkeypatch):
     """Run with the compiled loops (even under SKGMM_COMPILED=0; skipped where they were not built), or numpy's,
-    the blocked seeding at every size; or ("small") the seeding of small float64 data on one array where it applies."""
+    the blocked exact seeding at every size; or ("small") the exact seeding of small float64 data on one array
+    where it applies; or ("certified") the checked seeding of float64 data from direct distances."""
+    if request.param == "certified":
+        kernels = pytest.importorskip("skgmm._kmeans_kernels", reason="the C kernels were not built")
+        monkeypatch.setattr(_kmeans, "_kernels", lambda: kernels)
+        return request.param
+    monkeypatch.setattr(_kmeans, "CERTIFIED", False)
     if request.param == "small":
         return request.param
     monkeypatch.setattr(_kmeans, "SMALL_ROWS", 0)
@@ -303,6 +309,7 @@ def test_cumulative_search_and_its_neighbours(monkeypatch):
 
 def test_first_potential_on_the_callers_blas_threads_when_a_draw_is_close(monkeypatch):
     """The first potential is summed on one BLAS thread unless a draw could move: then as sklearn does."""
+    monkeypatch.setattr(_kmeans, "CERTIFIED", False)  # the exact seeding's rule
     X = np.random.RandomState(14).normal(size=(30_000, 4))
     draws_stand = _kmeans._draws_stand
     # 0.5 * 2.0 = 1.0 is the upper cumulative sum itself: another rounding of 2.0 could pass it
@@ -320,8 +327,9 @@ def test_first_potential_on_the_callers_blas_threads_when_a_draw_is_close(monkey
 
 
 @pytest.mark.parametrize("blas_threads", [1, None])
-def test_small_data_seeding_at_its_largest_on_any_blas_threads(blas_threads):
+def test_small_data_seeding_at_its_largest_on_any_blas_threads(blas_threads, monkeypatch):
     """SMALL_ROWS rows, seeded on one array under BLAS limits sklearn does not have: the same seeds."""
+    monkeypatch.setattr(_kmeans, "CERTIFIED", False)
     X = np.random.RandomState(15).normal(size=(_kmeans.SMALL_ROWS, 3))
     weights = _weights("positive", len(X), X.dtype)
     _, expected = sklearn_kmeans_plusplus(X, 6, sample_weight=weights, random_state=np.random.RandomState(1))

@@ -56,3 +56,5 @@ SKGMM_DEFINE_LEVEL_FUNCTIONS(skgmm_kmeans)
 SKGMM_SUBTRACT_ROWS(double, double, f64)
 SKGMM_SUBTRACT_ROWS(float, float, f32)
 SKGMM_SUBTRACT_ROWS(float, double, f32_f64)
+
+#include "kmeans_seed.h"
