@@ -84,9 +84,9 @@ SEARCH_BLOCK = 65536
 #: measured on 2 cores, threads paid from 100k x 16 (1.2x; 1.6x at 1e6 x 16)
 #: but not at 40k x 16, 60k x 8 or 100k x 2.
 THREADED_MIN_ENTRIES = 2**20
-#: float64 seeds come from direct distances, every decision checked against
-#: scikit-learn's rounding (:mod:`skgmm._kmeans_certified`), where the C
-#: kernels were built; False: always the exact seeding (tests run both).
+#: float64 seeds of more than SMALL_ROWS rows come from direct distances, every
+#: decision checked against scikit-learn's rounding (:mod:`skgmm._kmeans_certified`),
+#: where the C kernels were built; False: always the exact seeding (tests run both).
 CERTIFIED = True
 
 
@@ -210,7 +210,9 @@ def kmeans_plusplus(
     if n_local_trials is None:
         n_local_trials = 2 + int(np.log(n_clusters))
     kernels = _kernels()
-    if CERTIFIED and kernels is not None and X.dtype == np.float64 and X.shape[1] <= _certified.MAX_FEATURES:
+    # (small data: the exact seeding on one array costs less than these passes' calls)
+    certified = X.dtype == np.float64 and n_samples > SMALL_ROWS and X.shape[1] <= _certified.MAX_FEATURES
+    if CERTIFIED and certified and kernels is not None:
         state = random_state.get_state()
         indices = _certified.seed(
             X, sample_weight, n_clusters, random_state, offset, n_local_trials, kernels,

@@ -84,6 +84,7 @@ def path(request, monkeypatch):
     if request.param == "certified":
         kernels = pytest.importorskip("skgmm._kmeans_kernels", reason="the C kernels were not built")
         monkeypatch.setattr(_kmeans, "_kernels", lambda: kernels)
+        monkeypatch.setattr(_kmeans, "SMALL_ROWS", 0)
         return request.param
     monkeypatch.setattr(_kmeans, "CERTIFIED", False)
     if request.param == "small":
