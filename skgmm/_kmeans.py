@@ -209,18 +209,6 @@ def kmeans_plusplus(
     _check_n_clusters(n_samples, n_clusters)
     if n_local_trials is None:
         n_local_trials = 2 + int(np.log(n_clusters))
-    kernels = _kernels()
-    # (small data: the exact seeding on one array costs less than these passes' calls)
-    certified = X.dtype == np.float64 and n_samples > SMALL_ROWS and X.shape[1] <= _certified.MAX_FEATURES
-    if CERTIFIED and certified and kernels is not None:
-        state = random_state.get_state()
-        indices = _certified.seed(
-            X, sample_weight, n_clusters, random_state, offset, n_local_trials, kernels,
-            runner or _Threads(_thread_count(X, None)),
-        )  # fmt: skip
-        if indices is not None:
-            return indices
-        random_state.set_state(state)  # a decision too close to call: the exact seeding below
     if X.dtype == np.float64 and n_samples <= SMALL_ROWS:
         return seed_small(X, sample_weight, n_clusters, random_state, offset, n_local_trials)
     if runner is None:
@@ -234,6 +222,18 @@ def kmeans_plusplus(
                 n_local_trials=n_local_trials,
                 runner=runner,
             )
+    kernels = _kernels()
+    # (small data: the exact seeding on one array costs less than these passes' calls)
+    certified = X.dtype == np.float64 and n_samples > SMALL_ROWS and X.shape[1] <= _certified.MAX_FEATURES
+    if CERTIFIED and certified and kernels is not None:
+        state = random_state.get_state()
+        indices = _certified.seed(
+            X, sample_weight, n_clusters, random_state, offset, n_local_trials, kernels,
+            runner,
+        )  # fmt: skip
+        if indices is not None:
+            return indices
+        random_state.set_state(state)  # a decision too close to call: the exact seeding below
     # The potentials are products with these very weights (sklearn's ones).
     unweighted = sample_weight is None
     weight = np.ones(n_samples, X.dtype) if unweighted else np.asarray(sample_weight, X.dtype)
