@@ -69,7 +69,7 @@ from skgmm._kmeans_lloyd import (  # noqa: E402
 from skgmm._kmeans_search import _draws_stand, _search_cumulative  # noqa: E402
 from skgmm._kmeans_small import SMALL_ROWS, seed_small
 from skgmm.covariance import kernels as _compiled
-from skgmm.engine.threads import map_groups, single_threaded_blas, split_evenly
+from skgmm.engine.threads import block_shares, map_groups, single_threaded_blas, split_evenly
 
 #: Rows per block: the per-block calls cost little against the products, and
 #: a block's buffers (rows, distances) stay in cache.
@@ -239,7 +239,7 @@ def kmeans_plusplus(
     weight = np.ones(n_samples, X.dtype) if unweighted else np.asarray(sample_weight, X.dtype)
     search_weight = None if unweighted else weight
     seeding = _Seeding(X, offset, n_local_trials, search_weight)
-    shares = _even_shares(n_samples, runner.n_threads)
+    shares = block_shares(n_samples, runner.n_threads, BLOCK_ROWS)
 
     indices = np.full(n_clusters, -1, dtype=np.intp)
     indices[0] = random_state.choice(n_samples, p=weight / weight.sum())
@@ -347,13 +347,6 @@ class _BlockReader:
             else:
                 np.copyto(block, rows - offset)
             yield slice(a, b), block
-
-
-def _even_shares(n_samples, n_parts):
-    """``n_parts`` contiguous row ranges of (nearly) equal size, whole blocks each."""
-    n_blocks = -(-n_samples // BLOCK_ROWS)
-    bounds = np.linspace(0, n_blocks, max(1, min(n_parts, n_blocks)) + 1).round().astype(int)
-    return [(a * BLOCK_ROWS, min(b * BLOCK_ROWS, n_samples)) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 def _column_mean(X):

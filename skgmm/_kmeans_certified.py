@@ -36,6 +36,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from skgmm.engine.threads import block_shares
+
 #: Rows per block of the running sums: a draw's search reads one block.
 BLOCK_ROWS = 2048
 #: The most features seeded this way (wider rows: the exact seeding's
@@ -79,13 +81,6 @@ def seed(X, sample_weight, n_clusters, random_state, offset, n_local_trials, ker
         return None
 
 
-def _shares(n_samples, n_parts):
-    """``n_parts`` contiguous row ranges of whole blocks (the last one ragged)."""
-    n_blocks = -(-n_samples // BLOCK_ROWS)
-    bounds = np.linspace(0, n_blocks, max(1, min(n_parts, n_blocks)) + 1).round().astype(int)
-    return [(a * BLOCK_ROWS, min(b * BLOCK_ROWS, n_samples)) for a, b in zip(bounds[:-1], bounds[1:])]
-
-
 class _Seeding:
     def __init__(self, X, sample_weight, offset, kernels, runner):
         n_samples, n_features = X.shape
@@ -94,7 +89,7 @@ class _Seeding:
         self.weight = None if sample_weight is None else np.asarray(sample_weight, np.float64)
         self.kernels = kernels
         self.runner = runner
-        self.shares = _shares(n_samples, runner.n_threads)
+        self.shares = block_shares(n_samples, runner.n_threads, BLOCK_ROWS)
         # touched here: fresh pages first written by two threads at once cost about 3 ms per
         # 100,000 rows on a 2-core VM (against 0.2 ms on one thread)
         self.closest = np.empty(n_samples)

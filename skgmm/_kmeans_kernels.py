@@ -275,7 +275,7 @@ def seed_pass(X, offset, weight, closest, update, centers, first, block_rows, bl
     distance to ``centers[0]`` and the return value is the sum of ``weight *
     |x - offset|^2``; otherwise ``closest`` becomes its minimum with the
     distance to ``update`` (unless None), and ``block_sums[b, j]`` the sum
-    over block ``b`` (``block_rows`` rows each, in row order) of ``weight *
+    over block ``b`` (``block_rows`` rows each) of ``weight *
     min(closest, distance to centers[j])``.  The sums are added up in any
     order (the caller bounds their rounding).
 

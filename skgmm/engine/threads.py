@@ -59,6 +59,13 @@ def choose_block_size(n_samples: int, n_components: int, n_features: int, dtype=
     return int(-(-n_samples // n_blocks))
 
 
+def block_shares(n_samples: int, n_parts: int, block_rows: int) -> list[tuple[int, int]]:
+    """``n_parts`` contiguous row ranges ``(start, stop)`` of (nearly) equal numbers of whole blocks."""
+    n_blocks = -(-n_samples // block_rows)
+    bounds = np.linspace(0, n_blocks, max(1, min(n_parts, n_blocks)) + 1).round().astype(int)
+    return [(a * block_rows, min(b * block_rows, n_samples)) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
 def block_slices(n_samples: int, block_size: int) -> list[slice]:
     """Contiguous row slices of at most ``block_size`` rows."""
     return [slice(start, min(start + block_size, n_samples)) for start in range(0, n_samples, block_size)]
