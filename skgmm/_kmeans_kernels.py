@@ -44,6 +44,7 @@ _ASSIGN_AND_SUM = {}
 _SEED_DISTANCES = {}
 _COLUMN_SUMS = {}
 _FEATURE_MOMENTS = {}
+_LABEL_MOMENTS = {}
 for _dtype, _suffix in ((_F64, "f64"), (_F32, "f32")):
     _ASSIGN_AND_SUM[_dtype] = declare(
         _library, f"skgmm_assign_and_sum_{_suffix}", FLAG,
@@ -59,6 +60,10 @@ for _dtype, _suffix in ((_F64, "f64"), (_F32, "f32")):
     _FEATURE_MOMENTS[_dtype] = declare(
         _library, f"skgmm_feature_moments_{_suffix}", None,
         POINTER, SIZE, SIZE, SIZE, SIZE, POINTER, POINTER, POINTER, POINTER, POINTER, POINTER, POINTER,
+    )  # fmt: skip
+    _LABEL_MOMENTS[_dtype] = declare(
+        _library, f"skgmm_label_moments_{_suffix}", None,
+        POINTER, SIZE, SIZE, SIZE, SIZE, POINTER, SIZE, POINTER, POINTER, POINTER, POINTER, POINTER,
     )  # fmt: skip
 #: by (type of the rows, type of out)
 _SUBTRACT_ROWS = {
@@ -265,6 +270,45 @@ def feature_moments(X, sample_weight):
         *(row.ctypes.data for row in out), work.ctypes.data,
     )  # fmt: skip
     return tuple(out)
+
+
+def label_moments(X, sample_weight, labels, n_labels):
+    """Weight total, mean and centred second moment of each feature per label, in float64.
+
+    :func:`feature_moments` of each label's rows (rows of a label outside
+    ``[0, n_labels)`` belong to none), in one pass: each block of 512 rows is
+    summed per label about that label's mean in the block, then merged.  A
+    label of total weight 0 gets mean 0 and second moment 0.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), float64 or float32  # IN
+        Any layout.
+    sample_weight : ndarray of shape (n_samples,) or None  # IN
+    labels : ndarray of shape (n_samples,), int64  # IN
+    n_labels : int
+
+    Returns
+    -------
+    total : ndarray of shape (n_labels,), float64
+    mean, m2 : ndarray of shape (n_labels, n_features), float64
+    """
+    function = _function(_LABEL_MOMENTS, X.dtype, "label_moments")
+    X, strides = _strided(X)
+    n_samples, n_features = X.shape
+    labels = as_input(labels, np.dtype(np.int64), (n_samples,), "labels")
+    weight = None
+    if sample_weight is not None:
+        weight = as_input(np.asarray(sample_weight, _F64), _F64, (n_samples,), "sample_weight")
+    total = np.empty(n_labels)
+    mean, m2 = np.empty((2, n_labels, n_features))
+    work = np.empty(n_labels * (2 * n_features + 1))
+    function(
+        X.ctypes.data, n_samples, n_features, *strides, labels.ctypes.data, n_labels,
+        None if weight is None else weight.ctypes.data, total.ctypes.data, mean.ctypes.data, m2.ctypes.data,
+        work.ctypes.data,
+    )  # fmt: skip
+    return total, mean, m2
 
 
 def seed_pass(X, offset, weight, closest, update, centers, first, block_rows, block_sums):

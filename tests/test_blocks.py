@@ -81,9 +81,16 @@ def _labelled_truth(X, weights, labels, n_labelled, scatter_kind):
 @pytest.mark.parametrize("scatter_kind", ["full", "tied", "diag"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_labelled_stats_are_the_labels_centred_sums(scatter_kind, dtype, weighted, monkeypatch):
+@pytest.mark.parametrize("compiled_moments", [True, False], ids=["compiled", "numpy"])
+def test_labelled_stats_are_the_labels_centred_sums(
+    scatter_kind, dtype, weighted, compiled_moments, monkeypatch
+):
     # chunks of 1024 rows: labels of 1,000-1,700 rows span two, centred on their first one's mean
     monkeypatch.setattr(blocks, "LABELLED_CHUNK_VALUES", 1024)
+    if not compiled_moments:  # 'diag': the numpy sums, not the compiled per-label moments
+        monkeypatch.setattr(blocks, "kmeans_kernels", lambda: None)
+    elif scatter_kind == "diag" and blocks.kmeans_kernels() is None:
+        pytest.skip("the C kernels were not built")
     rng = np.random.RandomState(0)
     X = (rng.normal(size=(6000, 3)) * [1.0, 10.0, 0.1] + 1e4).astype(dtype)  # far from the origin
     labels = rng.randint(-1, 4, size=len(X))  # -1: rows of no component (left out)

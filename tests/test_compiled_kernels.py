@@ -10,6 +10,7 @@ from numpy.testing import assert_allclose
 from skgmm.covariance import get_covariance_model
 from skgmm.covariance import kernels as _compiled
 from skgmm.covariance.kernels.full import rows_of_table as _rows_of
+from skgmm.engine.logsumexp import normalise
 from skgmm.engine.mstep import prepare_pass
 
 from .test_covariance import _data, _random_params
@@ -446,6 +447,27 @@ def _fused_both(X, weights, origin, means, fk, constant, mode, resp=None):
     return got, expected, got_resp, expected_resp
 
 
+def _fused_row_outputs(X, origin, means, fk, constant, mode):
+    """``(labels, rows)`` of the row modes (LABELS, ROW_LOG_LIKELIHOOD) from the C kernel and its numpy twin."""
+    from skgmm.covariance.kernels import fused
+
+    diagonal = fk.precision.ndim == 2
+    parameters = np.concatenate((origin, means.ravel(), fk.precision.ravel(), constant))
+    floor = fused.exp_floor(X.dtype)
+    results = []
+    for twin in (False, True):
+        labels, rows = np.full(len(X), -7, dtype=np.int64), np.empty(len(X), dtype=X.dtype)
+        if twin:
+            fused._numpy_rows(X, None, origin, means, fk, constant, mode, floor, None, rows, labels)
+        else:
+            kernels.fused_rows(
+                X, None, parameters, len(constant), diagonal, fk.scatter_kind == "diag", mode, floor,
+                rows_out=rows, labels=labels,
+            )  # fmt: skip
+        results.append((labels, rows))
+    return results
+
+
 @pytest.mark.parametrize(
     "case", _FUSED_CASES, ids=lambda c: "n{}-d{}-K{}{}{}".format(*c[:3], "-dp" * c[3], "-ds" * c[4])
 )
@@ -471,6 +493,25 @@ def test_fused_rows_match_numpy_twin(case, dtype, weighted, simd_level):
     resp = np.random.RandomState(5).dirichlet(np.ones(len(constant)), size=len(X)).astype(dtype)
     got, expected, _, _ = _fused_both(X, None, origin, means, fk, constant, fused.GIVEN, resp)
     assert_allclose(got[1:], expected[1:], rtol=1e-11, atol=1e-13 * np.abs(expected[1:]).max())
+    if weighted:
+        return
+    # the row modes: each row's label and largest term (argmax of the log-densities), its log-likelihood
+    log_prob = got_resp
+    # (against the kernel's own log-densities: the same arithmetic, so the same ties; the twin's round otherwise)
+    (labels, peak), (_, twin_peak) = _fused_row_outputs(X, origin, means, fk, constant, fused.LABELS)
+    assert np.array_equal(labels, log_prob.argmax(axis=1))
+    assert np.array_equal(peak, log_prob.max(axis=1))
+    assert_allclose(peak, twin_peak, rtol=1e-13 if dtype == np.float64 else 2e-7)
+    (_, rows), (_, twin_rows) = _fused_row_outputs(X, origin, means, fk, constant, fused.ROW_LOG_LIKELIHOOD)
+    assert rows.dtype == dtype
+    assert_allclose(rows, twin_rows, rtol=1e-13 if dtype == np.float64 else 2e-7)
+    # against the log-sum-exp of the stored log-densities: those of float32 rows are rounded to float32
+    eps = np.finfo(dtype).eps
+    expected_rows = normalise(log_prob.astype(np.float64), 1)
+    tolerance = (
+        4 * eps * np.abs(log_prob).max(axis=1) if dtype == np.float32 else 1e-12 * np.abs(expected_rows)
+    )
+    assert (np.abs(rows - expected_rows) <= tolerance).all()
 
 
 @pytest.mark.parametrize(
@@ -491,6 +532,13 @@ def test_fused_rows_impossible_nan_and_infinite_rows(case, simd_level):
     for got, expected in sums:
         assert_allclose(got, expected, rtol=1e-11, atol=1e-12)
     assert np.isnan(sums[0][0]).all()
+    # the row modes: -inf rows get label 0 and peak -inf; a NaN row NaN (numpy's argmax: the first NaN)
+    (labels, peak), (_, twin_peak) = _fused_row_outputs(X, origin, means, fk, constant, fused.LABELS)
+    assert_allclose(peak, twin_peak, rtol=1e-12)
+    assert labels[3] == 0 and peak[3] == -np.inf and np.isnan(peak[7])
+    (_, rows), (_, twin_rows) = _fused_row_outputs(X, origin, means, fk, constant, fused.ROW_LOG_LIKELIHOOD)
+    assert_allclose(rows, twin_rows, rtol=1e-12)
+    assert rows[3] == -np.inf and np.isnan(rows[7]) and np.isfinite(np.delete(rows, [3, 7])).all()
     one = sums[1][0]
     K = len(constant)
     assert one[0] == -np.inf and np.array_equal(one[1 : 1 + K], np.full(K, 1 / K))

@@ -246,7 +246,8 @@ SKGMM_INLINE void skgmm_transpose4(const double *SKGMM_RESTRICT from, ptrdiff_t 
  *
  * xc (d, B): the rows less the origin, feature-major.  w (n): the row weights (1 without).
  * lp (K, B): mode 1, the given weighted responsibilities (read); otherwise written, with the
- * weighted log-densities (mode 2: left there) then the exp terms.  work: 4 B doubles, and with
+ * weighted log-densities (modes 2 and 3: left there, and their peak in work[0, B)) then the exp
+ * terms (mode 4: stops there, each row's log-likelihood in work[2 B, 3 B)).  work: 4 B doubles, and with
  * d > 8 and full precisions or scatter (2 d + 1) B more.  out: the call's output, added to.
  */
 SKGMM_INLINE void fused_chunk_body(const int level, const struct fused_problem *P, ptrdiff_t n,
@@ -305,7 +306,7 @@ SKGMM_INLINE void fused_chunk_body(const int level, const struct fused_problem *
                 }
             }
         }
-        if (P->mode == 2)
+        if (P->mode == 2 || P->mode == 3)
             return;
 
         /* the log-sum-exp over components (see fused_impl.h); lp becomes the exp terms, r = e scale */
@@ -335,8 +336,11 @@ SKGMM_INLINE void fused_chunk_body(const int level, const struct fused_problem *
             const double row = peak[b] == -INFINITY ? -INFINITY : shift[b] + skgmm_log(norm);
             log_likelihood += weight * row;
             scale[b] = weight / norm;
+            q[b] = row;
         }
         out[0] += log_likelihood;
+        if (P->mode == 4)
+            return;
     } else {
         for (ptrdiff_t b = 0; b < n; b++)
             scale[b] = 1;

@@ -20,8 +20,12 @@
  * The scatter is stored in full (K, d, d) or (diagonal_scatter) its diagonals (K, d).
  *
  * mode 0: E-step and sums; mode 1: sums of given weighted responsibilities
- * `resp` (n_rows, K); mode 2: only the weighted log-densities, into `resp`.
- * `out` is [log-likelihood, resp_sum (K), x_sum (K d), scatter (K d d or K d)].
+ * `resp` (n_rows, K); mode 2: only the weighted log-densities, into `resp`;
+ * mode 3: each row's first largest weighted log-density into `rows_out` and
+ * its component into `labels` (numpy's argmax: a NaN term is the largest);
+ * mode 4: each row's log-likelihood into `rows_out` (and out[0] their weighted sum).
+ * `out` is [log-likelihood, resp_sum (K), x_sum (K d), scatter (K d d or K d)]
+ * (modes 0 and 1; mode 4 only its first element).
  * The log-sum-exp is the engine's (skgmm/engine/logsumexp.py): the terms are
  * raised to `exp_floor` below the row's peak before exp, a row whose every
  * term is -inf has log-likelihood -inf (and responsibilities 1/K), NaN propagates.
@@ -92,6 +96,7 @@ SKGMM_INLINE int NAME(fused_rows_body)(const REAL *SKGMM_RESTRICT X, ptrdiff_t n
                                        const REAL *SKGMM_RESTRICT weights, const double *SKGMM_RESTRICT parameters,
                                        ptrdiff_t n_components, int diagonal_precision, int diagonal_scatter,
                                        int mode, double exp_floor, REAL *SKGMM_RESTRICT resp,
+                                       REAL *SKGMM_RESTRICT rows_out, int64_t *SKGMM_RESTRICT labels,
                                        double *SKGMM_RESTRICT out)
 {
     const ptrdiff_t d = n_features, K = n_components;
@@ -166,6 +171,26 @@ SKGMM_INLINE int NAME(fused_rows_body)(const REAL *SKGMM_RESTRICT X, ptrdiff_t n
         chunk(&problem, n, xc, row_weights, lp, work, out);
         if (mode == 2)
             NAME(fused_to_rows)(lp, B, n, K, resp + c * K);
+        if (mode == 3) {
+            /* the first component whose term is the peak (NaN: the first NaN), as a double in work[B, 2 B) */
+            const double *SKGMM_RESTRICT peak = work;
+            double *SKGMM_RESTRICT first = work + B;
+            for (ptrdiff_t k = K - 1; k >= 0; k--) {
+                const double *SKGMM_RESTRICT lpk = lp + k * B;
+                SKGMM_PRAGMA(omp simd)
+                for (ptrdiff_t b = 0; b < n; b++) {
+                    const double v = lpk[b], top = peak[b];
+                    first[b] = v == top || (v != v && top != top) ? (double)k : (k == K - 1 ? 0.0 : first[b]);
+                }
+            }
+            for (ptrdiff_t b = 0; b < n; b++) {
+                labels[c + b] = (int64_t)first[b];
+                rows_out[c + b] = (REAL)peak[b];
+            }
+        }
+        if (mode == 4)
+            for (ptrdiff_t b = 0; b < n; b++)
+                rows_out[c + b] = (REAL)work[2 * B + b];
     }
     /* the chunks summed the upper triangle */
     double *SKGMM_RESTRICT scatter = out + 1 + K + K * d;
@@ -181,6 +206,6 @@ SKGMM_INLINE int NAME(fused_rows_body)(const REAL *SKGMM_RESTRICT X, ptrdiff_t n
 SKGMM_CLONED(int, NAME(fused_rows), NAME(fused_rows_body),
              (const REAL *X, ptrdiff_t n_rows, ptrdiff_t n_features, const REAL *weights, const double *parameters,
               ptrdiff_t n_components, int diagonal_precision, int diagonal_scatter, int mode, double exp_floor,
-              REAL *resp, double *out),
+              REAL *resp, REAL *rows_out, int64_t *labels, double *out),
              (X, n_rows, n_features, weights, parameters, n_components, diagonal_precision, diagonal_scatter, mode,
-              exp_floor, resp, out))
+              exp_floor, resp, rows_out, labels, out))

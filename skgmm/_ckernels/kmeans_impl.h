@@ -30,21 +30,28 @@ SKGMM_INLINE int NAME(assign_and_sum_body)(const REAL *SKGMM_RESTRICT block, ptr
         REAL min_sq_dist = center_sq_norms[0] + minus_two * row_products[0];
         int32_t label = 0;
         for (ptrdiff_t j = 1; j < n_clusters; j++) {
+            /* selects, not a branch: with labels in no order, mispredicted branches took most of the loop */
             const REAL sq_dist = center_sq_norms[j] + minus_two * row_products[j];
-            if (sq_dist < min_sq_dist) {
-                min_sq_dist = sq_dist;
-                label = (int32_t)j;
-            }
+            const int closer = sq_dist < min_sq_dist;
+            min_sq_dist = closer ? sq_dist : min_sq_dist;
+            label = closer ? (int32_t)j : label;
         }
         changed |= labels[i] != label;
         labels[i] = label;
         if (update) {
-            const REAL w = weighted ? weight[i] : 1;
             const REAL *x = block + i * n_features;
             REAL *sums = center_sums + label * n_features;
-            weight_sums[label] += w;
-            for (ptrdiff_t k = 0; k < n_features; k++)
-                sums[k] += x[k] * w;
+            if (weighted) {
+                const REAL w = weight[i];
+                weight_sums[label] += w;
+                for (ptrdiff_t k = 0; k < n_features; k++)
+                    sums[k] += x[k] * w;
+            } else {
+                /* x * 1 is x: the same sums without the products */
+                weight_sums[label] += 1;
+                for (ptrdiff_t k = 0; k < n_features; k++)
+                    sums[k] += x[k];
+            }
         }
     }
     return changed;
@@ -208,3 +215,86 @@ SKGMM_CLONED(void, NAME(feature_moments), NAME(feature_moments_body),
               ptrdiff_t column_stride, const double *w, double *total, double *mean, double *m2, double *low,
               double *high, double *work),
              (X, n_samples, n_features, row_stride, column_stride, w, total, mean, m2, low, high, work))
+
+/* Per-label weight total, mean and centred second moment of every feature (the statistics of a
+ * hard-label start for a diagonal scatter), in float64.  Row i belongs to label labels[i]
+ * (0 <= label < n_labels; any other value: to none).  As feature_moments: each block of rows is
+ * summed per label about that label's mean in the block, then merged into the label's running
+ * moments (Chan, Golub and LeVeque).  A label of total weight 0 gets mean 0 and m2 0.
+ * total: n_labels; mean, m2: n_labels x n_features; work: n_labels (2 n_features + 1) doubles. */
+SKGMM_INLINE void NAME(label_moments_body)(const REAL *X, ptrdiff_t n_samples, ptrdiff_t n_features,
+                                           ptrdiff_t row_stride, ptrdiff_t column_stride,
+                                           const int64_t *SKGMM_RESTRICT labels, ptrdiff_t n_labels,
+                                           const double *SKGMM_RESTRICT w, double *SKGMM_RESTRICT total,
+                                           double *SKGMM_RESTRICT mean, double *SKGMM_RESTRICT m2,
+                                           double *SKGMM_RESTRICT work)
+{
+    const ptrdiff_t d = n_features;
+    double *SKGMM_RESTRICT block_weight = work;
+    double *SKGMM_RESTRICT block_mean = work + n_labels;
+    double *SKGMM_RESTRICT block_m2 = block_mean + n_labels * d;
+    for (ptrdiff_t l = 0; l < n_labels; l++) {
+        total[l] = 0;
+        for (ptrdiff_t k = 0; k < d; k++) {
+            mean[l * d + k] = 0;
+            m2[l * d + k] = 0;
+        }
+    }
+    for (ptrdiff_t a = 0; a < n_samples; a += SKGMM_MOMENT_BLOCK) {
+        const ptrdiff_t b = n_samples - a < SKGMM_MOMENT_BLOCK ? n_samples : a + SKGMM_MOMENT_BLOCK;
+        for (ptrdiff_t l = 0; l < n_labels; l++) {
+            block_weight[l] = 0;
+            for (ptrdiff_t k = 0; k < d; k++) {
+                block_mean[l * d + k] = 0;
+                block_m2[l * d + k] = 0;
+            }
+        }
+        for (ptrdiff_t i = a; i < b; i++) {
+            const int64_t l = labels[i];
+            if (l < 0 || l >= n_labels)
+                continue;
+            const REAL *row = X + i * row_stride;
+            const double wi = w == NULL ? 1.0 : w[i];
+            double *SKGMM_RESTRICT sums = block_mean + l * d;
+            block_weight[l] += wi;
+            for (ptrdiff_t k = 0; k < d; k++)
+                sums[k] += wi * (double)row[k * column_stride];
+        }
+        for (ptrdiff_t l = 0; l < n_labels; l++) {
+            if (block_weight[l] > 0)
+                for (ptrdiff_t k = 0; k < d; k++)
+                    block_mean[l * d + k] /= block_weight[l];
+        }
+        for (ptrdiff_t i = a; i < b; i++) {
+            const int64_t l = labels[i];
+            if (l < 0 || l >= n_labels || !(block_weight[l] > 0))
+                continue;
+            const REAL *row = X + i * row_stride;
+            const double wi = w == NULL ? 1.0 : w[i];
+            const double *SKGMM_RESTRICT centre = block_mean + l * d;
+            double *SKGMM_RESTRICT squares = block_m2 + l * d;
+            for (ptrdiff_t k = 0; k < d; k++) {
+                const double deviation = (double)row[k * column_stride] - centre[k];
+                squares[k] += wi * deviation * deviation;
+            }
+        }
+        for (ptrdiff_t l = 0; l < n_labels; l++) {
+            const double weight = block_weight[l];
+            if (!(weight > 0))
+                continue;
+            const double so_far = total[l], merged = so_far + weight, share = weight / merged;
+            for (ptrdiff_t k = 0; k < d; k++) {
+                const double delta = block_mean[l * d + k] - mean[l * d + k];
+                mean[l * d + k] += delta * share;
+                m2[l * d + k] += block_m2[l * d + k] + delta * delta * so_far * share;
+            }
+            total[l] = merged;
+        }
+    }
+}
+
+SKGMM_CLONED(void, NAME(label_moments), NAME(label_moments_body),
+             (const REAL *X, ptrdiff_t n_samples, ptrdiff_t n_features, ptrdiff_t row_stride,
+              ptrdiff_t column_stride, const int64_t *labels, ptrdiff_t n_labels, const double *w,
+              double *total, double *mean, double *m2, double *work),
+             (X, n_samples, n_features, row_stride, column_stride, labels, n_labels, w, total, mean, m2, work))

@@ -19,21 +19,39 @@
 
 typedef double skgmm_seed_v8d __attribute__((vector_size(64)));
 
-/* Squared distances of a tile's rows (xt: one vector per feature) to the centres at[0 .. n - 1] (n <= 4). */
+/* The passes' sums of squares may fuse their multiply-adds (kmeans.c is built without contraction,
+ * for the kernels that round as numpy does): the caller's bound covers any rounding of these sums. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=fast")
+#elif defined(__clang__)
+#pragma clang fp contract(fast)
+#endif
+
+/* Squared distances of a tile's rows (xt: one vector per feature) to the centres at[0 .. n - 1]:
+ * n (1 to 4) independent sums, n a constant where this is inlined. */
 SKGMM_INLINE void skgmm_seed_tile_distances(const skgmm_seed_v8d *SKGMM_RESTRICT xt, ptrdiff_t n_features,
-                                            const double *const *at, ptrdiff_t n,
+                                            const double *const *at, const int n,
                                             skgmm_seed_v8d *SKGMM_RESTRICT out)
 {
-    /* four independent sums (a missing centre repeats the first) */
     const double *c0 = at[0], *c1 = at[n > 1 ? 1 : 0], *c2 = at[n > 2 ? 2 : 0], *c3 = at[n > 3 ? 3 : 0];
     skgmm_seed_v8d a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
     for (ptrdiff_t k = 0; k < n_features; k++) {
         const skgmm_seed_v8d x = xt[k];
-        const skgmm_seed_v8d d0 = x - c0[k], d1 = x - c1[k], d2 = x - c2[k], d3 = x - c3[k];
+        const skgmm_seed_v8d d0 = x - c0[k];
         a0 += d0 * d0;
-        a1 += d1 * d1;
-        a2 += d2 * d2;
-        a3 += d3 * d3;
+        if (n > 1) {
+            const skgmm_seed_v8d d1 = x - c1[k];
+            a1 += d1 * d1;
+        }
+        if (n > 2) {
+            const skgmm_seed_v8d d2 = x - c2[k];
+            a2 += d2 * d2;
+        }
+        if (n > 3) {
+            const skgmm_seed_v8d d3 = x - c3[k];
+            a3 += d3 * d3;
+        }
     }
     out[0] = a0;
     if (n > 1)
@@ -42,6 +60,21 @@ SKGMM_INLINE void skgmm_seed_tile_distances(const skgmm_seed_v8d *SKGMM_RESTRICT
         out[2] = a2;
     if (n > 3)
         out[3] = a3;
+}
+
+/* skgmm_seed_tile_distances of n_at centres, four at a time, each call with a constant count. */
+SKGMM_INLINE void skgmm_seed_tile_all(const skgmm_seed_v8d *SKGMM_RESTRICT xt, ptrdiff_t n_features,
+                                      const double *const *at, ptrdiff_t n_at, skgmm_seed_v8d *SKGMM_RESTRICT out)
+{
+    ptrdiff_t j = 0;
+    for (; j + 4 <= n_at; j += 4)
+        skgmm_seed_tile_distances(xt, n_features, at + j, 4, out + j);
+    switch (n_at - j) {
+    case 3: skgmm_seed_tile_distances(xt, n_features, at + j, 3, out + j); break;
+    case 2: skgmm_seed_tile_distances(xt, n_features, at + j, 2, out + j); break;
+    case 1: skgmm_seed_tile_distances(xt, n_features, at + j, 1, out + j); break;
+    default: break;
+    }
 }
 
 SKGMM_INLINE double skgmm_seed_sum8(skgmm_seed_v8d v)
@@ -164,8 +197,7 @@ SKGMM_INLINE void skgmm_seed_pass_body(const double *X, ptrdiff_t n_rows, ptrdif
                 closest[start + r] = dist[1][r];
         } else {
             /* update's distance with the centres' (dist[j + 1] is centre j's) */
-            for (ptrdiff_t j = 0; j < n_at; j += 4)
-                skgmm_seed_tile_distances(xt, d, at + j, n_at - j < 4 ? n_at - j : 4, dist + j + !update);
+            skgmm_seed_tile_all(xt, d, at, n_at, dist + !update);
             if (update) {
                 cl = skgmm_seed_min(cl, dist[0]);
                 for (int r = 0; r < m; r++)
@@ -234,3 +266,7 @@ SKGMM_CLONED(void, skgmm_seed_search_f64, skgmm_seed_search_body,
               double *below, double *above),
              (X, n_rows, n_features, row_stride, column_stride, offset, weight, closest, update, targets,
               n_targets, index, below, above))
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif

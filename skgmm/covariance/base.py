@@ -118,6 +118,21 @@ class CovarianceModel(ABC):
             return fused.log_prob(kernel.fused, kernel.means_c, X_block, origin, log_weights)
         return self.block_log_densities(kernel, X_block, origin, log_weights, work)[1].T
 
+    def block_labels(self, kernel: Kernel, X_block, origin, log_weights, work: dict):
+        """``(labels, peak)`` of a block: each row's component of largest ``log p(x | k) + log w_k``
+        (the first, as ``argmax``: NaN counts as largest) and that term."""
+        if kernel.fused is not None:
+            return fused.labels(kernel.fused, kernel.means_c, X_block, origin, log_weights)
+        weighted = self.block_log_densities(kernel, X_block, origin, log_weights, work)[1]  # (K, n_rows)
+        labels = weighted.argmax(axis=0)
+        return labels, np.take_along_axis(weighted, labels[None], axis=0)[0]
+
+    def block_log_likelihood(self, kernel: Kernel, X_block, origin, log_weights, work: dict):
+        """Each row's ``log p(x)`` of a block (the engine's log-sum-exp)."""
+        if kernel.fused is not None:
+            return fused.row_log_likelihood(kernel.fused, kernel.means_c, X_block, origin, log_weights)
+        return normalise(self.block_log_densities(kernel, X_block, origin, log_weights, work)[1], 0)
+
     @abstractmethod
     def resp_block_sums(self, kernel: Kernel, X_block, origin, wresp, sample_weight, work: dict) -> tuple:
         """Raw sums (as :meth:`block_sums`) for given weighted responsibilities.

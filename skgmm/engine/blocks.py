@@ -13,6 +13,7 @@ import functools
 
 import numpy as np
 
+from skgmm.covariance.kernels import kmeans_kernels
 from skgmm.covariance.kernels.fused import FUSED_MAX_FEATURES
 from skgmm.engine.logsumexp import normalise
 from skgmm.engine.mstep import MixtureParams, PassKernel, prepare_pass
@@ -119,6 +120,8 @@ def resp_stats(runner: BlockRunner, X, sample_weight, resp, model, n_components)
     def kernel_at(means):
         return prepare_pass(model, MixtureParams(np.ones(n_components), means, None, identity), dtype)
 
+    if resp.ndim == 1 and model.scatter_kind == "diag" and kmeans_kernels() is not None:
+        return labelled_stats(X, sample_weight, resp, n_components, "diag")
     first_pk = kernel_at(np.zeros((n_components, n_features)))
     if resp.ndim == 1 and _sum_per_label(first_pk.kernel.fused, n_features):
         return labelled_stats(X, sample_weight, resp, n_components, model.scatter_kind)
@@ -150,7 +153,9 @@ def _sum_per_label(fused, n_features) -> bool:
     Per label, unless the strategy's kernel is the fused one of few features or
     of a diagonal scatter, whose compiled pass over every component costs less
     (measured, 2 cores: at 100k rows, K=8 and d=4 or 8, 1.3-2x less; with d=16
-    'diag', 1.5x less; with d=10 or 16 'full', 1.6-1.8x more).
+    'diag', 1.5x less; with d=10 or 16 'full', 1.6-1.8x more).  (A diagonal
+    scatter goes per label whenever the compiled per-label moments are built:
+    see :func:`labelled_stats`.)
     """
     return fused is None or (fused.scatter_kind != "diag" and n_features > FUSED_MAX_FEATURES)
 
@@ -162,9 +167,28 @@ def labelled_stats(X, sample_weight, labels, n_components, scatter_kind) -> Suff
     and summed by one product per chunk, ``[x - s, 1]^T W [x - s, 1]``,
     centred on the mean ``s`` of the label's first chunk (the M-step
     corrects for the rest exactly; ``s`` is the label's mean wherever one
-    chunk holds its rows).
+    chunk holds its rows).  A diagonal scatter of float data is summed by one
+    compiled pass instead where the kernels are built
+    (:func:`skgmm._kmeans_kernels.label_moments`: each label centred on its
+    own mean).
     """
     n_samples, n_features = X.shape
+    weight_sum = float(n_samples if sample_weight is None else np.add.reduce(sample_weight, dtype=np.float64))
+    kernels = kmeans_kernels()
+    if scatter_kind == "diag" and kernels is not None and X.dtype in (np.float64, np.float32):
+        resp_sum, mean, m2 = kernels.label_moments(
+            X, sample_weight, labels.astype(np.int64, copy=False), n_components
+        )
+        return SufficientStats(
+            resp_sum=resp_sum,
+            resp_x_sum=np.zeros_like(mean),
+            scatter=m2,
+            shift=mean,
+            log_likelihood=0.0,
+            weight_sum=weight_sum,
+            scatter_kind=scatter_kind,
+            n_rows=n_samples,
+        )
     # labels of fewer than 2**15 components sort by radix (6x faster than intp's sort)
     small = n_components < 2**15
     order = np.argsort(labels.astype(np.int16) if small else labels, kind="stable")
@@ -202,7 +226,6 @@ def labelled_stats(X, sample_weight, labels, n_components, scatter_kind) -> Suff
         scatter = sums[:, :d, :d].copy()
     else:
         scatter = np.add.reduce(sums[:, :d, :d], axis=0)
-    weight_sum = float(n_samples if sample_weight is None else np.add.reduce(sample_weight, dtype=np.float64))
     return SufficientStats(
         resp_sum=resp_sum,
         resp_x_sum=x_sum,
@@ -240,21 +263,23 @@ def estimate(runner: BlockRunner, X, pk: PassKernel, want="log_resp"):
     else:
         extra = None
 
+    model, kernel, origin, log_weights = pk.model, pk.kernel, pk.origin, pk.log_weights
+
     def run(blocks):
         work = runner.work_for(blocks)
         for block in blocks:
-            weighted = pk.model.weighted_log_prob_block(pk.kernel, X[block], pk.origin, pk.log_weights, work)
-            # component-major blocks reduce over components along contiguous rows
-            axis, by_axis = (0, weighted.T) if weighted.T.flags.c_contiguous else (1, weighted)
             if want == "labels":
-                labels = by_axis.argmax(axis=axis)
-                extra[block] = labels
                 # the label's term, not the log-sum-exp: see the docstring
-                peak = np.take_along_axis(by_axis, np.expand_dims(labels, axis), axis)
-                log_prob_norm[block] = peak.reshape(-1)
-                continue
-            log_prob_norm[block] = normalise(by_axis, axis)
-            if want == "log_resp":
+                extra[block], log_prob_norm[block] = model.block_labels(
+                    kernel, X[block], origin, log_weights, work
+                )
+            elif want is None:
+                log_prob_norm[block] = model.block_log_likelihood(kernel, X[block], origin, log_weights, work)
+            else:
+                weighted = model.weighted_log_prob_block(kernel, X[block], origin, log_weights, work)
+                # component-major blocks reduce over components along contiguous rows
+                axis, by_axis = (0, weighted.T) if weighted.T.flags.c_contiguous else (1, weighted)
+                log_prob_norm[block] = normalise(by_axis, axis)
                 extra[block] = weighted
 
     runner.map(run)

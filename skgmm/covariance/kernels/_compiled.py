@@ -172,17 +172,29 @@ for _dtype, _suffix in ((np.dtype(np.float64), "f64"), (np.dtype(np.float32), "f
         FLAG,  # mode
         ctypes.c_double,  # exp_floor
         POINTER,  # resp or NULL
+        POINTER,  # rows_out or NULL
+        POINTER,  # labels or NULL
         POINTER,  # out
     )
 _PRECISION_FACTORS = declare(_library, "skgmm_precision_factors", SIZE, POINTER, SIZE, SIZE, POINTER)
 _FLOAT64 = np.dtype(np.float64)
 
 #: Modes of :func:`fused_rows` (as :mod:`skgmm.covariance.kernels.fused` names them).
-FUSED_EM, FUSED_GIVEN, FUSED_LOG_PROB = 0, 1, 2
+FUSED_EM, FUSED_GIVEN, FUSED_LOG_PROB, FUSED_LABELS, FUSED_ROW_LOG_LIKELIHOOD = 0, 1, 2, 3, 4
 
 
 def fused_rows(
-    X, weights, parameters, n_components, diagonal_precision, diagonal_scatter, mode, exp_floor, resp=None
+    X,
+    weights,
+    parameters,
+    n_components,
+    diagonal_precision,
+    diagonal_scatter,
+    mode,
+    exp_floor,
+    resp=None,
+    rows_out=None,
+    labels=None,
 ):
     """A block's E-step and centred sums in one call (``skgmm/_ckernels/fused_impl.h``).
 
@@ -200,17 +212,22 @@ def fused_rows(
     n_components : int
     diagonal_precision, diagonal_scatter : bool
         The precisions are diagonals; sum only the diagonals of the scatter.
-    mode : {FUSED_EM, FUSED_GIVEN, FUSED_LOG_PROB}
+    mode : {FUSED_EM, FUSED_GIVEN, FUSED_LOG_PROB, FUSED_LABELS, FUSED_ROW_LOG_LIKELIHOOD}
     exp_floor : float
         Log-terms below the row's peak are raised to it before ``exp``.
     resp : ndarray of shape (n_rows, n_components) of X's type  # IN (FUSED_GIVEN) or OUT (FUSED_LOG_PROB)
         Weighted responsibilities given, or the weighted log-densities written.
+    rows_out : ndarray of shape (n_rows,) of X's type  # OUT (FUSED_LABELS, FUSED_ROW_LOG_LIKELIHOOD)
+        Each row's largest weighted log-density (FUSED_LABELS), or its log-likelihood.
+    labels : ndarray of shape (n_rows,), int64  # OUT (FUSED_LABELS)
+        The component of each row's first largest weighted log-density (numpy's ``argmax``).
 
     Returns
     -------
     out : ndarray, float64
         ``[log-likelihood, resp_sum (K), x_sum (K d), scatter (K d d or K d)]``
-        (not written in FUSED_LOG_PROB).
+        (in FUSED_ROW_LOG_LIKELIHOOD the log-likelihood only; FUSED_LOG_PROB and FUSED_LABELS
+        write none of it).
     """
     function = _FUSED_ROWS.get(getattr(X, "dtype", None))
     if function is None or X.ndim != 2:
@@ -226,6 +243,10 @@ def fused_rows(
         resp = as_input(resp, X.dtype, (n_rows, n_components), "resp")
     elif mode == FUSED_LOG_PROB:
         check_output(resp, X.dtype, (n_rows, n_components), "resp")
+    elif mode in (FUSED_LABELS, FUSED_ROW_LOG_LIKELIHOOD):
+        check_output(rows_out, X.dtype, (n_rows,), "rows_out")
+        if mode == FUSED_LABELS:
+            check_output(labels, np.dtype(np.int64), (n_rows,), "labels")
     elif mode != FUSED_EM:
         raise ValueError(f"unknown mode {mode!r}")
     scatter_size = n_features if diagonal_scatter else n_features * n_features
@@ -241,7 +262,9 @@ def fused_rows(
         diagonal_scatter,
         mode,
         exp_floor,
-        None if resp is None else address(resp),
+        None if resp is None or mode not in (FUSED_GIVEN, FUSED_LOG_PROB) else address(resp),
+        None if rows_out is None else address(rows_out),
+        None if labels is None else address(labels),
         address(out),
     )
     if status == 3:

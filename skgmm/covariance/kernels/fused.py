@@ -41,8 +41,9 @@ FUSED_MAX_FEATURES = 8
 _ANY_WIDTH_DTYPE = np.dtype(np.float64)
 
 _LOG_2PI = float(np.log(2 * np.pi))
-#: The kernel's modes: E-step and sums, sums of given responsibilities, log-densities only.
-EM, GIVEN, LOG_PROB = 0, 1, 2
+#: The kernel's modes: E-step and sums, sums of given responsibilities, log-densities only,
+#: each row's label and largest term, each row's log-likelihood.
+EM, GIVEN, LOG_PROB, LABELS, ROW_LOG_LIKELIHOOD = 0, 1, 2, 3, 4
 
 
 class FusedKernel(NamedTuple):
@@ -90,8 +91,20 @@ def centred_scatter(stats, nk, divisor=None, reg=0.0):
     return kernels.centred_scatter(stats.resp_sum, stats.resp_x_sum, stats.scatter, nk, divisor, reg)
 
 
-def _run(fused: FusedKernel, means_c, X_block, origin, log_weights, weights, mode, resp=None):
-    """The kernel's output ``[log-likelihood, resp_sum, x_sum, scatter]``; ``resp`` as ``fused_rows``'s."""
+def _run(
+    fused: FusedKernel,
+    means_c,
+    X_block,
+    origin,
+    log_weights,
+    weights,
+    mode,
+    resp=None,
+    rows_out=None,
+    labels=None,
+):
+    """The kernel's output ``[log-likelihood, resp_sum, x_sum, scatter]``; ``resp``, ``rows_out`` and
+    ``labels`` as ``fused_rows``'s."""
     n_components = means_c.shape[0]
     constant = np.zeros(n_components) if log_weights is None else log_weights
     diagonal = fused.precision.ndim == 2
@@ -103,23 +116,28 @@ def _run(fused: FusedKernel, means_c, X_block, origin, log_weights, weights, mod
     if kernels is None:
         # A kernel prepared where the C kernels run may be used where they do not
         # (a Dask worker installed without a compiler): the same sums in numpy.
-        return _numpy_rows(X_block, weights, origin, means_c, fused, constant, mode, floor, resp)
+        return _numpy_rows(
+            X_block, weights, origin, means_c, fused, constant, mode, floor, resp, rows_out, labels
+        )
     return kernels.fused_rows(
-        X_block, weights, parameters, n_components, diagonal, fused.scatter_kind == "diag", mode, floor, resp
-    )
+        X_block, weights, parameters, n_components, diagonal, fused.scatter_kind == "diag", mode, floor, resp,
+        rows_out, labels,
+    )  # fmt: skip
 
 
-def _numpy_rows(X, weights, origin, means, fused, constant, mode, floor, resp):
+def _numpy_rows(X, weights, origin, means, fused, constant, mode, floor, resp, rows_out=None, labels=None):
     """What ``fused_rows`` computes, in numpy (float64).
 
     As quietly as the C: non-finite parameters give infinities and NaNs
     (``inf * 0`` in an impossible row), which the callers' checks report.
     """
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        return _numpy_rows_quiet(X, weights, origin, means, fused, constant, mode, floor, resp)
+        return _numpy_rows_quiet(
+            X, weights, origin, means, fused, constant, mode, floor, resp, rows_out, labels
+        )
 
 
-def _numpy_rows_quiet(X, weights, origin, means, fused, constant, mode, floor, resp):
+def _numpy_rows_quiet(X, weights, origin, means, fused, constant, mode, floor, resp, rows_out, labels):
     n_components, n_features = means.shape
     precision, diagonal_scatter = fused.precision, fused.scatter_kind == "diag"
     diagonals = precision if precision.ndim == 2 else np.diagonal(precision, axis1=1, axis2=2)
@@ -131,11 +149,16 @@ def _numpy_rows_quiet(X, weights, origin, means, fused, constant, mode, floor, r
         else:
             white = np.einsum("nki,kij->nkj", diff, precision)
         log_prob = constant - 0.5 * np.einsum("nkj,nkj->nk", white, white)
+        unwritten = np.zeros(
+            1 + n_components * (1 + n_features + n_features * (1 if diagonal_scatter else n_features))
+        )
         if mode == LOG_PROB:
             resp[...] = log_prob
-            return np.zeros(
-                1 + n_components * (1 + n_features + n_features * (1 if diagonal_scatter else n_features))
-            )
+            return unwritten
+        if mode == LABELS:
+            labels[...] = log_prob.argmax(axis=1)
+            rows_out[...] = np.take_along_axis(log_prob, labels[:, None], axis=1)[:, 0]
+            return unwritten
         peak = log_prob.max(axis=1)
         impossible = peak == -np.inf
         peak[~np.isfinite(peak)] = 0
@@ -144,6 +167,10 @@ def _numpy_rows_quiet(X, weights, origin, means, fused, constant, mode, floor, r
         row_weights = np.ones(len(X)) if weights is None else np.asarray(weights, np.float64)
         rows = np.where(impossible, -np.inf, peak + np.log(norm))
         log_likelihood = float(row_weights @ rows)
+        if mode == ROW_LOG_LIKELIHOOD:
+            rows_out[...] = rows
+            unwritten[0] = log_likelihood
+            return unwritten
         r = terms * (row_weights / norm)[:, None]
     else:
         log_likelihood, r = 0.0, np.asarray(resp, np.float64)
@@ -187,3 +214,19 @@ def log_prob(fused: FusedKernel, means_c, X_block, origin, log_weights):
     result = np.empty((len(X_block), means_c.shape[0]), dtype=X_block.dtype)
     _run(fused, means_c, X_block, origin, log_weights, None, LOG_PROB, result)
     return result
+
+
+def labels(fused: FusedKernel, means_c, X_block, origin, log_weights):
+    """``(labels, peak)`` of a block: each row's component of largest ``log p(x | k) + log w_k``
+    (the first, as ``argmax``), int64, and that largest term, of the rows' type (new arrays)."""
+    n_rows = len(X_block)
+    labels, peak = np.empty(n_rows, dtype=np.int64), np.empty(n_rows, dtype=X_block.dtype)
+    _run(fused, means_c, X_block, origin, log_weights, None, LABELS, rows_out=peak, labels=labels)
+    return labels, peak
+
+
+def row_log_likelihood(fused: FusedKernel, means_c, X_block, origin, log_weights):
+    """Each row's ``log p(x)`` (the engine's log-sum-exp), of the rows' type (a new array)."""
+    rows = np.empty(len(X_block), dtype=X_block.dtype)
+    _run(fused, means_c, X_block, origin, log_weights, None, ROW_LOG_LIKELIHOOD, rows_out=rows)
+    return rows
