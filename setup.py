@@ -67,7 +67,7 @@ def kernel_library(name, depends=()):
 setup(
     ext_modules=[
         kernel_library("full", ["common.h", "export.h", "full_impl.h", "fused_impl.h", "fused_core.h", "vecmath.h", "factors.h"]),
-        kernel_library("kmeans", ["common.h", "export.h", "kmeans_impl.h", "kmeans_seed.h"]),
+        kernel_library("kmeans", ["common.h", "export.h", "kmeans_impl.h", "kmeans_seed.h", "kmeans_lloyd.h"]),
         kernel_library("hc", ["export.h"]),
         kernel_library("mstep", ["export.h", "mstep_linalg.h", "mstep_model.h"]),
     ],

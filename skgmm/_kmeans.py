@@ -329,24 +329,26 @@ class _BlockReader:
         ``buffer``.  A float64 buffer for float32 rows gets the float32
         differences, upcast.
         """
-        X, offset = self.X, self.offset
-        same_type = buffer.dtype == X.dtype
         for a in range(start, stop, self.block_rows):
             b = min(a + self.block_rows, stop)
-            rows = X[a:b]
-            block = buffer[: b - a]
-            if offset is None:
-                if same_type and not copy and rows.flags.c_contiguous:
-                    block = rows
-                else:
-                    np.copyto(block, rows)
-            elif self.kernels is not None:
-                self.kernels.subtract_rows(rows, offset, block)
-            elif same_type:
-                np.subtract(rows, offset, out=block)
-            else:
-                np.copyto(block, rows - offset)
-            yield slice(a, b), block
+            yield slice(a, b), self.block(a, b, buffer, copy)
+
+    def block(self, a, b, buffer, copy=False):
+        """Rows ``a:b`` of ``X - offset``, as :meth:`blocks` gives them."""
+        X, offset = self.X, self.offset
+        rows = X[a:b]
+        block = buffer[: b - a]
+        if offset is None:
+            if buffer.dtype == X.dtype and not copy and rows.flags.c_contiguous:
+                return rows
+            np.copyto(block, rows)
+        elif self.kernels is not None:
+            self.kernels.subtract_rows(rows, offset, block)
+        elif buffer.dtype == X.dtype:
+            np.subtract(rows, offset, out=block)
+        else:
+            np.copyto(block, rows - offset)
+        return block
 
 
 def _column_mean(X):

@@ -18,6 +18,8 @@ Importing this module raises ImportError when the library was not built.
 
 from __future__ import annotations
 
+import ctypes
+
 import numpy as np
 
 from skgmm._ckernels import (
@@ -82,6 +84,13 @@ _SEED_SEARCH = declare(
     _library, "skgmm_seed_search_f64", None,
     POINTER, SIZE, SIZE, SIZE, SIZE, POINTER, POINTER, POINTER, POINTER, POINTER, SIZE, POINTER, POINTER, POINTER,
 )  # fmt: skip
+_LLOYD_STEP = declare(
+    _library, "skgmm_lloyd_step_f64", SIZE,
+    POINTER, SIZE, SIZE, SIZE, SIZE, POINTER, POINTER, POINTER, SIZE, ctypes.c_double, ctypes.c_double, POINTER,
+    POINTER, POINTER, FLAG, POINTER, POINTER, POINTER,
+)  # fmt: skip
+#: The most centres of a certified Lloyd step (SKGMM_LLOYD_MAX_CENTERS of kmeans_lloyd.h).
+LLOYD_MAX_CENTERS = 64
 #: Rows formed side by side by the certified seeding's passes, and the most centres of one pass
 #: (SKGMM_SEED_TILE and SKGMM_SEED_MAX_CENTERS of kmeans_seed.h).
 SEED_TILE, SEED_MAX_CENTERS = 8, 32
@@ -309,6 +318,68 @@ def label_moments(X, sample_weight, labels, n_labels):
         work.ctypes.data,
     )  # fmt: skip
     return total, mean, m2
+
+
+def lloyd_step(
+    X, offset, weight, centers, center_sq_bound, labels, center_sums, weight_sums, update, changed, scratch
+):
+    """A certified Lloyd step over the float64 rows X (``skgmm/_ckernels/kmeans_lloyd.h``).
+
+    Where every row's nearest centre is ahead of the next by more than
+    scikit-learn's products and these direct distances can round, the labels
+    go into ``labels`` (``changed[0]`` set to 1 if one changed) and, with
+    ``update``, the rows ``(x - offset) * weight`` into their clusters'
+    running sums in row order (as :func:`assign_and_sum` adds them); returns 0.
+    Otherwise returns how many rows were too close to call, and writes nothing
+    but ``scratch``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_rows, n_features), float64  # IN
+        Any layout.
+    offset : ndarray of shape (n_features,), float64  # IN
+    weight : ndarray of shape (n_rows,), float64, or None  # IN
+    centers : ndarray of shape (n_centers, n_features), float64  # IN
+        Centred by ``offset``; at most :data:`LLOYD_MAX_CENTERS`.
+    center_sq_bound : float
+        At least the largest ``|c|^2``.
+    labels : ndarray of shape (n_rows,), int32  # IN/OUT
+    center_sums : ndarray of shape (n_centers, n_features), float64  # IN/OUT
+    weight_sums : ndarray of shape (n_centers,), float64  # IN/OUT
+    update : bool
+    changed : ndarray of shape (1,), int32  # IN/OUT
+    scratch : dict
+        The caller's buffers, kept across calls.
+
+    Returns
+    -------
+    uncertain : int
+    """
+    X, strides = _strided(X)
+    n_rows, n_features = X.shape
+    n_centers = len(centers)
+    offset = as_input(offset, _F64, (n_features,), "offset")
+    centers = as_input(centers, _F64, (n_centers, n_features), "centers")
+    if weight is not None:
+        weight = as_input(weight, _F64, (n_rows,), "weight")
+    check_output(labels, _LABEL, (n_rows,), "labels")
+    check_output(center_sums, _F64, (n_centers, n_features), "center_sums")
+    check_output(weight_sums, _F64, (n_centers,), "weight_sums")
+    check_output(changed, _LABEL, (1,), "changed")
+    new_labels = scratch.get("labels")
+    if new_labels is None or len(new_labels) < n_rows:
+        new_labels = scratch["labels"] = np.empty(n_rows, _LABEL)
+    work = scratch.get("work")
+    vectors = SEED_TILE * (n_features + n_centers)
+    if work is None or work.size < vectors:
+        work = scratch["work"] = _aligned(vectors)
+    unit = (2 * n_features + 8) * 2.0**-53
+    return _LLOYD_STEP(
+        X.ctypes.data, n_rows, n_features, *strides, offset.ctypes.data,
+        None if weight is None else weight.ctypes.data, centers.ctypes.data, n_centers, unit,
+        float(center_sq_bound), labels.ctypes.data, center_sums.ctypes.data, weight_sums.ctypes.data,
+        bool(update), changed.ctypes.data, new_labels.ctypes.data, work.ctypes.data,
+    )  # fmt: skip
 
 
 def seed_pass(X, offset, weight, closest, update, centers, first, block_rows, block_sums):

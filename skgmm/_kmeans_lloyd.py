@@ -51,6 +51,15 @@ class _Lloyd:
         self.counts_only = weight is None and (X.dtype == np.float64 or X.shape[0] < 2**24)
         self.n_sum_columns = n_features + (not self.counts_only or n_features == 1)
         self._scratch: dict = {}
+        # float64 rows: labels from direct distances where they are certain (kmeans_lloyd.h)
+        self.certified = (
+            _kmeans.CERTIFIED
+            and self.kernels is not None
+            and X.dtype == np.float64
+            and mean is not None
+            and n_features <= _kmeans._certified.MAX_FEATURES
+            and n_clusters <= self.kernels.LLOYD_MAX_CENTERS
+        )
 
     def step(self, runner, centers, labels, update=True):
         """New labels into ``labels``; returns (changed, center_sums, weight_in_clusters).
@@ -99,10 +108,24 @@ class _Lloyd:
             sums = np.zeros((K, self.n_sum_columns), dtype=dtype)
             counts = np.zeros(K, dtype=np.int64) if self.counts_only else None
         changed = False
-        for rows, block in self.reader.blocks(*share, buffers["block"]):
+        certified = self.certified and kernels is not None
+        if certified:
+            # (the norms' own rounding is far below this margin)
+            center_sq_bound = float(center_sq_norms.max()) * (1 + 1e-6)
+            certified = np.isfinite(center_sq_bound)
+            changed_flag = np.zeros(1, dtype=np.int32)
+        X, offset = self.X, self.reader.offset
+        for a in range(share[0], share[1], self.reader.block_rows):
+            rows = slice(a, min(a + self.reader.block_rows, share[1]))
+            weight = None if self.weight is None else self.weight[rows]
+            if certified and not kernels.lloyd_step(
+                X[rows], offset, weight, centers, center_sq_bound, labels[rows], center_sums, weight_sums,
+                update, changed_flag, buffers,
+            ):  # fmt: skip
+                continue  # every row's label certain: labelled and summed
+            block = self.reader.block(rows.start, rows.stop, buffers["block"])
             products = buffers["products"][: len(block)]
             np.matmul(block, centers.T, out=products)
-            weight = None if self.weight is None else self.weight[rows]
             if kernels is not None:
                 changed |= kernels.assign_and_sum(
                     block,
@@ -126,6 +149,8 @@ class _Lloyd:
             if update:
                 terms = self._terms(block, weight, buffers["terms"][: len(block)])
                 _add_in_row_order(terms, block_labels, sums, counts, buffers["sorted"][: len(block)])
+        if certified:
+            changed |= bool(changed_flag[0])
         if not update:
             return changed, None, None
         if kernels is None:

@@ -124,3 +124,94 @@ def test_wrong_arguments_are_errors():
         kernels.seed_pass(
             X, np.zeros(2), None, np.empty(10), np.zeros(2), np.zeros((1, 2)), True, 8, np.empty((2, 1))
         )
+
+
+def _gemm_step(X, offset, weight, centers):
+    """Labels and sums of one block as the matrix-product step forms them (assign_and_sum)."""
+    block = X - offset
+    products = block @ centers.T
+    labels = np.full(len(X), -1, dtype=np.int32)
+    sums, weight_sums = np.zeros_like(centers), np.zeros(len(centers))
+    no_weight = np.empty(0)
+    norms = np.einsum("ij,ij->i", centers, centers)
+    kernels.assign_and_sum(
+        block, no_weight if weight is None else weight, products, norms, labels, sums, weight_sums,
+        weight is not None, True,
+    )  # fmt: skip
+    return labels, sums, weight_sums
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("n_features, n_clusters", [(1, 2), (5, 3), (16, 8), (17, 9), (64, 64)])
+def test_lloyd_step_labels_and_sums_as_the_products(order, weighted, n_features, n_clusters):
+    """Certain rows: the labels of the matrix products, and the same sums bit for bit."""
+    rng = np.random.RandomState(n_features)
+    X = np.asarray(rng.normal(size=(1003, n_features)) * 3 + 10, order=order)
+    offset = X.mean(axis=0)
+    weight = rng.uniform(0, 2, size=len(X)) if weighted else None
+    centers = X[rng.choice(len(X), n_clusters, replace=False)] - offset
+    expected_labels, expected_sums, expected_weights = _gemm_step(X, offset, weight, centers)
+    labels = np.zeros(len(X), dtype=np.int32)
+    sums, weight_sums, changed = np.zeros_like(centers), np.zeros(n_clusters), np.zeros(1, np.int32)
+    bound = float(np.einsum("ij,ij->i", centers, centers).max())
+    uncertain = kernels.lloyd_step(
+        X, offset, weight, centers, bound, labels, sums, weight_sums, True, changed, {}
+    )
+    assert uncertain == 0
+    assert_array_equal(labels, expected_labels)
+    assert_array_equal(sums, expected_sums)
+    assert_array_equal(weight_sums, expected_weights)
+    assert changed[0] == 1
+    # the same labels again: nothing changed; without update the sums stay
+    changed[0] = 0
+    assert (
+        kernels.lloyd_step(X, offset, weight, centers, bound, labels, sums, weight_sums, False, changed, {})
+        == 0
+    )
+    assert changed[0] == 0
+    assert_array_equal(sums, expected_sums)
+
+
+def test_lloyd_step_leaves_rows_too_close_to_call():
+    """A row midway between two centres (or a NaN) is not certain: nothing but the scratch is written."""
+    X = np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0], [5.0, 5.0]])
+    offset = np.zeros(2)
+    centers = np.array([[0.0, 0.0], [2.0, 0.0]])  # row 1 is as far from both
+    labels = np.full(4, 7, dtype=np.int32)
+    sums, weight_sums, changed = np.zeros((2, 2)), np.zeros(2), np.zeros(1, np.int32)
+    assert (
+        kernels.lloyd_step(X, offset, None, centers, 4.0, labels, sums, weight_sums, True, changed, {}) == 1
+    )
+    assert_array_equal(labels, 7)
+    assert_array_equal(sums, 0) and changed[0] == 0
+    X[1] = [np.nan, 0.0]
+    assert (
+        kernels.lloyd_step(X, offset, None, centers, 4.0, labels, sums, weight_sums, True, changed, {}) == 1
+    )
+    # more centres than the kernel takes: every row sent back
+    many = np.zeros((kernels.LLOYD_MAX_CENTERS + 1, 2))
+    sums, weight_sums = np.zeros_like(many), np.zeros(len(many))
+    assert (
+        kernels.lloyd_step(X[:1], offset, None, many, 1.0, labels[:1], sums, weight_sums, True, changed, {})
+        > 0
+    )
+
+
+def test_kmeans_with_ties_falls_back_to_the_products(monkeypatch):
+    """Integer data with rows midway between centres: those blocks take the matrix products, and the
+    fit is still KMeans' (labels, centres, iterations)."""
+    from sklearn.cluster import KMeans
+
+    rng = np.random.RandomState(3)
+    X = rng.randint(0, 4, size=(20_000, 2)).astype(np.float64)
+    calls = []
+    step = kernels.lloyd_step
+    monkeypatch.setattr(kernels, "lloyd_step", lambda *args: calls.append(step(*args)) or calls[-1])
+    monkeypatch.setattr(_kmeans, "BLOCK_ROWS", 512)
+    result = _kmeans.kmeans(X, None, 6, np.random.RandomState(0))
+    expected = KMeans(6, n_init=1, random_state=0).fit(X)
+    assert any(calls) and not all(calls)  # some blocks certain, some sent back
+    assert_array_equal(result.labels, expected.labels_)
+    assert_array_equal(result.centers, expected.cluster_centers_)
+    assert result.n_iter == expected.n_iter_

@@ -58,3 +58,4 @@ SKGMM_SUBTRACT_ROWS(float, float, f32)
 SKGMM_SUBTRACT_ROWS(float, double, f32_f64)
 
 #include "kmeans_seed.h"
+#include "kmeans_lloyd.h"
