@@ -15,6 +15,12 @@ comes from the same operations on the same values as in scikit-learn:
   matrix product does not depend on the other rows): ``|c|^2 - 2 x.c`` in
   the Lloyd steps, ``max(0, -2 x.c + |c|^2 + |x|^2)`` in the seeding, upcast
   to float64 per block for float32 data as ``euclidean_distances`` does.
+  Or, for float64 data with the C kernels, from direct distances
+  ``|x - c|^2`` where no rounding of either library's can change the
+  decision (:mod:`skgmm._kmeans_certified` for the seeding,
+  ``skgmm/_ckernels/kmeans_lloyd.h`` for a Lloyd step's labels): a decision
+  closer than that bound goes back to the products (the seeding as a whole;
+  a Lloyd step one block of rows).
 - Sums over all rows are formed in scikit-learn's order.  The seeding's
   potentials are BLAS products over vectors of all rows, as there (O(n)
   vectors: the closest distances and the ``2 + log K`` candidates').
