@@ -108,7 +108,7 @@ class _Lloyd:
             sums = np.zeros((K, self.n_sum_columns), dtype=dtype)
             counts = np.zeros(K, dtype=np.int64) if self.counts_only else None
         changed = False
-        certified = self.certified and kernels is not None
+        certified = self.certified  # (implies the compiled kernels)
         if certified:
             # (the norms' own rounding is far below this margin)
             center_sq_bound = float(center_sq_norms.max()) * (1 + 1e-6)

@@ -90,7 +90,7 @@ def test_labelled_stats_are_the_labels_centred_sums(
     if not compiled_moments:  # 'diag': the numpy sums, not the compiled per-label moments
         monkeypatch.setattr(blocks, "kmeans_kernels", lambda: None)
     elif scatter_kind == "diag" and blocks.kmeans_kernels() is None:
-        pytest.skip("the C kernels were not built")
+        pytest.skip("the compiled per-label moments need the C kernels, not built in this install")
     rng = np.random.RandomState(0)
     X = (rng.normal(size=(6000, 3)) * [1.0, 10.0, 0.1] + 1e4).astype(dtype)  # far from the origin
     labels = rng.randint(-1, 4, size=len(X))  # -1: rows of no component (left out)

@@ -21,12 +21,6 @@
 /* The most centres of a certified step. */
 #define SKGMM_LLOYD_MAX_CENTERS 64
 
-/* Mask lanes: where mask is all ones, a; else b. */
-SKGMM_INLINE skgmm_seed_v8d skgmm_lloyd_select(skgmm_seed_v8i mask, skgmm_seed_v8d a, skgmm_seed_v8d b)
-{
-    return (skgmm_seed_v8d)((mask & (skgmm_seed_v8i)a) | (~mask & (skgmm_seed_v8i)b));
-}
-
 /* The certified labels of rows of X (strides in elements), centred by offset, against the centres
  * (n_centers x n_features, centred): new_labels[i], or -1 where the row is too close to call; returns
  * how many are.  unit: (2 d + 8) u; center_sq_bound: at least the largest |c|^2.  work: (n_features +
@@ -60,9 +54,9 @@ SKGMM_INLINE ptrdiff_t skgmm_lloyd_labels_body(const double *X, ptrdiff_t n_rows
         for (ptrdiff_t j = 1; j < n_centers; j++) {
             const skgmm_seed_v8d v = dist[j];
             const skgmm_seed_v8i closer = v < best;
-            next = skgmm_lloyd_select(closer, best, skgmm_seed_min(next, v));
-            best = skgmm_lloyd_select(closer, v, best);
-            label = skgmm_lloyd_select(closer, (skgmm_seed_v8d){0} + (double)j, label);
+            next = skgmm_seed_select(closer, best, skgmm_seed_min(next, v));
+            best = skgmm_seed_select(closer, v, best);
+            label = skgmm_seed_select(closer, (skgmm_seed_v8d){0} + (double)j, label);
         }
         const skgmm_seed_v8d margin = 4 * unit * (center_sq_bound + norm) + unit * (best + next);
         const skgmm_seed_v8i certain = next - best > margin; /* false for NaN */

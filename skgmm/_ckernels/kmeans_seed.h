@@ -84,12 +84,14 @@ SKGMM_INLINE double skgmm_seed_sum8(skgmm_seed_v8d v)
 
 typedef long long skgmm_seed_v8i __attribute__((vector_size(64)));
 
-/* The smaller of a and b in each lane (b where they are equal). */
-SKGMM_INLINE skgmm_seed_v8d skgmm_seed_min(skgmm_seed_v8d a, skgmm_seed_v8d b)
+/* Mask lanes: where mask is all ones, a; else b. */
+SKGMM_INLINE skgmm_seed_v8d skgmm_seed_select(skgmm_seed_v8i mask, skgmm_seed_v8d a, skgmm_seed_v8d b)
 {
-    const skgmm_seed_v8i smaller = a < b;
-    return (skgmm_seed_v8d)((smaller & (skgmm_seed_v8i)a) | (~smaller & (skgmm_seed_v8i)b));
+    return (skgmm_seed_v8d)((mask & (skgmm_seed_v8i)a) | (~mask & (skgmm_seed_v8i)b));
 }
+
+/* The smaller of a and b in each lane (b where they are equal). */
+SKGMM_INLINE skgmm_seed_v8d skgmm_seed_min(skgmm_seed_v8d a, skgmm_seed_v8d b) { return skgmm_seed_select(a < b, a, b); }
 
 /* One row's squared distance to center. */
 SKGMM_INLINE double skgmm_seed_row_distance(const double *row, ptrdiff_t n_features, ptrdiff_t column_stride,

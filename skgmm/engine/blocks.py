@@ -120,10 +120,8 @@ def resp_stats(runner: BlockRunner, X, sample_weight, resp, model, n_components)
     def kernel_at(means):
         return prepare_pass(model, MixtureParams(np.ones(n_components), means, None, identity), dtype)
 
-    if resp.ndim == 1 and model.scatter_kind == "diag" and kmeans_kernels() is not None:
-        return labelled_stats(X, sample_weight, resp, n_components, "diag")
     first_pk = kernel_at(np.zeros((n_components, n_features)))
-    if resp.ndim == 1 and _sum_per_label(first_pk.kernel.fused, n_features):
+    if resp.ndim == 1 and _sum_per_label(first_pk.kernel.fused, n_features, model.scatter_kind):
         return labelled_stats(X, sample_weight, resp, n_components, model.scatter_kind)
 
     def one_pass(means, pk=None):
@@ -147,16 +145,19 @@ def resp_stats(runner: BlockRunner, X, sample_weight, resp, model, n_components)
     return one_pass(means)
 
 
-def _sum_per_label(fused, n_features) -> bool:
+def _sum_per_label(fused, n_features, scatter_kind) -> bool:
     """Whether :func:`resp_stats` sums hard labels per label rather than as one-hot responsibilities.
 
-    Per label, unless the strategy's kernel is the fused one of few features or
-    of a diagonal scatter, whose compiled pass over every component costs less
-    (measured, 2 cores: at 100k rows, K=8 and d=4 or 8, 1.3-2x less; with d=16
-    'diag', 1.5x less; with d=10 or 16 'full', 1.6-1.8x more).  (A diagonal
-    scatter goes per label whenever the compiled per-label moments are built:
-    see :func:`labelled_stats`.)
+    Per label where the compiled per-label moments of a diagonal scatter are
+    built (:func:`labelled_stats`: one pass, 5x less than the fused kernel's
+    at 100k x 16, K=8).  Otherwise per label unless the strategy's kernel is
+    the fused one of few features or of a diagonal scatter, whose compiled
+    pass over every component costs less (measured, 2 cores: at 100k rows, K=8
+    and d=4 or 8, 1.3-2x less; with d=16 'diag', 1.5x less; with d=10 or 16
+    'full', 1.6-1.8x more).
     """
+    if scatter_kind == "diag" and kmeans_kernels() is not None:
+        return True
     return fused is None or (fused.scatter_kind != "diag" and n_features > FUSED_MAX_FEATURES)
 
 
@@ -172,23 +173,32 @@ def labelled_stats(X, sample_weight, labels, n_components, scatter_kind) -> Suff
     (:func:`skgmm._kmeans_kernels.label_moments`: each label centred on its
     own mean).
     """
-    n_samples, n_features = X.shape
-    weight_sum = float(n_samples if sample_weight is None else np.add.reduce(sample_weight, dtype=np.float64))
+    n_samples = X.shape[0]
     kernels = kmeans_kernels()
     if scatter_kind == "diag" and kernels is not None and X.dtype in (np.float64, np.float32):
-        resp_sum, mean, m2 = kernels.label_moments(
+        resp_sum, shift, scatter = kernels.label_moments(
             X, sample_weight, labels.astype(np.int64, copy=False), n_components
         )
-        return SufficientStats(
-            resp_sum=resp_sum,
-            resp_x_sum=np.zeros_like(mean),
-            scatter=m2,
-            shift=mean,
-            log_likelihood=0.0,
-            weight_sum=weight_sum,
-            scatter_kind=scatter_kind,
-            n_rows=n_samples,
-        )
+        x_sum = np.zeros_like(shift)  # centred on the means themselves
+    else:
+        resp_sum, x_sum, scatter, shift = _labelled_sums(X, sample_weight, labels, n_components, scatter_kind)
+    return SufficientStats(
+        resp_sum=resp_sum,
+        resp_x_sum=x_sum,
+        scatter=scatter,
+        shift=shift,
+        log_likelihood=0.0,
+        weight_sum=float(
+            n_samples if sample_weight is None else np.add.reduce(sample_weight, dtype=np.float64)
+        ),
+        scatter_kind=scatter_kind,
+        n_rows=n_samples,
+    )
+
+
+def _labelled_sums(X, sample_weight, labels, n_components, scatter_kind):
+    """``(resp_sum, x_sum, scatter, shift)`` of :func:`labelled_stats`, gathered and summed in numpy."""
+    n_features = X.shape[1]
     # labels of fewer than 2**15 components sort by radix (6x faster than intp's sort)
     small = n_components < 2**15
     order = np.argsort(labels.astype(np.int16) if small else labels, kind="stable")
@@ -226,16 +236,7 @@ def labelled_stats(X, sample_weight, labels, n_components, scatter_kind) -> Suff
         scatter = sums[:, :d, :d].copy()
     else:
         scatter = np.add.reduce(sums[:, :d, :d], axis=0)
-    return SufficientStats(
-        resp_sum=resp_sum,
-        resp_x_sum=x_sum,
-        scatter=scatter,
-        shift=shift,
-        log_likelihood=0.0,
-        weight_sum=weight_sum,
-        scatter_kind=scatter_kind,
-        n_rows=n_samples,
-    )
+    return resp_sum, x_sum, scatter, shift
 
 
 def estimate(runner: BlockRunner, X, pk: PassKernel, want="log_resp"):
